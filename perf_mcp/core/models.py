@@ -32,6 +32,10 @@ DurationMs = Annotated[float, Field(ge=0, le=MAX_DURATION_MS, allow_inf_nan=Fals
 Count = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
 
 
+class InvalidInputError(ValueError):
+    """A recorded value or query argument was out of range; nothing was recorded."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -41,6 +45,18 @@ class _Answer(BaseModel):
 
 
 # ---------------------------------------------------------------- inputs
+
+
+class RequestSample(_Strict):
+    """One HTTP request, as sent in a batch by an app that is not Python."""
+
+    endpoint: Annotated[str, Field(min_length=1, max_length=2000)]
+    method: Annotated[str, Field(min_length=1, max_length=16)] = "GET"
+    status_code: Annotated[int, Field(ge=100, le=599)]
+    duration_ms: DurationMs
+    request_bytes: Annotated[int, Field(ge=0, le=MAX_BYTES)] | None = None
+    response_bytes: Annotated[int, Field(ge=0, le=MAX_BYTES)] | None = None
+    timestamp: float | None = Field(default=None, description="Unix seconds; default now.")
 
 
 class ToolCallRecord(_Strict):
