@@ -1,0 +1,46 @@
+"""Settings: every PERF_MCP_* environment variable, its default and its meaning, in one table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_db_path() -> Path:
+    """The store a newcomer gets: a file in the user's data directory."""
+    return Path(platformdirs.user_data_dir("perf-mcp", appauthor=False)) / "perf.db"
+
+
+class Settings(BaseSettings):
+    """perf-mcp configuration; tests pass values directly instead of the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PERF_MCP_", extra="ignore")
+
+    db: str = Field(
+        default_factory=lambda: str(default_db_path()),
+        description='SQLite store path; ":memory:" for a private in-process store.',
+    )
+    flush_interval_s: float = Field(
+        default=1.0, ge=0.05, le=60, description="Seconds between writes of recorded data."
+    )
+    series_budget: int = Field(
+        default=2000, ge=1, le=100_000, description="Series per kind before names fold."
+    )
+    retention_10s_h: float = Field(default=6, gt=0, description="Hours of 10 s buckets kept.")
+    retention_1m_d: float = Field(default=7, gt=0, description="Days of 1 min buckets kept.")
+    retention_1h_d: float = Field(default=90, gt=0, description="Days of 1 h buckets kept.")
+    raw_records: int = Field(
+        default=1000, ge=10, le=1_000_000, description="Raw agent runs / tool calls kept."
+    )
+
+    @property
+    def retention_s(self) -> dict[int, float]:
+        """Seconds each bucket tier is kept, by tier width in seconds."""
+        return {
+            10: self.retention_10s_h * 3600,
+            60: self.retention_1m_d * 86400,
+            3600: self.retention_1h_d * 86400,
+        }

@@ -1,0 +1,170 @@
+"""Series accumulators (one per series per time bucket) and the series registry with its budget."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+
+from perf_mcp.core.sketch import LogHistogram
+
+OTHER = "__other__"
+TOTAL = "*"  # the name of each kind's all-series total
+LABEL_BUDGET = 50  # distinct error types / tool names kept per accumulator
+
+
+class RequestAcc:
+    """Requests of one endpoint+method in one bucket. ``status[c]`` counts class c (1-5)xx."""
+
+    __slots__ = (
+        "count",
+        "hist",
+        "max_ms",
+        "min_ms",
+        "req_bytes",
+        "req_n",
+        "resp_bytes",
+        "resp_n",
+        "slowest_status",
+        "slowest_ts",
+        "status",
+        "sum_ms",
+    )
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.status = [0, 0, 0, 0, 0, 0]
+        self.sum_ms = 0.0
+        self.min_ms = math.inf
+        self.max_ms = -math.inf
+        self.req_bytes = 0
+        self.req_n = 0
+        self.resp_bytes = 0
+        self.resp_n = 0
+        self.hist = LogHistogram()
+        self.slowest_ts = 0.0
+        self.slowest_status = 0
+
+    def merge(self, other: RequestAcc) -> None:
+        """Add ``other``'s samples to this accumulator."""
+        self.count += other.count
+        self.status = [a + b for a, b in zip(self.status, other.status, strict=True)]
+        self.sum_ms += other.sum_ms
+        self.min_ms = min(self.min_ms, other.min_ms)
+        if other.max_ms > self.max_ms:
+            self.max_ms = other.max_ms
+            self.slowest_ts = other.slowest_ts
+            self.slowest_status = other.slowest_status
+        self.req_bytes += other.req_bytes
+        self.req_n += other.req_n
+        self.resp_bytes += other.resp_bytes
+        self.resp_n += other.resp_n
+        self.hist.merge(other.hist)
+
+
+class RunAcc:
+    """Agent runs (per agent or per model) or tool calls (per tool) in one bucket."""
+
+    __slots__ = (
+        "cache_read_tokens",
+        "cost_usd",
+        "count",
+        "errors",
+        "failures",
+        "hist",
+        "input_tokens",
+        "max_ms",
+        "min_ms",
+        "output_tokens",
+        "sum_ms",
+        "tool_calls",
+        "tools",
+    )
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.failures = 0
+        self.errors: dict[str, int] = {}
+        self.sum_ms = 0.0
+        self.min_ms = math.inf
+        self.max_ms = -math.inf
+        self.hist = LogHistogram()
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cache_read_tokens = 0
+        self.cost_usd = 0.0
+        self.tool_calls = 0
+        self.tools: dict[str, int] = {}
+
+    def add(self, duration_ms: float, error_type: str | None, failed: bool) -> None:
+        """Count one run or call."""
+        self.count += 1
+        self.sum_ms += duration_ms
+        self.min_ms = min(self.min_ms, duration_ms)
+        self.max_ms = max(self.max_ms, duration_ms)
+        self.hist.add(duration_ms)
+        if failed:
+            self.failures += 1
+            add_label(self.errors, error_type or "unknown")
+
+    def merge(self, other: RunAcc) -> None:
+        """Add ``other``'s samples to this accumulator."""
+        self.count += other.count
+        self.failures += other.failures
+        self.sum_ms += other.sum_ms
+        self.min_ms = min(self.min_ms, other.min_ms)
+        self.max_ms = max(self.max_ms, other.max_ms)
+        self.hist.merge(other.hist)
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cache_read_tokens += other.cache_read_tokens
+        self.cost_usd += other.cost_usd
+        self.tool_calls += other.tool_calls
+        for label, n in other.errors.items():
+            add_label(self.errors, label, n)
+        for label, n in other.tools.items():
+            add_label(self.tools, label, n)
+
+
+def add_label(counts: dict[str, int], label: str, n: int = 1) -> None:
+    """Count ``label``, folding new labels into OTHER once LABEL_BUDGET are known."""
+    if label not in counts and len(counts) >= LABEL_BUDGET:
+        label = OTHER
+    counts[label] = counts.get(label, 0) + n
+
+
+class SeriesRegistry:
+    """Admits series names up to a budget; later names fold into one OTHER series.
+
+    >>> r = SeriesRegistry(budget=1)
+    >>> r.admit("/a"), r.admit("/b"), r.folded
+    (True, False, 1)
+    """
+
+    FOLDED_MEMORY = 10_000  # distinct folded names remembered, to count them without growing
+
+    def __init__(self, budget: int = 2000) -> None:
+        if budget < 1:
+            raise ValueError(f"series budget must be at least 1, got {budget}")
+        self.budget = budget
+        self.known: set[Hashable] = set()
+        self._folded: set[Hashable] = set()
+        self.folded_overflow = 0  # folded names beyond FOLDED_MEMORY (may double count)
+
+    def admit(self, name: Hashable) -> bool:
+        """Whether ``name`` gets a series of its own (False: record it under OTHER)."""
+        if name in self.known:
+            return True
+        if len(self.known) < self.budget:
+            self.known.add(name)
+            return True
+        if name not in self._folded:
+            if len(self._folded) < self.FOLDED_MEMORY:
+                self._folded.add(name)
+            else:
+                self.folded_overflow += 1
+        return False
+
+    @property
+    def folded(self) -> int:
+        """How many distinct names were folded into OTHER."""
+        return len(self._folded) + self.folded_overflow

@@ -1,0 +1,713 @@
+"""Monitor: the recording and query API every part of perf-mcp calls.
+
+>>> from perf_mcp import Monitor
+>>> with Monitor(":memory:") as m:
+...     m.record_request("/users/42", "GET", 200, 12.5)
+...     m.get_endpoint_stats().endpoints[0].endpoint
+'/users/{id}'
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from perf_mcp.config import Settings
+from perf_mcp.core import models as m
+from perf_mcp.core.models import InvalidInputError
+from perf_mcp.core.paths import endpoint_name, normalize_method
+from perf_mcp.core.series import OTHER, TOTAL, RequestAcc, RunAcc, SeriesRegistry, add_label
+from perf_mcp.core.sketch import INV_LOG_GAMMA, MIN_VALUE, OFFSET, SIZE
+from perf_mcp.core.window import BUCKET_S, bucket_start, plan_window
+from perf_mcp.storage import FlushBatch, SeriesAgg, Storage
+
+log = logging.getLogger("perf_mcp")
+
+MAX_LIMIT = 500
+ALIAS_CACHE = 10_000  # raw (endpoint, method) pairs remembered per bucket before normalizing anew
+MAX_PENDING_RAW = 10_000  # raw agent runs / tool calls held between flushes
+PAST_LIMIT_S = 90 * 86400  # timestamps older than the longest retention are refused
+FUTURE_LIMIT_S = 300  # clock skew allowed for timestamps from other machines
+QUANTILES = (0.5, 0.9, 0.95, 0.99)
+_MAX_LOG_VALUE = m.MAX_DURATION_MS
+
+T = TypeVar("T")
+
+
+class _Bucket:
+    """The data recorded in one 10 s bucket since the last flush."""
+
+    __slots__ = ("aliases", "requests", "runs")
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str], RequestAcc] = {}  # by (endpoint name, METHOD)
+        self.aliases: dict[tuple[Any, Any], RequestAcc] = {}  # by the caller's raw pair
+        self.runs: dict[tuple[str, str], RunAcc] = {}  # by (kind, name)
+
+
+class Monitor:
+    """Records requests, agent runs and tool calls; answers window queries over the store.
+
+    ``db_path``: None for ``$PERF_MCP_DB`` or the user's data directory, ``":memory:"`` for a
+    private store. Recording is in memory, thread-safe and O(1); a daemon thread flushes to
+    SQLite every ``flush_interval_s`` and queries flush first.
+    """
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str] | None = None,
+        *,
+        flush_interval_s: float | None = None,
+        series_budget: int | None = None,
+        clock: Callable[[], float] = time.time,
+        start_flusher: bool = True,
+        settings: Settings | None = None,
+    ) -> None:
+        settings = settings or Settings()
+        self.settings = settings
+        self.flush_interval_s = flush_interval_s or settings.flush_interval_s
+        budget = series_budget or settings.series_budget
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._registries = {
+            kind: SeriesRegistry(budget) for kind in ("request", "agent", "model", "tool")
+        }
+        self._pending: dict[int, _Bucket] = {}
+        self._current: _Bucket | None = None
+        self._bucket_lo = self._bucket_hi = 0.0
+        self._agent_runs: list[tuple[float, m.AgentRunRecord]] = []
+        self._tool_calls: list[tuple[float, m.ToolCallRecord]] = []
+        self._folded: list[tuple[str, str]] = []
+        self.dropped_raw = 0  # raw records dropped because the flusher fell behind
+        path = settings.db if db_path is None else os.fspath(db_path)
+        self.storage = Storage(
+            path, retention_s=settings.retention_s, raw_records=settings.raw_records, clock=clock
+        )
+        self._load_known_series()
+        self._closed = threading.Event()
+        self._flusher: threading.Thread | None = None
+        if start_flusher:
+            self._flusher = threading.Thread(
+                target=self._flush_loop, name="perf-mcp-flusher", daemon=True
+            )
+            self._flusher.start()
+
+    @property
+    def db_path(self) -> str:
+        """The store's path (":memory:" for a private store)."""
+        return self.storage.path
+
+    # ------------------------------------------------------------ recording
+
+    def record_request(
+        self,
+        endpoint: str,
+        method: str,
+        status_code: int,
+        duration_ms: float,
+        request_bytes: int | None = None,
+        response_bytes: int | None = None,
+        timestamp: float | None = None,
+    ) -> None:
+        """Record one HTTP request. ``endpoint`` is a route template or a raw path."""
+        try:
+            if not 0.0 <= duration_ms <= _MAX_LOG_VALUE:
+                raise InvalidInputError(
+                    f"duration_ms must be a finite number from 0 to {_MAX_LOG_VALUE:.0f}, "
+                    f"got {duration_ms!r}"
+                )
+            if status_code.__class__ is not int or not 100 <= status_code <= 599:
+                raise InvalidInputError(
+                    f"status_code must be an integer from 100 to 599, got {status_code!r}"
+                )
+            if request_bytes is not None and not 0 <= request_bytes <= m.MAX_BYTES:
+                raise InvalidInputError(
+                    f"request_bytes must be from 0 to {m.MAX_BYTES}, got {request_bytes!r}"
+                )
+            if response_bytes is not None and not 0 <= response_bytes <= m.MAX_BYTES:
+                raise InvalidInputError(
+                    f"response_bytes must be from 0 to {m.MAX_BYTES}, got {response_bytes!r}"
+                )
+        except TypeError as exc:
+            raise InvalidInputError(f"record_request got a value of the wrong type: {exc}") from exc
+        ts = self._clock() if timestamp is None else timestamp
+        # The histogram position, inlined from sketch.position for the hot path.
+        if duration_ms >= MIN_VALUE:
+            pos = int(math.log(duration_ms) * INV_LOG_GAMMA + OFFSET)
+            if pos >= SIZE:
+                pos = SIZE - 1
+        else:
+            pos = 1 if duration_ms > 0 else 0
+        with self._lock:
+            if self._bucket_lo <= ts < self._bucket_hi:
+                bucket = self._current
+            else:
+                bucket = self._bucket_for(ts)
+            try:
+                acc = bucket.aliases.get((endpoint, method))  # type: ignore[union-attr]
+            except TypeError:  # an unhashable endpoint or method
+                acc = None
+            if acc is None:
+                acc = self._request_acc(bucket, endpoint, method)  # type: ignore[arg-type]
+            acc.count += 1
+            acc.status[status_code // 100] += 1
+            acc.sum_ms += duration_ms
+            if duration_ms < acc.min_ms:
+                acc.min_ms = duration_ms
+            if duration_ms > acc.max_ms:
+                acc.max_ms = duration_ms
+                acc.slowest_ts = ts
+                acc.slowest_status = status_code
+            hist = acc.hist
+            hist.count += 1
+            if duration_ms < hist.min:
+                hist.min = duration_ms
+            if duration_ms > hist.max:
+                hist.max = duration_ms
+            bins = hist.bins
+            bins[pos] = bins.get(pos, 0) + 1
+            if request_bytes is not None:
+                acc.req_bytes += request_bytes
+                acc.req_n += 1
+            if response_bytes is not None:
+                acc.resp_bytes += response_bytes
+                acc.resp_n += 1
+
+    def record_requests(self, samples: Sequence[m.RequestSample | dict[str, Any]]) -> int:
+        """Record a batch of requests, all or nothing; returns how many were recorded."""
+        checked = [_validated(m.RequestSample, s) for s in samples]
+        for s in checked:
+            self._check_timestamp(s.timestamp)
+            _checked_name(s.endpoint, "endpoint")
+            normalize_method(s.method)
+        for s in checked:
+            self.record_request(
+                s.endpoint,
+                s.method,
+                s.status_code,
+                s.duration_ms,
+                s.request_bytes,
+                s.response_bytes,
+                s.timestamp,
+            )
+        return len(checked)
+
+    def record_agent_run(self, run: m.AgentRunRecord | None = None, /, **fields: Any) -> None:
+        """Record one agent run (an AgentRunRecord, or its fields as keywords)."""
+        if run is None:
+            run = _validated(m.AgentRunRecord, fields)
+        elif fields:
+            raise InvalidInputError("give an AgentRunRecord or keyword fields, not both")
+        ts = run.end_time if run.end_time is not None else self._clock()
+        self._check_timestamp(ts)
+        model = "/".join(p for p in (run.provider, run.model) if p) or None
+        with self._lock:
+            bucket = self._bucket_for(ts)
+            for kind, name in (("agent", run.agent_name), ("model", model)):
+                if name is None:
+                    continue
+                acc = self._run_acc(bucket, kind, name)
+                acc.add(run.elapsed_ms, run.error_type, not run.success)
+                acc.input_tokens += run.input_tokens
+                acc.output_tokens += run.output_tokens
+                acc.cache_read_tokens += run.cache_read_tokens
+                acc.cost_usd += run.cost_usd
+                acc.tool_calls += len(run.tool_calls)
+                for call in run.tool_calls:
+                    add_label(acc.tools, call.tool_name)
+            for call in run.tool_calls:
+                call_ts = call.timestamp if call.timestamp is not None else ts
+                self._record_tool_locked(call, call_ts, run.agent_name)
+            self._keep_raw(self._agent_runs, (ts, run))
+
+    def record_tool_call(
+        self,
+        tool_name: str,
+        duration_ms: float,
+        success: bool = True,
+        error_type: str | None = None,
+        agent_name: str | None = None,
+        timestamp: float | None = None,
+    ) -> None:
+        """Record one tool call outside an agent run report."""
+        call = _validated(
+            m.ToolCallRecord,
+            {
+                "tool_name": tool_name,
+                "duration_ms": duration_ms,
+                "success": success,
+                "error_type": error_type,
+                "agent_name": agent_name,
+                "timestamp": timestamp,
+            },
+        )
+        ts = self._clock() if timestamp is None else timestamp
+        self._check_timestamp(ts)
+        with self._lock:
+            self._record_tool_locked(call, ts, agent_name)
+
+    def _record_tool_locked(self, call: m.ToolCallRecord, ts: float, agent: str | None) -> None:
+        bucket = self._bucket_for(ts)
+        self._run_acc(bucket, "tool", call.tool_name).add(
+            call.duration_ms, call.error_type, not call.success
+        )
+        if agent is not None and call.agent_name is None:
+            call = call.model_copy(update={"agent_name": agent})
+        self._keep_raw(self._tool_calls, (ts, call))
+
+    def _keep_raw(self, records: list[tuple[float, T]], record: tuple[float, T]) -> None:
+        if len(records) < MAX_PENDING_RAW:
+            records.append(record)
+        else:
+            self.dropped_raw += 1
+
+    def _bucket_for(self, ts: float) -> _Bucket:
+        """The pending bucket ``ts`` falls in (caller holds the lock)."""
+        self._check_timestamp(ts)
+        start = bucket_start(ts)
+        bucket = self._pending.get(start)
+        if bucket is None:
+            bucket = self._pending[start] = _Bucket()
+        if start == bucket_start(self._clock()):
+            self._current, self._bucket_lo, self._bucket_hi = bucket, start, start + BUCKET_S
+        return bucket
+
+    def _check_timestamp(self, ts: float | None) -> None:
+        if ts is None:
+            return
+        now = self._clock()
+        if not (math.isfinite(ts) and now - PAST_LIMIT_S <= ts <= now + FUTURE_LIMIT_S):
+            raise InvalidInputError(
+                f"timestamp must be Unix seconds within the last 90 days (and at most "
+                f"{FUTURE_LIMIT_S} s ahead), got {ts!r}"
+            )
+
+    def _request_acc(self, bucket: _Bucket, endpoint: Any, method: Any) -> RequestAcc:
+        """Resolve a raw (endpoint, method) to its series' accumulator (slow path)."""
+        name = endpoint_name(_checked_name(endpoint, "endpoint"))
+        try:
+            verb = normalize_method(method) if isinstance(method, str) else normalize_method("")
+        except ValueError as exc:
+            raise InvalidInputError(f"method: {exc}") from exc
+        if not self._registries["request"].admit((name, verb)):
+            self._folded.append(("request", f"{verb} {name}"))
+            name = OTHER
+        acc = bucket.requests.get((name, verb))
+        if acc is None:
+            acc = bucket.requests[(name, verb)] = RequestAcc()
+        if len(bucket.aliases) < ALIAS_CACHE and isinstance(method, str):
+            bucket.aliases[(endpoint, method)] = acc
+        return acc
+
+    def _run_acc(self, bucket: _Bucket, kind: str, name: str) -> RunAcc:
+        if not self._registries[kind].admit(name):
+            self._folded.append((kind, name))
+            name = OTHER
+        acc = bucket.runs.get((kind, name))
+        if acc is None:
+            acc = bucket.runs[(kind, name)] = RunAcc()
+        return acc
+
+    def _load_known_series(self) -> None:
+        for kind, registry in self._registries.items():
+            if kind == "request":
+                continue
+            for name in self.storage.known_names(kind, limit=registry.budget):
+                registry.admit(name)
+
+    # ------------------------------------------------------------ flushing
+
+    def flush(self) -> None:
+        """Write everything recorded so far to the store."""
+        with self._flush_lock:
+            with self._lock:
+                pending, self._pending = self._pending, {}
+                self._current, self._bucket_lo, self._bucket_hi = None, 0.0, 0.0
+                batch = FlushBatch(
+                    agent_runs=self._agent_runs,
+                    tool_calls=self._tool_calls,
+                    folded=self._folded,
+                )
+                self._agent_runs, self._tool_calls, self._folded = [], [], []
+            for start, bucket in pending.items():
+                if bucket.requests:
+                    batch.requests[start] = _with_total(bucket.requests, (TOTAL, ""), RequestAcc)
+                if bucket.runs:
+                    batch.runs[start] = _with_run_totals(bucket.runs)
+            if batch:
+                self.storage.write(batch)
+
+    def _flush_loop(self) -> None:
+        while not self._closed.wait(self.flush_interval_s):
+            try:
+                self.flush()
+            except Exception:  # keep flushing; a locked or full disk may recover
+                log.exception("perf-mcp flush failed; will retry")
+
+    def close(self) -> None:
+        """Flush, stop the flusher and close the store."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        if self._flusher is not None:
+            self._flusher.join()
+        try:
+            self.flush()
+        finally:
+            self.storage.close()
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ querying
+
+    def _plan(self, window: str) -> tuple[int, list[Any]]:
+        seconds = m.WINDOW_SECONDS.get(window)
+        if seconds is None:
+            raise InvalidInputError(
+                f"window must be one of {', '.join(m.WINDOW_SECONDS)}, got {window!r}"
+            )
+        self.flush()
+        now = self._clock()
+        plan = plan_window(now - seconds, None, now=now, retention_s=self.settings.retention_s)
+        return seconds, plan
+
+    def get_endpoint_stats(
+        self,
+        endpoint: str | None = None,
+        method: str | None = None,
+        window: m.Window = "5m",
+        sort_by: m.EndpointSort = "p95_ms",
+        limit: int = 20,
+    ) -> m.EndpointStatsList:
+        """Per endpoint+method latency, throughput, errors and sizes, sorted and capped."""
+        limit = _checked_limit(limit)
+        _checked_choice(sort_by, m.EndpointSort, "sort_by")
+        seconds, plan = self._plan(window)
+        name = endpoint_name(endpoint) if endpoint is not None else None
+        verb = normalize_method(method) if method is not None else None
+        series = self.storage.request_series(plan, name=name, method=verb)
+        top = self._top(series, "request_buckets", plan, sort_by, limit, _request_sort_key)
+        return m.EndpointStatsList(
+            window=window,
+            endpoints=[_endpoint_stats(s, seconds) for s in top],
+            total_endpoints=len(series),
+            truncated=len(series) > limit,
+            folded_series=self.storage.folded_counts().get("request", 0),
+        )
+
+    def get_agent_stats(
+        self,
+        agent_name: str | None = None,
+        window: m.Window = "5m",
+        sort_by: m.RunSort = "p95_ms",
+        limit: int = 20,
+    ) -> m.AgentStatsList:
+        """Per agent runs, success, latency, tokens, cost and tool usage; plus per model."""
+        limit = _checked_limit(limit)
+        _checked_choice(sort_by, m.RunSort, "sort_by")
+        _, plan = self._plan(window)
+        agents = self.storage.run_series("agent", plan, name=agent_name)
+        top = self._top(agents, "run_buckets", plan, sort_by, limit, _run_sort_key)
+        models = self.storage.run_series("model", plan)
+        models.sort(key=lambda s: s.acc.count, reverse=True)
+        models = models[:limit]
+        self.storage.fill_histograms("run_buckets", plan, models)
+        return m.AgentStatsList(
+            window=window,
+            agents=[_agent_stats(s) for s in top],
+            models=[_model_usage(s) for s in models],
+            total_agents=len(agents),
+            truncated=len(agents) > limit,
+        )
+
+    def get_tool_stats(
+        self,
+        tool_name: str | None = None,
+        window: m.Window = "5m",
+        sort_by: m.ToolSort = "p95_ms",
+        limit: int = 20,
+    ) -> m.ToolStatsList:
+        """Per tool calls, failures and latency, sorted and capped."""
+        limit = _checked_limit(limit)
+        _checked_choice(sort_by, m.ToolSort, "sort_by")
+        _, plan = self._plan(window)
+        tools = self.storage.run_series("tool", plan, name=tool_name)
+        top = self._top(tools, "run_buckets", plan, sort_by, limit, _run_sort_key)
+        return m.ToolStatsList(
+            window=window,
+            tools=[_tool_stats(s) for s in top],
+            total_tools=len(tools),
+            truncated=len(tools) > limit,
+        )
+
+    def get_performance_summary(self, window: m.Window = "5m") -> m.PerformanceSummary:
+        """Totals for requests, agents and tools, the slowest and most failing endpoints."""
+        seconds, plan = self._plan(window)
+        now = self._clock()
+        storage = self.storage
+        request_total = storage.request_series(plan, totals=True)
+        storage.fill_histograms("request_buckets", plan, request_total)
+        agent_total = storage.run_series("agent", plan, totals=True)
+        tool_total = storage.run_series("tool", plan, totals=True)
+        storage.fill_histograms("run_buckets", plan, agent_total + tool_total)
+        endpoints = storage.request_series(plan)
+        slowest = self._top(endpoints, "request_buckets", plan, "p95_ms", 5, _request_sort_key)
+        failing = [s for s in endpoints if s.acc.status[5]]
+        failing = self._top(failing, "request_buckets", plan, "error_count", 5, _request_sort_key)
+        return m.PerformanceSummary(
+            window=window,
+            window_s=seconds,
+            generated_at=now,
+            requests=_request_totals(request_total, seconds),
+            agents=_agent_totals(agent_total),
+            tools=_tool_totals(tool_total),
+            slowest_endpoints=[_endpoint_stats(s, seconds) for s in slowest],
+            most_errors=[_endpoint_stats(s, seconds) for s in failing],
+            slowest_requests=storage.slowest_requests(now - seconds, 5),
+            folded_series=storage.folded_counts(),
+        )
+
+    def known_names(self, kind: Literal["endpoint", "agent", "tool"]) -> list[str]:
+        """Names seen so far, for argument completion."""
+        self.flush()
+        return self.storage.known_names("request" if kind == "endpoint" else kind)
+
+    def _top(
+        self,
+        series: list[SeriesAgg],
+        table: str,
+        plan: list[Any],
+        sort_by: str,
+        limit: int,
+        key: Callable[[SeriesAgg, str], float],
+    ) -> list[SeriesAgg]:
+        """Sort and cap; merge histograms only for the series that need them."""
+        if sort_by.endswith("_ms") and sort_by != "mean_ms":
+            self.storage.fill_histograms(table, plan, series)
+            chosen = sorted(series, key=lambda s: key(s, sort_by), reverse=True)[:limit]
+        else:
+            chosen = sorted(series, key=lambda s: key(s, sort_by), reverse=True)[:limit]
+            self.storage.fill_histograms(table, plan, chosen)
+        return chosen
+
+
+# ---------------------------------------------------------------- helpers
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validated(model: type[M], data: Any) -> M:
+    if isinstance(data, model):
+        return data
+    try:
+        validated: M = model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInputError(f"invalid {model.__name__}: {exc}") from exc
+    return validated
+
+
+def _checked_name(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
+    if len(value) > 2000:
+        raise InvalidInputError(f"{what} must be at most 2000 characters, got {len(value)}")
+    return value
+
+
+def _checked_limit(limit: int) -> int:
+    if limit.__class__ is not int or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInputError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
+    return limit
+
+
+def _checked_choice(value: str, choices: Any, what: str) -> None:
+    allowed = choices.__args__
+    if value not in allowed:
+        raise InvalidInputError(f"{what} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+A = TypeVar("A", RequestAcc, RunAcc)
+
+
+def _with_total(table: dict[Any, A], total_key: Any, factory: Callable[[], A]) -> dict[Any, A]:
+    total = factory()
+    for acc in table.values():
+        total.merge(acc)
+    return {**table, total_key: total}
+
+
+def _with_run_totals(runs: dict[tuple[str, str], RunAcc]) -> dict[tuple[str, str], RunAcc]:
+    result = dict(runs)
+    for kind in ("agent", "tool"):
+        of_kind = {k: v for k, v in runs.items() if k[0] == kind}
+        if of_kind:
+            result[(kind, TOTAL)] = _with_total(of_kind, None, RunAcc)[None]
+    return result
+
+
+def _latency(hist: Any, count: int, sum_ms: float, min_ms: float, max_ms: float) -> dict[str, Any]:
+    if not count:
+        return {}
+    p50, p90, p95, p99 = hist.quantiles(QUANTILES) if hist.count else (None,) * 4
+    return {
+        "p50_ms": p50,
+        "p90_ms": p90,
+        "p95_ms": p95,
+        "p99_ms": p99,
+        "mean_ms": sum_ms / count,
+        "min_ms": min_ms,
+        "max_ms": max_ms,
+    }
+
+
+def _request_sort_key(s: SeriesAgg, sort_by: str) -> float:
+    acc = s.acc
+    if sort_by == "count":
+        return float(acc.count)
+    if sort_by == "error_count":
+        return float(acc.status[5])
+    if sort_by == "error_rate":
+        return acc.status[5] / acc.count if acc.count else 0.0
+    if sort_by == "mean_ms":
+        return acc.sum_ms / acc.count if acc.count else 0.0
+    q = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}[sort_by]
+    return acc.hist.quantile(q) or 0.0
+
+
+def _run_sort_key(s: SeriesAgg, sort_by: str) -> float:
+    acc = s.acc
+    if sort_by in ("runs", "calls"):
+        return float(acc.count)
+    if sort_by == "failures":
+        return float(acc.failures)
+    if sort_by == "error_rate":
+        return acc.failures / acc.count if acc.count else 0.0
+    if sort_by == "cost_usd":
+        return float(acc.cost_usd)
+    q = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}[sort_by]
+    return acc.hist.quantile(q) or 0.0
+
+
+def _status_counts(acc: RequestAcc) -> dict[str, int]:
+    return {f"{c}xx": acc.status[c] for c in range(1, 6) if acc.status[c]}
+
+
+def _endpoint_stats(s: SeriesAgg, seconds: int) -> m.EndpointStats:
+    acc: RequestAcc = s.acc
+    return m.EndpointStats(
+        endpoint=s.name,
+        method=s.method,
+        count=acc.count,
+        requests_per_s=acc.count / seconds,
+        error_count=acc.status[5],
+        error_rate=acc.status[5] / acc.count if acc.count else 0.0,
+        status_counts=_status_counts(acc),
+        avg_request_bytes=acc.req_bytes / acc.req_n if acc.req_n else None,
+        avg_response_bytes=acc.resp_bytes / acc.resp_n if acc.resp_n else None,
+        **_latency(acc.hist, acc.count, acc.sum_ms, acc.min_ms, acc.max_ms),
+    )
+
+
+def _top_labels(counts: dict[str, int], n: int = 5) -> list[m.CountShare]:
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return [m.CountShare(name=k, count=v) for k, v in ranked]
+
+
+def _run_fields(acc: RunAcc) -> dict[str, Any]:
+    return {
+        "failures": acc.failures,
+        "success_rate": 1 - acc.failures / acc.count if acc.count else 0.0,
+        "error_rate": acc.failures / acc.count if acc.count else 0.0,
+        **_latency(acc.hist, acc.count, acc.sum_ms, acc.min_ms, acc.max_ms),
+    }
+
+
+def _agent_stats(s: SeriesAgg) -> m.AgentStats:
+    acc: RunAcc = s.acc
+    return m.AgentStats(
+        agent_name=s.name,
+        runs=acc.count,
+        input_tokens=acc.input_tokens,
+        output_tokens=acc.output_tokens,
+        cache_read_tokens=acc.cache_read_tokens,
+        cost_usd=acc.cost_usd,
+        tool_calls=acc.tool_calls,
+        top_errors=_top_labels(acc.errors),
+        tool_usage=_top_labels(acc.tools, 10),
+        **_run_fields(acc),
+    )
+
+
+def _model_usage(s: SeriesAgg) -> m.ModelUsage:
+    acc: RunAcc = s.acc
+    p50, p95 = acc.hist.quantiles((0.5, 0.95))
+    return m.ModelUsage(
+        model=s.name,
+        runs=acc.count,
+        failures=acc.failures,
+        error_rate=acc.failures / acc.count if acc.count else 0.0,
+        p50_ms=p50,
+        p95_ms=p95,
+        input_tokens=acc.input_tokens,
+        output_tokens=acc.output_tokens,
+        cache_read_tokens=acc.cache_read_tokens,
+        cost_usd=acc.cost_usd,
+    )
+
+
+def _tool_stats(s: SeriesAgg) -> m.ToolStats:
+    acc: RunAcc = s.acc
+    return m.ToolStats(
+        tool_name=s.name, calls=acc.count, top_errors=_top_labels(acc.errors), **_run_fields(acc)
+    )
+
+
+def _request_totals(total: list[SeriesAgg], seconds: int) -> m.RequestTotals:
+    if not total:
+        return m.RequestTotals()
+    acc: RequestAcc = total[0].acc
+    return m.RequestTotals(
+        count=acc.count,
+        requests_per_s=acc.count / seconds,
+        error_count=acc.status[5],
+        error_rate=acc.status[5] / acc.count if acc.count else 0.0,
+        status_counts=_status_counts(acc),
+        **_latency(acc.hist, acc.count, acc.sum_ms, acc.min_ms, acc.max_ms),
+    )
+
+
+def _agent_totals(total: list[SeriesAgg]) -> m.AgentTotals:
+    if not total:
+        return m.AgentTotals()
+    acc: RunAcc = total[0].acc
+    fields = _run_fields(acc)
+    fields.pop("error_rate")
+    return m.AgentTotals(
+        runs=acc.count,
+        input_tokens=acc.input_tokens,
+        output_tokens=acc.output_tokens,
+        cache_read_tokens=acc.cache_read_tokens,
+        cost_usd=acc.cost_usd,
+        **fields,
+    )
+
+
+def _tool_totals(total: list[SeriesAgg]) -> m.ToolTotals:
+    if not total:
+        return m.ToolTotals()
+    acc: RunAcc = total[0].acc
+    fields = _run_fields(acc)
+    fields.pop("error_rate")
+    return m.ToolTotals(calls=acc.count, **fields)

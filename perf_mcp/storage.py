@@ -1,0 +1,565 @@
+"""The SQLite store that lets processes share data: schema, flush, retention, window queries.
+
+Bucket rows live in three tiers side by side (10 s, 1 min, 1 h): each flush adds its deltas
+to the row of every tier, so a window of any length reads whole hours from the 1 h tier and
+only its edges from the finer ones. Rows are keyed by a per-process source id, so writers
+never touch each other's rows; a query merges the rows of all sources.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from perf_mcp.core.models import AgentRunRecord, SlowRequest, ToolCallRecord
+from perf_mcp.core.series import RequestAcc, RunAcc
+from perf_mcp.core.sketch import LogHistogram
+from perf_mcp.core.window import TIERS, TierRange, bucket_start
+
+APPLICATION_ID = 0x70657266  # "perf": marks a SQLite file as a perf-mcp store
+SCHEMA_VERSION = 1
+EXPIRE_EVERY_S = 60.0
+SLOW_REQUESTS_PER_FLUSH = 50
+
+SeriesKey = tuple[str, str, str]  # kind, name, method ("" where the kind has none)
+
+_SCHEMA_V1 = """
+CREATE TABLE series (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    method TEXT NOT NULL DEFAULT '',
+    UNIQUE (kind, name, method)
+);
+CREATE TABLE request_buckets (
+    tier INTEGER NOT NULL, ts INTEGER NOT NULL, series_id INTEGER NOT NULL, source INTEGER NOT NULL,
+    count INTEGER NOT NULL, s1xx INTEGER NOT NULL, s2xx INTEGER NOT NULL, s3xx INTEGER NOT NULL,
+    s4xx INTEGER NOT NULL, s5xx INTEGER NOT NULL,
+    sum_ms REAL NOT NULL, min_ms REAL NOT NULL, max_ms REAL NOT NULL,
+    req_bytes INTEGER NOT NULL, req_n INTEGER NOT NULL, resp_bytes INTEGER NOT NULL,
+    resp_n INTEGER NOT NULL, hist BLOB NOT NULL,
+    PRIMARY KEY (tier, ts, series_id, source)
+) WITHOUT ROWID;
+CREATE TABLE run_buckets (
+    tier INTEGER NOT NULL, ts INTEGER NOT NULL, series_id INTEGER NOT NULL, source INTEGER NOT NULL,
+    count INTEGER NOT NULL, failures INTEGER NOT NULL,
+    sum_ms REAL NOT NULL, min_ms REAL NOT NULL, max_ms REAL NOT NULL, hist BLOB NOT NULL,
+    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL, cost_usd REAL NOT NULL, tool_calls INTEGER NOT NULL,
+    errors TEXT NOT NULL, tools TEXT NOT NULL,
+    PRIMARY KEY (tier, ts, series_id, source)
+) WITHOUT ROWID;
+CREATE TABLE agent_runs (
+    id INTEGER PRIMARY KEY, ts REAL NOT NULL, agent_name TEXT NOT NULL, duration_ms REAL NOT NULL,
+    success INTEGER NOT NULL, error_type TEXT, model TEXT, provider TEXT,
+    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL, cost_usd REAL NOT NULL, tool_calls INTEGER NOT NULL,
+    run_id TEXT, conversation_id TEXT
+);
+CREATE TABLE tool_calls (
+    id INTEGER PRIMARY KEY, ts REAL NOT NULL, tool_name TEXT NOT NULL, agent_name TEXT,
+    duration_ms REAL NOT NULL, success INTEGER NOT NULL, error_type TEXT, call_id TEXT
+);
+CREATE TABLE slow_requests (
+    id INTEGER PRIMARY KEY, ts REAL NOT NULL, endpoint TEXT NOT NULL, method TEXT NOT NULL,
+    status_code INTEGER NOT NULL, duration_ms REAL NOT NULL
+);
+CREATE TABLE folded_names (
+    kind TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (kind, name)
+) WITHOUT ROWID;
+"""
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1,)  # MIGRATIONS[i] takes the schema from i to i + 1
+FOLDED_NAMES_KEPT = 10_000
+
+_REQUEST_SUMS = (
+    "SUM(count), SUM(s1xx), SUM(s2xx), SUM(s3xx), SUM(s4xx), SUM(s5xx), SUM(sum_ms), "
+    "MIN(min_ms), MAX(max_ms), SUM(req_bytes), SUM(req_n), SUM(resp_bytes), SUM(resp_n)"
+)
+_RUN_SUMS = (
+    "SUM(count), SUM(failures), SUM(sum_ms), MIN(min_ms), MAX(max_ms), SUM(input_tokens), "
+    "SUM(output_tokens), SUM(cache_read_tokens), SUM(cost_usd), SUM(tool_calls)"
+)
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used: not a perf-mcp store, a newer schema, or unreadable."""
+
+
+@dataclass
+class FlushBatch:
+    """What one flush writes: bucket deltas by bucket start, and raw records."""
+
+    requests: dict[int, dict[tuple[str, str], RequestAcc]] = field(default_factory=dict)
+    runs: dict[int, dict[tuple[str, str], RunAcc]] = field(default_factory=dict)
+    agent_runs: list[tuple[float, AgentRunRecord]] = field(default_factory=list)
+    tool_calls: list[tuple[float, ToolCallRecord]] = field(default_factory=list)
+    folded: list[tuple[str, str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.requests or self.runs or self.agent_runs or self.tool_calls or self.folded)
+
+
+@dataclass
+class SeriesAgg:
+    """One series merged over a window; ``acc.hist`` is filled only when asked for."""
+
+    series_id: int
+    name: str
+    method: str
+    acc: Any  # RequestAcc or RunAcc
+
+
+def plan_clause(plan: Sequence[TierRange]) -> tuple[str, list[int]]:
+    """A WHERE clause selecting the rows a window plan names."""
+    if not plan:
+        return "0", []
+    parts = " OR ".join("(tier = ? AND ts >= ? AND ts < ?)" for _ in plan)
+    params = [v for r in plan for v in (r.tier_s, r.start, r.end)]
+    return f"({parts})", params
+
+
+class Storage:
+    """One process's connection to a store file (or a private ``:memory:`` store).
+
+    >>> with Storage(":memory:") as s:
+    ...     s.known_names("request")
+    []
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        retention_s: Mapping[int, float] | None = None,
+        raw_records: int = 1000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = str(path)
+        self.retention_s = dict(retention_s or {10: 6 * 3600, 60: 7 * 86400, 3600: 90 * 86400})
+        self.raw_records = raw_records
+        self.source = secrets.randbits(62)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._series_ids: dict[SeriesKey, int] = {}
+        self._open_requests: dict[tuple[int, int, int], RequestAcc] = {}
+        self._open_runs: dict[tuple[int, int, int], RunAcc] = {}
+        self._last_expiry = 0.0
+        self.last_flush_at: float | None = None
+        self._conn = self._connect()
+
+    # ------------------------------------------------------------ opening
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=30, check_same_thread=False, isolation_level=None
+            )
+            conn.execute("PRAGMA busy_timeout = 30000")
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a perf-mcp database ({exc})") from exc
+        if app_id != APPLICATION_ID and (app_id != 0 or tables):
+            conn.close()
+            raise StoreError(
+                f"{self.path} is a SQLite database of another application; "
+                "refusing to change it. Point PERF_MCP_DB (or --db) at a new file."
+            )
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this perf-mcp "
+                f"understands ({SCHEMA_VERSION}); upgrade perf-mcp to read it."
+            )
+        if self.path != ":memory:":
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        self._migrate(conn, version)
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for step in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        """Close the connection (the Monitor flushes before calling this)."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ writing
+
+    def write(self, batch: FlushBatch) -> None:
+        """Add one flush's deltas to every tier's rows and store the raw records."""
+        now = self._clock()
+        expire = now - self._last_expiry >= EXPIRE_EVERY_S
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._write_requests(batch.requests)
+                self._write_runs(batch.runs)
+                self._write_raw(batch)
+                if expire:
+                    self._expire(now)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                # The cached open rows may hold deltas that did not land: reload them.
+                self._open_requests.clear()
+                self._open_runs.clear()
+                raise
+            if expire:
+                self._last_expiry = now
+            self._evict_closed_rows(now)
+            self.last_flush_at = now
+
+    def _write_requests(self, buckets: Mapping[int, Mapping[tuple[str, str], RequestAcc]]) -> None:
+        dirty: set[tuple[int, int, int]] = set()
+        for ts, table in buckets.items():
+            for (name, method), delta in table.items():
+                sid = self._series_id(("request", name, method))
+                for tier in TIERS:
+                    key = (tier, bucket_start(ts, tier), sid)
+                    row = self._open_requests.get(key)
+                    if row is None:
+                        row = self._open_requests[key] = self._load_request_row(key)
+                    row.merge(delta)
+                    dirty.add(key)
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO request_buckets VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [self._request_row(key, self._open_requests[key]) for key in dirty],
+        )
+        slowest = sorted(
+            (
+                (acc.max_ms, acc.slowest_ts, name, method, acc.slowest_status)
+                for table in buckets.values()
+                for (name, method), acc in table.items()
+                if name != "*" and acc.count
+            ),
+            reverse=True,
+        )[:SLOW_REQUESTS_PER_FLUSH]
+        self._conn.executemany(
+            "INSERT INTO slow_requests (duration_ms, ts, endpoint, method, status_code) "
+            "VALUES (?, ?, ?, ?, ?)",
+            slowest,
+        )
+
+    def _write_runs(self, buckets: Mapping[int, Mapping[tuple[str, str], RunAcc]]) -> None:
+        dirty: set[tuple[int, int, int]] = set()
+        for ts, table in buckets.items():
+            for (kind, name), delta in table.items():
+                sid = self._series_id((kind, name, ""))
+                for tier in TIERS:
+                    key = (tier, bucket_start(ts, tier), sid)
+                    row = self._open_runs.get(key)
+                    if row is None:
+                        row = self._open_runs[key] = self._load_run_row(key)
+                    row.merge(delta)
+                    dirty.add(key)
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO run_buckets VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [self._run_row(key, self._open_runs[key]) for key in dirty],
+        )
+
+    def _write_raw(self, batch: FlushBatch) -> None:
+        execute = self._conn.executemany
+        execute(
+            "INSERT INTO agent_runs (ts, agent_name, duration_ms, success, error_type, model, "
+            "provider, input_tokens, output_tokens, cache_read_tokens, cost_usd, tool_calls, "
+            "run_id, conversation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (ts, r.agent_name, r.elapsed_ms, r.success, r.error_type, r.model, r.provider)
+                + (r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cost_usd)
+                + (len(r.tool_calls), r.run_id, r.conversation_id)
+                for ts, r in batch.agent_runs
+            ],
+        )
+        execute(
+            "INSERT INTO tool_calls (ts, tool_name, agent_name, duration_ms, success, error_type, "
+            "call_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (ts, c.tool_name, c.agent_name, c.duration_ms, c.success, c.error_type, c.call_id)
+                for ts, c in batch.tool_calls
+            ],
+        )
+        execute(
+            "INSERT OR IGNORE INTO folded_names VALUES (?, ?)", batch.folded[:FOLDED_NAMES_KEPT]
+        )
+        for table in ("agent_runs", "tool_calls", "slow_requests"):
+            self._conn.execute(
+                f"DELETE FROM {table} WHERE id <= (SELECT MAX(id) FROM {table}) - ?",
+                (self.raw_records,),
+            )
+
+    def _expire(self, now: float) -> None:
+        for tier, keep_s in self.retention_s.items():
+            for table in ("request_buckets", "run_buckets"):
+                self._conn.execute(
+                    f"DELETE FROM {table} WHERE tier = ? AND ts < ?", (tier, int(now - keep_s))
+                )
+
+    def _evict_closed_rows(self, now: float) -> None:
+        """Forget cached rows whose bucket ended a while ago; late data reloads them."""
+        for cache in (self._open_requests, self._open_runs):
+            closed = [key for key in cache if key[1] + key[0] < now - 60]
+            for key in closed:
+                del cache[key]
+
+    def _series_id(self, key: SeriesKey) -> int:
+        sid = self._series_ids.get(key)
+        if sid is None:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO series (kind, name, method) VALUES (?, ?, ?)", key
+            )
+            sid = self._conn.execute(
+                "SELECT id FROM series WHERE kind = ? AND name = ? AND method = ?", key
+            ).fetchone()[0]
+            self._series_ids[key] = sid
+        return sid
+
+    def _load_request_row(self, key: tuple[int, int, int]) -> RequestAcc:
+        acc = RequestAcc()
+        row = self._conn.execute(
+            "SELECT count, s1xx, s2xx, s3xx, s4xx, s5xx, sum_ms, min_ms, max_ms, req_bytes, "
+            "req_n, resp_bytes, resp_n, hist FROM request_buckets "
+            "WHERE tier = ? AND ts = ? AND series_id = ? AND source = ?",
+            (*key, self.source),
+        ).fetchone()
+        if row is not None:
+            _fill_request_acc(acc, row[:13])
+            acc.hist = LogHistogram.from_bytes(row[13])
+        return acc
+
+    def _load_run_row(self, key: tuple[int, int, int]) -> RunAcc:
+        acc = RunAcc()
+        row = self._conn.execute(
+            "SELECT count, failures, sum_ms, min_ms, max_ms, input_tokens, output_tokens, "
+            "cache_read_tokens, cost_usd, tool_calls, errors, tools, hist FROM run_buckets "
+            "WHERE tier = ? AND ts = ? AND series_id = ? AND source = ?",
+            (*key, self.source),
+        ).fetchone()
+        if row is not None:
+            _fill_run_acc(acc, row[:10])
+            acc.errors, acc.tools = json.loads(row[10]), json.loads(row[11])
+            acc.hist = LogHistogram.from_bytes(row[12])
+        return acc
+
+    def _request_row(self, key: tuple[int, int, int], acc: RequestAcc) -> tuple[Any, ...]:
+        return (
+            *key,
+            self.source,
+            acc.count,
+            *acc.status[1:],
+            acc.sum_ms,
+            _finite(acc.min_ms),
+            _finite(acc.max_ms),
+            acc.req_bytes,
+            acc.req_n,
+            acc.resp_bytes,
+            acc.resp_n,
+            acc.hist.to_bytes(),
+        )
+
+    def _run_row(self, key: tuple[int, int, int], acc: RunAcc) -> tuple[Any, ...]:
+        return (
+            *key,
+            self.source,
+            acc.count,
+            acc.failures,
+            acc.sum_ms,
+            _finite(acc.min_ms),
+            _finite(acc.max_ms),
+            acc.hist.to_bytes(),
+            acc.input_tokens,
+            acc.output_tokens,
+            acc.cache_read_tokens,
+            acc.cost_usd,
+            acc.tool_calls,
+            json.dumps(acc.errors),
+            json.dumps(acc.tools),
+        )
+
+    # ------------------------------------------------------------ reading
+
+    def request_series(
+        self,
+        plan: Sequence[TierRange],
+        *,
+        name: str | None = None,
+        method: str | None = None,
+        totals: bool = False,
+    ) -> list[SeriesAgg]:
+        """Per endpoint+method sums over the plan's rows (hist not yet merged).
+
+        ``totals=True`` reads the all-endpoint total series instead of the endpoints.
+        """
+        where, params = plan_clause(plan)
+        filters, fparams = _series_filter(name, method, totals)
+        sql = (
+            f"SELECT b.series_id, s.name, s.method, {_REQUEST_SUMS} FROM request_buckets b "
+            f"JOIN series s ON s.id = b.series_id WHERE {where} AND s.kind = 'request' "
+            f"{filters} GROUP BY b.series_id"
+        )
+        result = []
+        with self._lock:
+            for row in self._conn.execute(sql, [*params, *fparams]):
+                acc = RequestAcc()
+                _fill_request_acc(acc, row[3:])
+                result.append(SeriesAgg(row[0], row[1], row[2], acc))
+        return result
+
+    def run_series(
+        self,
+        kind: str,
+        plan: Sequence[TierRange],
+        *,
+        name: str | None = None,
+        totals: bool = False,
+    ) -> list[SeriesAgg]:
+        """Per agent / model / tool sums over the plan's rows, labels merged (hist not yet)."""
+        where, params = plan_clause(plan)
+        filters, fparams = _series_filter(name, None, totals)
+        sql = (
+            f"SELECT b.series_id, s.name, {_RUN_SUMS}, "
+            "json_group_array(json(errors)), json_group_array(json(tools)) FROM run_buckets b "
+            f"JOIN series s ON s.id = b.series_id WHERE {where} AND s.kind = ? {filters} "
+            "GROUP BY b.series_id"
+        )
+        result = []
+        with self._lock:
+            rows = self._conn.execute(sql, [*params, kind, *fparams]).fetchall()
+        for row in rows:
+            acc = RunAcc()
+            _fill_run_acc(acc, row[2:12])
+            acc.errors = _sum_labels(json.loads(row[12]))
+            acc.tools = _sum_labels(json.loads(row[13]))
+            result.append(SeriesAgg(row[0], row[1], "", acc))
+        return result
+
+    def fill_histograms(
+        self, table: str, plan: Sequence[TierRange], series: Iterable[SeriesAgg]
+    ) -> None:
+        """Merge the histogram rows of each given series into its ``acc.hist``."""
+        by_id = {s.series_id: s for s in series}
+        if not by_id:
+            return
+        where, params = plan_clause(plan)
+        ids = ",".join(str(i) for i in by_id)  # integers from our own table
+        sql = (
+            f"SELECT series_id, hist FROM {table} WHERE {where} AND series_id IN ({ids}) "
+            "ORDER BY series_id"
+        )
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        for sid, group in groupby(rows, key=lambda r: r[0]):
+            by_id[sid].acc.hist = LogHistogram.merged(r[1] for r in group)
+
+    def slowest_requests(self, since: float, limit: int) -> list[SlowRequest]:
+        """The slowest requests kept as exemplars since ``since``."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT endpoint, method, status_code, duration_ms, ts FROM slow_requests "
+                "WHERE ts >= ? ORDER BY duration_ms DESC LIMIT ?",
+                (since, limit),
+            ).fetchall()
+        return [
+            SlowRequest(endpoint=e, method=m, status_code=c, duration_ms=d, timestamp=t)
+            for e, m, c, d, t in rows
+        ]
+
+    def folded_counts(self) -> dict[str, int]:
+        """Distinct names each kind has folded into __other__, across all writers."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT kind, count(*) FROM folded_names GROUP BY kind"
+            ).fetchall()
+        return dict(rows)
+
+    def known_names(self, kind: str, limit: int = 500) -> list[str]:
+        """Series names of a kind, for completion (totals and __other__ left out)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT name FROM series WHERE kind = ? AND name NOT IN ('*', '__other__')"
+                " ORDER BY name LIMIT ?",
+                (kind, limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def file_size_bytes(self) -> int:
+        """Size of the database file and its WAL (0 for ``:memory:``)."""
+        if self.path == ":memory:":
+            return 0
+        return sum(
+            p.stat().st_size for p in (Path(self.path), Path(self.path + "-wal")) if p.exists()
+        )
+
+
+def _series_filter(name: str | None, method: str | None, totals: bool) -> tuple[str, list[str]]:
+    clauses, params = [], []
+    if totals:
+        clauses.append("s.name = '*'")
+    else:
+        clauses.append("s.name != '*'")
+        if name is not None:
+            clauses.append("s.name = ?")
+            params.append(name)
+        if method is not None:
+            clauses.append("s.method = ?")
+            params.append(method)
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+def _fill_request_acc(acc: RequestAcc, row: Sequence[Any]) -> None:
+    acc.count = row[0]
+    acc.status = [0, *row[1:6]]
+    acc.sum_ms, acc.min_ms, acc.max_ms = row[6], row[7], row[8]
+    acc.req_bytes, acc.req_n, acc.resp_bytes, acc.resp_n = row[9:13]
+
+
+def _fill_run_acc(acc: RunAcc, row: Sequence[Any]) -> None:
+    acc.count, acc.failures, acc.sum_ms, acc.min_ms, acc.max_ms = row[:5]
+    acc.input_tokens, acc.output_tokens, acc.cache_read_tokens = row[5:8]
+    acc.cost_usd, acc.tool_calls = row[8], row[9]
+
+
+def _sum_labels(dicts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for d in dicts:
+        for label, n in d.items():
+            total[label] = total.get(label, 0) + n
+    return total
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else 0.0
