@@ -1,0 +1,308 @@
+"""LogHistogram: 1% quantiles against the exact answer and ddsketch, merging, encoding."""
+
+from __future__ import annotations
+
+import math
+import random
+import struct
+from collections.abc import Sequence
+from itertools import pairwise
+
+import pytest
+from ddsketch import DDSketch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from perf_mcp.core.sketch import (
+    GAMMA,
+    MAX_VALUE,
+    MIN_VALUE,
+    RELATIVE_ACCURACY,
+    SIZE,
+    LogHistogram,
+    representative,
+)
+
+TOLERANCE = RELATIVE_ACCURACY * (1 + 1e-9)
+HOUR_MS = 3.6e6
+# The encoding starts with: version, kind, lowest bucket, item count, count, min, max.
+HEADER = struct.Struct("<BBHHQdd")
+SPARSE, DENSE = 1, 2
+SPARSE_MAX_BUCKETS = 24
+
+# ---------------------------------------------------------------- data
+
+uniform = st.floats(min_value=MIN_VALUE, max_value=HOUR_MS)
+log_uniform = st.floats(min_value=math.log(MIN_VALUE), max_value=math.log(MAX_VALUE)).map(
+    lambda e: min(max(math.exp(e), MIN_VALUE), MAX_VALUE)
+)
+in_range = st.one_of(uniform, log_uniform)
+
+
+@st.composite
+def lognormal_samples(draw: st.DrawFn) -> list[float]:
+    """Heavy-tailed latencies: most fast, a few orders of magnitude slower."""
+    rng = random.Random(draw(st.integers(0, 2**32 - 1)))
+    mu, sigma = draw(st.floats(-2.0, 8.0)), draw(st.floats(0.1, 3.0))
+    n = draw(st.integers(1, 400))
+    return [min(max(rng.lognormvariate(mu, sigma), MIN_VALUE), MAX_VALUE) for _ in range(n)]
+
+
+with_zeros = st.lists(st.one_of(st.just(0.0), in_range), min_size=1, max_size=200)
+duplicates = st.lists(in_range, min_size=1, max_size=4).flatmap(
+    lambda pool: st.lists(st.sampled_from(pool), min_size=1, max_size=200)
+)
+samples = st.one_of(
+    lognormal_samples(),
+    st.lists(uniform, min_size=1, max_size=200),
+    st.lists(log_uniform, min_size=1, max_size=200),
+    with_zeros,
+    duplicates,
+    st.lists(st.just(0.0), min_size=1, max_size=20),
+)
+quantile_qs = st.lists(st.floats(0.0, 1.0), min_size=1, max_size=6).map(
+    lambda qs: [*qs, 0.0, 0.5, 0.95, 0.99, 1.0]
+)
+
+
+def histogram(values: Sequence[float]) -> LogHistogram:
+    h = LogHistogram()
+    for v in values:
+        h.add(v)
+    return h
+
+
+def exact_quantile(values: Sequence[float], q: float) -> float:
+    return sorted(values)[int(q * (len(values) - 1))]
+
+
+def assert_within_accuracy(got: float | None, exact: float) -> None:
+    assert got is not None
+    if exact == 0:
+        assert got == 0
+    else:
+        assert abs(got - exact) <= TOLERANCE * exact, (got, exact)
+
+
+@st.composite
+def bucket_histograms(draw: st.DrawFn, min_buckets: int, max_buckets: int) -> LogHistogram:
+    """A histogram filling exactly the drawn buckets, with counts up to 2**40."""
+    positions = draw(st.sets(st.integers(0, SIZE - 1), min_size=min_buckets, max_size=max_buckets))
+    h = LogHistogram()
+    for pos in positions:
+        h.add(representative(pos), draw(st.integers(1, 2**40)))
+    assert len(h.bins) == len(positions)
+    return h
+
+
+sparse_histograms = bucket_histograms(0, SPARSE_MAX_BUCKETS)
+dense_histograms = bucket_histograms(SPARSE_MAX_BUCKETS + 1, 120)
+any_histograms = st.one_of(
+    sparse_histograms, dense_histograms, samples.map(histogram), st.just(LogHistogram())
+)
+
+
+# ---------------------------------------------------------------- accuracy
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=samples, qs=quantile_qs)
+def test_quantiles_are_within_one_percent_of_exact(values: list[float], qs: list[float]) -> None:
+    h = histogram(values)
+    for q, got in zip(qs, h.quantiles(qs), strict=True):
+        assert_within_accuracy(got, exact_quantile(values, q))
+        assert got == h.quantile(q)
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=samples, qs=quantile_qs)
+def test_agrees_with_ddsketch(values: list[float], qs: list[float]) -> None:
+    ours, oracle = histogram(values), DDSketch(relative_accuracy=RELATIVE_ACCURACY)
+    for v in values:
+        oracle.add(v)
+    for q in qs:
+        exact = exact_quantile(values, q)
+        mine, theirs = ours.quantile(q), oracle.get_quantile_value(q)
+        assert_within_accuracy(mine, exact)
+        assert_within_accuracy(theirs, exact)
+        assert mine is not None
+        assert theirs is not None
+        assert abs(mine - theirs) <= 2.02 * RELATIVE_ACCURACY * max(mine, theirs)
+
+
+def test_bucket_edges_keep_one_percent() -> None:
+    """Every bucket edge and its float neighbours, away from the min/max clamp."""
+    for k in range(SIZE - 1):
+        edge = MIN_VALUE * GAMMA**k
+        for value in (math.nextafter(edge, 0), edge, math.nextafter(edge, math.inf)):
+            if not MIN_VALUE <= value <= MAX_VALUE:
+                continue
+            h = histogram([MIN_VALUE / 2, value, MAX_VALUE * 2])
+            assert_within_accuracy(h.quantile(0.5), value)
+
+
+@settings(max_examples=50, deadline=None)
+@given(value=st.one_of(st.just(0.0), in_range, st.floats(1e-9, 1e12)), n=st.integers(1, 50))
+def test_a_single_repeated_value_comes_back_exactly(value: float, n: int) -> None:
+    one_by_one, at_once = histogram([value] * n), LogHistogram()
+    at_once.add(value, n)
+    assert one_by_one == at_once
+    assert at_once.quantiles([0.0, 0.5, 1.0]) == [value] * 3
+
+
+def test_zero_is_exact_next_to_tiny_values() -> None:
+    h = histogram([0.0, 0.0, 0.0, 1e-9, MIN_VALUE, 5.0])
+    assert h.quantile(0.0) == 0.0
+    assert h.quantile(0.4) == 0.0
+
+
+def test_out_of_range_values_are_counted_and_clamped() -> None:
+    """Below 1 µs reads as the first bucket (~1 µs), beyond 30 days as the last (~30 days)."""
+    h = histogram([1e-9, 1e-9, 1e12, 1e15])
+    assert h.count == 4
+    low, high = h.quantiles([0.0, 1.0])
+    assert low is not None
+    assert high is not None
+    assert 1e-9 <= low <= representative(1)
+    assert MAX_VALUE <= high <= 1e15
+    assert histogram([1e-9]).quantile(0.5) == 1e-9
+    assert histogram([1e15]).quantile(0.5) == 1e15
+
+
+# ---------------------------------------------------------------- counting and errors
+
+
+@settings(max_examples=50, deadline=None)
+@given(values=samples, weights=st.lists(st.integers(1, 1000), max_size=10))
+def test_count_counts_every_occurrence(values: list[float], weights: list[int]) -> None:
+    h = histogram(values)
+    for i, w in enumerate(weights):
+        h.add(values[i % len(values)], w)
+    assert h.count == len(values) + sum(weights)
+    assert sum(h.bins.values()) == h.count
+
+
+def test_empty_histogram_has_no_quantiles() -> None:
+    h = LogHistogram()
+    assert h.count == 0
+    assert h.quantile(0.5) is None
+    assert h.quantiles([0.0, 0.99, 1.0]) == [None, None, None]
+    assert LogHistogram.from_bytes(h.to_bytes()) == h
+
+
+@pytest.mark.parametrize("value", [-1.0, -1e-300, -math.inf, math.inf, math.nan])
+def test_rejects_negative_and_non_finite_values(value: float) -> None:
+    h = histogram([1.0, 2.0])
+    before = LogHistogram.from_bytes(h.to_bytes())
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        h.add(value)
+    assert h == before
+
+
+@pytest.mark.parametrize("q", [-0.01, 1.0001, -math.inf, math.inf, math.nan])
+@pytest.mark.parametrize("values", [[], [1.0, 2.0]])
+def test_rejects_quantiles_outside_zero_to_one(q: float, values: list[float]) -> None:
+    h = histogram(values)
+    with pytest.raises(ValueError, match=r"within \[0, 1\]"):
+        h.quantile(q)
+    with pytest.raises(ValueError, match=r"within \[0, 1\]"):
+        h.quantiles([0.5, q])
+
+
+# ---------------------------------------------------------------- merging and encoding
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=samples, cuts=st.lists(st.integers(0, 400), max_size=4))
+def test_merge_equals_adding_everything_to_one(values: list[float], cuts: list[int]) -> None:
+    bounds = [0, *sorted(min(c, len(values)) for c in cuts), len(values)]
+    parts = [histogram(values[a:b]) for a, b in pairwise(bounds)]
+    merged = LogHistogram()
+    for part in parts:
+        merged.merge(part)
+    assert merged == histogram(values)
+    encoded = LogHistogram.merged(part.to_bytes() for part in parts)
+    assert encoded == merged
+
+
+@settings(max_examples=100, deadline=None)
+@given(hs=st.lists(any_histograms, max_size=8))
+def test_merged_encodings_equal_merged_objects(hs: list[LogHistogram]) -> None:
+    expected = LogHistogram()
+    for h in hs:
+        expected.merge(h)
+    got = LogHistogram.merged([h.to_bytes() for h in hs])
+    assert got == expected
+    assert got.quantiles([0.0, 0.5, 0.99, 1.0]) == expected.quantiles([0.0, 0.5, 0.99, 1.0])
+
+
+@settings(max_examples=100, deadline=None)
+@given(h=any_histograms)
+def test_encoding_round_trips(h: LogHistogram) -> None:
+    decoded = LogHistogram.from_bytes(h.to_bytes())
+    assert decoded == h
+    assert decoded.quantiles([0.0, 0.25, 0.5, 0.9, 1.0]) == h.quantiles([0.0, 0.25, 0.5, 0.9, 1.0])
+    assert decoded.to_bytes() == h.to_bytes()
+
+
+@pytest.mark.parametrize(
+    ("buckets", "kind"),
+    [(1, SPARSE), (SPARSE_MAX_BUCKETS, SPARSE), (SPARSE_MAX_BUCKETS + 1, DENSE)],
+)
+def test_more_than_24_buckets_encode_dense(buckets: int, kind: int) -> None:
+    h = LogHistogram()
+    for pos in range(100, 100 + 3 * buckets, 3):
+        h.add(representative(pos))
+    blob = h.to_bytes()
+    assert blob[1] == kind
+    assert LogHistogram.from_bytes(blob) == h
+
+
+def test_dense_merge_keeps_counts_above_32_bits() -> None:
+    a, b = LogHistogram(), LogHistogram()
+    for pos in range(1, 40):
+        a.add(representative(pos), 2**40 + pos)
+        b.add(representative(pos), 2**33)
+    merged = LogHistogram.merged([a.to_bytes(), b.to_bytes()])
+    assert merged.bins == {pos: 2**40 + pos + 2**33 for pos in range(1, 40)}
+    assert merged.count == a.count + b.count
+
+
+def _sparse_blob() -> bytes:
+    return histogram([1.0, 2.0, 3.0]).to_bytes()
+
+
+def _dense_blob() -> bytes:
+    return histogram([1.5**i for i in range(40)]).to_bytes()
+
+
+def _with_header(blob: bytes, **changes: int) -> bytes:
+    names = ("version", "kind", "lo", "n", "count", "min", "max")
+    fields = dict(zip(names, HEADER.unpack_from(blob), strict=True))
+    fields.update(changes)
+    return HEADER.pack(*fields.values()) + blob[HEADER.size :]
+
+
+CORRUPT = {
+    "empty": lambda: b"",
+    "short header": lambda: _sparse_blob()[: HEADER.size - 1],
+    "unknown version": lambda: _with_header(_sparse_blob(), version=2),
+    "unknown kind": lambda: _with_header(_sparse_blob(), kind=7),
+    "sparse cut by a byte": lambda: _sparse_blob()[:-1],
+    "sparse cut by a pair": lambda: _sparse_blob()[:-10],
+    "sparse with trailing bytes": lambda: _sparse_blob() + b"\0" * 10,
+    "dense cut by a byte": lambda: _dense_blob()[:-1],
+    "dense cut by a bucket": lambda: _dense_blob()[:-8],
+    "dense with trailing bytes": lambda: _dense_blob() + b"\0" * 8,
+    "count disagrees with buckets": lambda: _with_header(_dense_blob(), count=41),
+    "empty kind with a body": lambda: LogHistogram().to_bytes() + b"\0" * 8,
+}
+
+
+@pytest.mark.parametrize("name", CORRUPT)
+def test_rejects_corrupt_encodings(name: str) -> None:
+    blob = CORRUPT[name]()
+    with pytest.raises(ValueError, match="LogHistogram"):
+        LogHistogram.from_bytes(blob)
+    with pytest.raises(ValueError, match="LogHistogram"):
+        LogHistogram.merged([_dense_blob(), blob, _sparse_blob()])
