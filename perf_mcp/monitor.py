@@ -37,6 +37,7 @@ PAST_LIMIT_S = 90 * 86400  # timestamps older than the longest retention are ref
 FUTURE_LIMIT_S = 300  # clock skew allowed for timestamps from other machines
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 _MAX_LOG_VALUE = m.MAX_DURATION_MS
+_log = math.log
 
 T = TypeVar("T")
 
@@ -141,12 +142,14 @@ class Monitor:
         ts = self._clock() if timestamp is None else timestamp
         # The histogram position, inlined from sketch.position for the hot path.
         if duration_ms >= MIN_VALUE:
-            pos = int(math.log(duration_ms) * INV_LOG_GAMMA + OFFSET)
+            pos = int(_log(duration_ms) * INV_LOG_GAMMA + OFFSET)
             if pos >= SIZE:
                 pos = SIZE - 1
         else:
             pos = 1 if duration_ms > 0 else 0
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             if self._bucket_lo <= ts < self._bucket_hi:
                 bucket = self._current
             else:
@@ -157,21 +160,16 @@ class Monitor:
                 acc = None
             if acc is None:
                 acc = self._request_acc(bucket, endpoint, method)  # type: ignore[arg-type]
-            acc.count += 1
             acc.status[status_code // 100] += 1
             acc.sum_ms += duration_ms
-            if duration_ms < acc.min_ms:
-                acc.min_ms = duration_ms
-            if duration_ms > acc.max_ms:
-                acc.max_ms = duration_ms
-                acc.slowest_ts = ts
-                acc.slowest_status = status_code
             hist = acc.hist
             hist.count += 1
             if duration_ms < hist.min:
                 hist.min = duration_ms
             if duration_ms > hist.max:
                 hist.max = duration_ms
+                acc.slowest_ts = ts
+                acc.slowest_status = status_code
             bins = hist.bins
             bins[pos] = bins.get(pos, 0) + 1
             if request_bytes is not None:
@@ -180,6 +178,8 @@ class Monitor:
             if response_bytes is not None:
                 acc.resp_bytes += response_bytes
                 acc.resp_n += 1
+        finally:
+            lock.release()
 
     def record_requests(self, samples: Sequence[m.RequestSample | dict[str, Any]]) -> int:
         """Record a batch of requests, all or nothing; returns how many were recorded."""
@@ -276,8 +276,8 @@ class Monitor:
         bucket = self._pending.get(start)
         if bucket is None:
             bucket = self._pending[start] = _Bucket()
-        if start == bucket_start(self._clock()):
-            self._current, self._bucket_lo, self._bucket_hi = bucket, start, start + BUCKET_S
+        # The record path's fast lane: the bucket used last (usually the current one).
+        self._current, self._bucket_lo, self._bucket_hi = bucket, start, start + BUCKET_S
         return bucket
 
     def _check_timestamp(self, ts: float | None) -> None:

@@ -541,9 +541,9 @@ def _series_filter(name: str | None, method: str | None, totals: bool) -> tuple[
 
 
 def _fill_request_acc(acc: RequestAcc, row: Sequence[Any]) -> None:
-    acc.count = row[0]
+    acc.hist.count = row[0]
     acc.status = [0, *row[1:6]]
-    acc.sum_ms, acc.min_ms, acc.max_ms = row[6], row[7], row[8]
+    acc.sum_ms, acc.hist.min, acc.hist.max = row[6], row[7], row[8]
     acc.req_bytes, acc.req_n, acc.resp_bytes, acc.resp_n = row[9:13]
 
 

@@ -13,13 +13,13 @@ LABEL_BUDGET = 50  # distinct error types / tool names kept per accumulator
 
 
 class RequestAcc:
-    """Requests of one endpoint+method in one bucket. ``status[c]`` counts class c (1-5)xx."""
+    """Requests of one endpoint+method in one bucket. ``status[c]`` counts class c (1-5)xx.
+
+    The histogram carries the count, min and max, so the record path updates each once.
+    """
 
     __slots__ = (
-        "count",
         "hist",
-        "max_ms",
-        "min_ms",
         "req_bytes",
         "req_n",
         "resp_bytes",
@@ -31,11 +31,8 @@ class RequestAcc:
     )
 
     def __init__(self) -> None:
-        self.count = 0
         self.status = [0, 0, 0, 0, 0, 0]
         self.sum_ms = 0.0
-        self.min_ms = math.inf
-        self.max_ms = -math.inf
         self.req_bytes = 0
         self.req_n = 0
         self.resp_bytes = 0
@@ -44,14 +41,23 @@ class RequestAcc:
         self.slowest_ts = 0.0
         self.slowest_status = 0
 
+    @property
+    def count(self) -> int:
+        return self.hist.count
+
+    @property
+    def min_ms(self) -> float:
+        return self.hist.min
+
+    @property
+    def max_ms(self) -> float:
+        return self.hist.max
+
     def merge(self, other: RequestAcc) -> None:
         """Add ``other``'s samples to this accumulator."""
-        self.count += other.count
         self.status = [a + b for a, b in zip(self.status, other.status, strict=True)]
         self.sum_ms += other.sum_ms
-        self.min_ms = min(self.min_ms, other.min_ms)
         if other.max_ms > self.max_ms:
-            self.max_ms = other.max_ms
             self.slowest_ts = other.slowest_ts
             self.slowest_status = other.slowest_status
         self.req_bytes += other.req_bytes

@@ -1,0 +1,100 @@
+"""Query speed over a large store: 10M requests across 1,000 endpoints over 24 hours.
+
+Fills a fresh SQLite file through ``Monitor.record_request`` (a fake clock walks through the
+day), then times ``get_endpoint_stats`` (sorted by p95, so every endpoint's histogram is
+merged) and ``get_performance_summary`` for the 5-minute, 1-hour and 24-hour windows, from a
+second Monitor on the same file, as another process would read it. Prints the file size.
+
+    python bench/query.py [--requests 10000000] [--endpoints 1000] [--db PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from perf_mcp import Monitor
+
+T0 = 1_800_000_000.0  # midnight-aligned start of the simulated day
+DAY_S = 86_400
+TARGETS_MS = {"5m": 50, "1h": 100, "24h": 250}
+
+
+def fill(path: Path, requests: int, endpoints: int) -> float:
+    """Record ``requests`` samples spread evenly over a day; returns the fake "now"."""
+    rng = random.Random(1)
+    names = [f"/api/service{i % 20}/resource{i}/{{id}}" for i in range(endpoints)]
+    weights = [1 / (i + 1) ** 0.8 for i in range(endpoints)]  # a few hot endpoints
+    clock = [T0]
+    with Monitor(path, clock=lambda: clock[0], start_flusher=False) as monitor:
+        record = monitor.record_request
+        step = DAY_S / requests
+        chunk = 100_000
+        for first in range(0, requests, chunk):
+            count = min(chunk, requests - first)
+            picks = rng.choices(names, weights, k=count)
+            clock[0] = T0 + (first + count) * step
+            for i, name in enumerate(picks):
+                ts = T0 + (first + i) * step
+                ms = rng.lognormvariate(3.2, 0.8)
+                status = 500 if rng.random() < 0.01 else 200
+                record(name, "GET", status, ms, 300, 4000, ts)
+            monitor.flush()
+        return clock[0]
+
+
+def time_query(label: str, run: object, repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()  # type: ignore[operator]
+        times.append((time.perf_counter() - start) * 1000)
+    best, median = min(times), statistics.median(times)
+    print(f"  {label:<44} median {median:7.1f} ms   best {best:7.1f} ms")
+    return median
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=10_000_000)
+    parser.add_argument("--endpoints", type=int, default=1000)
+    parser.add_argument("--db", type=Path, help="reuse or create this store file")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.db or Path(tmp) / "bench.db"
+        now = T0 + DAY_S
+        if not path.exists():
+            start = time.perf_counter()
+            now = fill(path, args.requests, args.endpoints)
+            print(
+                f"filled {args.requests:,} requests across {args.endpoints:,} endpoints over "
+                f"24 h in {time.perf_counter() - start:.0f} s"
+            )
+        size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+        print(f"store file: {size / 1e6:.1f} MB ({size / args.requests:.1f} bytes per request)\n")
+
+        with Monitor(path, clock=lambda: now, start_flusher=False) as reader:
+            results = {}
+            for window in ("5m", "1h", "24h"):
+                print(f"window {window} (target {TARGETS_MS[window]} ms):")
+                results[window] = time_query(
+                    "get_endpoint_stats(sort_by='p95_ms', limit=20)",
+                    lambda w=window: reader.get_endpoint_stats(window=w, sort_by="p95_ms"),
+                )
+                time_query(
+                    "get_performance_summary()",
+                    lambda w=window: reader.get_performance_summary(window=w),
+                )
+            day = reader.get_performance_summary(window="24h").requests
+            print(f"\n24 h summary: {day.count:,} requests, p95 {day.p95_ms:.1f} ms")
+            verdict = all(results[w] <= TARGETS_MS[w] for w in results)
+            print(f"endpoint stats within targets: {'yes' if verdict else 'no'}")
+
+
+if __name__ == "__main__":
+    main()
