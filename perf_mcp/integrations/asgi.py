@@ -1,0 +1,312 @@
+"""Pure-ASGI request timing: one ``perf_counter`` pair and one ``record_request`` per request."""
+
+from __future__ import annotations
+
+import logging
+import re
+import weakref
+from collections.abc import Iterable
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from perf_mcp.monitor import Monitor
+
+__all__ = [
+    "DEFAULT_EXCLUDE",
+    "DISCONNECTED_STATUS",
+    "UNMATCHED",
+    "PerformanceMiddleware",
+    "in_flight_requests",
+]
+
+DEFAULT_EXCLUDE: tuple[str, ...] = ("/health", "/metrics")
+"""Paths not recorded unless ``exclude`` says otherwise (full-match regexes)."""
+
+UNMATCHED = "__unmatched__"
+"""The one endpoint every 404 with no matching route is recorded under."""
+
+DISCONNECTED_STATUS = 499
+"""Status recorded when the client went away before the response was complete (nginx's 499)."""
+
+_HEADER_NAME = b"x-response-time"
+_BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "TRACE"})
+_MOUNT_CACHE_SIZE = 512
+_log = logging.getLogger(__name__)
+_middlewares: weakref.WeakSet[PerformanceMiddleware] = weakref.WeakSet()
+
+
+class PerformanceMiddleware:
+    """Record every HTTP request's latency, status and sizes under its route template.
+
+    ```python
+    from fastapi import FastAPI
+    from perf_mcp import Monitor
+    from perf_mcp.integrations import PerformanceMiddleware
+
+    app = FastAPI()
+    app.add_middleware(PerformanceMiddleware, monitor=Monitor("perf.db"))
+    ```
+
+    ``exclude`` holds regexes matched against the whole path (below any ``root_path``);
+    ``response_time_header`` adds ``X-Response-Time: 1.234ms`` (time to the first byte);
+    ``group_unmatched`` records every 404 that matched no route as ``__unmatched__``.
+    Websocket and lifespan scopes pass straight through.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        monitor: Monitor | None = None,
+        *,
+        exclude: Iterable[str] = DEFAULT_EXCLUDE,
+        response_time_header: bool = True,
+        group_unmatched: bool = True,
+    ) -> None:
+        self.app = app
+        self._monitor = monitor
+        self._skip_literal, self._skip_regex = _compile_exclusions(exclude)
+        self.response_time_header = response_time_header
+        self.group_unmatched = group_unmatched
+        self.in_flight = 0
+        """Requests that have started and not finished (a gauge)."""
+        self.disconnects = 0
+        """Requests whose client went away before the response was complete."""
+        self.record_failures = 0
+        """Requests the monitor refused to record (logged once; the response is unaffected)."""
+        self._mount_templates: dict[str, str] = {}
+        _middlewares.add(self)
+
+    @property
+    def monitor(self) -> Monitor:
+        """The monitor this middleware writes to (the default one unless given)."""
+        if self._monitor is None:
+            from perf_mcp.integrations import default_monitor
+
+            self._monitor = default_monitor()
+        return self._monitor
+
+    def excludes(self, path: str) -> bool:
+        """Whether ``path`` (below the root path) is left unrecorded."""
+        return path in self._skip_literal or (
+            self._skip_regex is not None and self._skip_regex.fullmatch(path) is not None
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        root_path: str = scope.get("root_path", "")
+        path: str = scope["path"]
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :] or "/"
+        if path in self._skip_literal or (
+            self._skip_regex is not None and self._skip_regex.fullmatch(path) is not None
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        exchange = _Exchange(receive, send, self.response_time_header)
+        self.in_flight += 1
+        try:
+            await self.app(scope, exchange.receive, exchange.send)
+        except BaseException as exc:
+            duration_ms = (perf_counter() - exchange.start) * 1000
+            self.in_flight -= 1
+            if exchange.client_gone() or isinstance(exc, anyio.get_cancelled_exc_class()):
+                self.disconnects += 1
+                status = DISCONNECTED_STATUS
+            else:
+                status = 500
+            self._record(scope, root_path, path, status, duration_ms, exchange)
+            raise
+        duration_ms = (perf_counter() - exchange.start) * 1000
+        self.in_flight -= 1
+        status = exchange.status
+        if exchange.client_gone():
+            self.disconnects += 1
+            status = DISCONNECTED_STATUS
+        elif status == 0:  # returned without a response: the server answers 500
+            status = 500
+        self._record(scope, root_path, path, status, duration_ms, exchange)
+
+    def _record(
+        self,
+        scope: Scope,
+        root_path: str,
+        path: str,
+        status: int,
+        duration_ms: float,
+        exchange: _Exchange,
+    ) -> None:
+        method: str = scope["method"]
+        request_bytes: int | None = exchange.received
+        if request_bytes == 0 and method not in _BODYLESS_METHODS:
+            request_bytes = _content_length(scope)
+        try:
+            endpoint = self._endpoint(scope, root_path, path, status)
+            self.monitor.record_request(
+                endpoint, method, status, duration_ms, request_bytes, exchange.sent
+            )
+        except Exception:
+            self.record_failures += 1
+            if self.record_failures == 1:
+                _log.warning("perf-mcp could not record a request to %s", path, exc_info=True)
+
+    def _endpoint(self, scope: Scope, root_path: str, path: str, status: int) -> str:
+        """The route template the framework matched, else the raw path (ids collapse later)."""
+        route = scope.get("route")
+        if route is None:
+            return UNMATCHED if status == 404 and self.group_unmatched else path
+        if isinstance(route, Mount):
+            if status == 404 and self.group_unmatched and route.routes:
+                return UNMATCHED  # the mounted router matched nothing
+            template = "/{path}"
+        else:
+            matched = _route_template(scope, route)
+            if matched is None:
+                return path
+            template = matched
+        mounted_at: str = scope.get("root_path", "")
+        if mounted_at == root_path:
+            return template
+        return self._mount_prefix(scope, mounted_at[len(root_path) :]) + template
+
+    def _mount_prefix(self, scope: Scope, raw_prefix: str) -> str:
+        """``/orgs/acme`` -> ``/orgs/{org}``: the templates of the mounts that matched."""
+        cached = self._mount_templates.get(raw_prefix)
+        if cached is not None:
+            return cached
+        router = scope.get("router")
+        prefix = _resolve_mounts(getattr(router, "routes", ()), raw_prefix)
+        if len(self._mount_templates) < _MOUNT_CACHE_SIZE:
+            self._mount_templates[raw_prefix] = prefix
+        return prefix
+
+
+class _Exchange:
+    """Per-request state: what the app received and sent, and when it started."""
+
+    __slots__ = (
+        "_receive",
+        "_send",
+        "complete",
+        "disconnected",
+        "header",
+        "received",
+        "sent",
+        "start",
+        "status",
+    )
+
+    def __init__(self, receive: Receive, send: Send, header: bool) -> None:
+        self._receive = receive
+        self._send = send
+        self.header = header
+        self.status = 0
+        self.sent = 0
+        self.received = 0
+        self.complete = False
+        self.disconnected = False
+        self.start = perf_counter()
+
+    def client_gone(self) -> bool:
+        return self.disconnected and not self.complete
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+        elif message["type"] == "http.disconnect":
+            self.disconnected = True
+        return message
+
+    async def send(self, message: Message) -> None:
+        last_body = False
+        if message["type"] == "http.response.body":
+            self.sent += len(message.get("body", b""))
+            last_body = not message.get("more_body", False)
+        elif message["type"] == "http.response.start":
+            self.status = message["status"]
+            if self.header:
+                elapsed = b"%.3fms" % ((perf_counter() - self.start) * 1000)
+                headers = list(message.get("headers", ()))
+                headers.append((_HEADER_NAME, elapsed))
+                message = {**message, "headers": headers}
+        try:
+            await self._send(message)
+        except OSError:  # the server could not write: the client has gone
+            self.disconnected = True
+            raise
+        if last_body:
+            self.complete = True
+
+
+def in_flight_requests(monitor: Monitor | None = None) -> int:
+    """Requests in progress in this process, over every middleware (writing to ``monitor``)."""
+    return sum(m.in_flight for m in list(_middlewares) if monitor is None or m._monitor is monitor)
+
+
+def _route_template(scope: Scope, route: Any) -> str | None:
+    # FastAPI >= 0.12x keeps an included router's routes unprefixed and records the full
+    # template on its "effective route context"; older FastAPI and Starlette put it on the route.
+    fastapi_state = scope.get("fastapi")
+    if fastapi_state is not None:
+        context = fastapi_state.get("effective_route_context")
+        if context is not None and context.original_route is route:
+            template = getattr(context, "path_format", None)
+            if template:
+                return str(template)
+    template = getattr(route, "path_format", None)
+    return template if isinstance(template, str) else None
+
+
+def _resolve_mounts(routes: Iterable[Any], raw_prefix: str) -> str:
+    """Walk the router's mounts along ``raw_prefix`` and join their templates."""
+    prefix = ""
+    remaining = raw_prefix
+    while remaining:
+        for route in routes:
+            if not isinstance(route, Mount):
+                continue
+            match = route.path_regex.match(remaining + "/")
+            if match is None:
+                continue
+            rest = "/" + match.group("path")
+            consumed = len(remaining) + 1 - len(rest)
+            if consumed <= 0 and route.path:
+                continue
+            prefix += route.path_format.removesuffix("/{path}")
+            remaining = remaining[consumed:]
+            routes = route.routes
+            break
+        else:
+            return prefix + remaining  # not a mount we can see: the monitor collapses ids
+    return prefix
+
+
+def _compile_exclusions(patterns: Iterable[str]) -> tuple[frozenset[str], re.Pattern[str] | None]:
+    """Plain paths go to a set (one hash lookup); the rest to one precompiled alternation."""
+    literal: set[str] = set()
+    regexes: list[str] = []
+    for pattern in patterns:
+        re.compile(pattern)  # a bad pattern fails here, at start-up, with re's message
+        if re.escape(pattern) == pattern:
+            literal.update((pattern, pattern.rstrip("/") + "/"))
+        else:
+            regexes.append(f"(?:{pattern})")
+    return frozenset(literal), re.compile("|".join(regexes)) if regexes else None
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
