@@ -93,7 +93,8 @@ def main() -> None:
             record(name, "GET", 200, ms, None, None, ts)
 
     registry = CollectorRegistry()
-    histogram = Histogram("latency_seconds", "", ["endpoint", "method", "status"], registry=registry)
+    labels = ["endpoint", "method", "status"]
+    histogram = Histogram("latency_seconds", "", labels, registry=registry)
 
     def prometheus() -> None:
         for name, ms, _ts in rows:
@@ -116,11 +117,14 @@ def main() -> None:
     stats = monitor.get_endpoint_stats(window="5m", limit=500)
     query_ms = (time.perf_counter() - start) * 1000
     assert sum(r.count for r in stats.endpoints) == n
-    print(f"flush + merge + quantiles of a 5-minute window ({len(stats.endpoints)} endpoints): "
-          f"{query_ms:.1f} ms")
+    print(
+        f"flush + merge + quantiles of a 5-minute window ({len(stats.endpoints)} endpoints): "
+        f"{query_ms:.1f} ms"
+    )
     start = time.perf_counter()
     monitor.get_endpoint_stats(window="5m", limit=500)
-    print(f"the same query again (nothing to flush): {(time.perf_counter() - start) * 1000:.1f} ms\n")
+    again_ms = (time.perf_counter() - start) * 1000
+    print(f"the same query again (nothing to flush): {again_ms:.1f} ms\n")
 
     plan = plan_window(T0, None, now=clock[0], retention_s=monitor.settings.retention_s)
     (total,) = monitor.storage.request_series(plan, totals=True)
@@ -139,7 +143,8 @@ def main() -> None:
                 prom_counts[prom_bounds.index(le)] += sample.value
 
     print("relative error against the exact quantile (all endpoints together):")
-    print(f"  {'quantile':<8} {'exact ms':>10} {'perf-mcp':>10} {'DDSketch':>10} {'prometheus':>11}")
+    header = ("quantile", "exact ms", "perf-mcp", "DDSketch", "prometheus")
+    print("  {:<8} {:>10} {:>10} {:>10} {:>11}".format(*header))
     for q, ours_value in zip(QUANTILES, ours_q, strict=True):
         truth = exact(values, q)
         prom = prometheus_quantile(q, prom_bounds, prom_counts) * 1000

@@ -23,7 +23,9 @@ MAX_TOKENS = 1 << 40
 MAX_COST_USD = 1e6
 MAX_NAME_LENGTH = 200
 
-EndpointSort = Literal["p95_ms", "p99_ms", "p50_ms", "count", "error_rate", "error_count", "mean_ms"]
+EndpointSort = Literal[
+    "p95_ms", "p99_ms", "p50_ms", "count", "error_rate", "error_count", "mean_ms"
+]
 RunSort = Literal["p95_ms", "p99_ms", "p50_ms", "runs", "failures", "error_rate", "cost_usd"]
 ToolSort = Literal["p95_ms", "p99_ms", "p50_ms", "calls", "failures", "error_rate"]
 
@@ -123,8 +125,7 @@ class AgentRunRecord(_Strict):
         """The run's duration in milliseconds, from duration_ms or the two times."""
         if self.duration_ms is not None:
             return self.duration_ms
-        assert self.start_time is not None and self.end_time is not None
-        return (self.end_time - self.start_time) * 1000
+        return ((self.end_time or 0.0) - (self.start_time or 0.0)) * 1000
 
 
 def _not_blank(value: str | None) -> str | None:
