@@ -54,17 +54,17 @@ def endpoint_name(path: str) -> str:
 
 
 def _truncate(segments: list[str]) -> str:
-    """Keep whole segments that fit, so the result is stable under ``endpoint_name``."""
+    """Keep the segments that fit and the head of the next, so the result is a fixed point."""
     name = ""
     for segment in segments:
-        if len(name) + 1 + len(segment) > MAX_ENDPOINT_LENGTH:
+        room = MAX_ENDPOINT_LENGTH - len(name) - 1
+        if len(segment) > room:
+            head = segment[:room].strip()
+            if head and room >= len(ID_SEGMENT):  # the head may itself read as an id
+                name += "/" + (ID_SEGMENT if _ID_LIKE.fullmatch(head) else head)
             break
         name += "/" + segment
-    if name:
-        return name
-    # The first segment alone is too long: keep its head, re-checked like any segment.
-    head = segments[0][: MAX_ENDPOINT_LENGTH - 1].strip()
-    return "/" + (ID_SEGMENT if _ID_LIKE.fullmatch(head) else head)
+    return name
 
 
 def normalize_method(method: str) -> str:
