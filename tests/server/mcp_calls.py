@@ -1,0 +1,29 @@
+"""Calling tools the way a test wants: succeed with structured content, or fail with a message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp import Client
+from mcp.types import CallToolResult
+
+
+async def call_ok(client: Client, tool: str, arguments: dict[str, Any] | None = None) -> Any:
+    """Call a tool that must succeed; return its structured content."""
+    result = await client.call_tool(tool, arguments or {})
+    assert not result.is_error, _text(result)
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+async def call_error(client: Client, tool: str, arguments: dict[str, Any]) -> str:
+    """Call a tool that must fail with a tool error; return the message the model sees."""
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error, result
+    message = _text(result)
+    assert "Traceback" not in message
+    return message
+
+
+def _text(result: CallToolResult) -> str:
+    return " ".join(getattr(block, "text", "") for block in result.content)

@@ -1,0 +1,147 @@
+"""Bad arguments come back as a tool error that says what was wrong and what is allowed.
+
+Nothing is recorded from a rejected call, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp_calls import call_error, call_ok
+
+pytestmark = pytest.mark.anyio
+
+GOOD = {"endpoint": "/search", "method": "GET", "status_code": 200, "duration_ms": 12.0}
+
+
+async def stored_counts(client: Client) -> tuple[int, int, int]:
+    summary = await call_ok(client, "get_performance_summary", {"window": "1h"})
+    return summary["requests"]["count"], summary["agents"]["runs"], summary["tools"]["calls"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "says"),
+    [
+        ("get_performance_summary", {"window": "2m"}, "'1m', '5m', '15m', '1h', '24h' or '7d'"),
+        ("get_endpoint_stats", {"limit": 501}, "less than or equal to 500"),
+        ("get_endpoint_stats", {"limit": 0}, "greater than or equal to 1"),
+        ("get_endpoint_stats", {"sort_by": "slowness"}, "'p95_ms'"),
+        ("get_agent_stats", {"window": 5}, "window"),
+        ("get_tool_stats", {"tool_name": ""}, "at least 1 character"),
+        ("get_endpoint_stats", {"endpoint": "/" + "x" * 3000}, "at most 2000 characters"),
+        ("list_alerts", {"status": "sleeping"}, "'active'"),
+        ("get_resource_usage", {"window": None}, "window"),
+    ],
+)
+async def test_bad_query_arguments_say_what_is_allowed(
+    client: Client, tool: str, arguments: dict[str, Any], says: str
+) -> None:
+    message = await call_error(client, tool, arguments)
+    assert says in message
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "says"),
+    [
+        ("record_requests", {"requests": [{**GOOD, "duration_ms": -1}]}, "greater than or equal"),
+        (
+            "record_requests",
+            {"requests": [{**GOOD, "status_code": 700}]},
+            "less than or equal to 599",
+        ),
+        ("record_requests", {"requests": [{**GOOD, "colour": "red"}]}, "Extra inputs"),
+        ("record_requests", {"requests": [GOOD, {"endpoint": "/x"}]}, "status_code"),
+        ("record_requests", {"requests": []}, "at least 1 item"),
+        ("record_requests", {"requests": [{**GOOD, "timestamp": 1.0}]}, "timestamp"),
+        ("record_agent_run", {"agent_name": "bot"}, "give duration_ms"),
+        ("record_agent_run", {"agent_name": "   ", "duration_ms": 5}, "blank"),
+        ("record_agent_run", {"agent_name": "bot", "duration_ms": "slow"}, "valid number"),
+        ("record_agent_run", {"agent_name": "b" * 201, "duration_ms": 5}, "at most 200"),
+        (
+            "record_agent_run",
+            {"agent_name": "bot", "duration_ms": 5, "input_tokens": -3},
+            "greater",
+        ),
+        (
+            "record_agent_run",
+            {"agent_name": "bot", "duration_ms": 5, "tool_calls": [{"tool_name": "t"}]},
+            "duration_ms",
+        ),
+        ("record_tool_call", {"tool_name": "sql"}, "duration_ms"),
+        ("record_tool_call", {"tool_name": "sql", "duration_ms": 1e12}, "less than or equal"),
+    ],
+)
+async def test_rejected_records_store_nothing(
+    client: Client, tool: str, arguments: dict[str, Any], says: str
+) -> None:
+    before = await stored_counts(client)
+    message = await call_error(client, tool, arguments)
+    assert says in message
+    assert await stored_counts(client) == before
+
+
+async def test_oversized_batch_is_rejected_whole(client: Client) -> None:
+    batch = [GOOD] * 10_001
+    message = await call_error(client, "record_requests", {"requests": batch})
+    assert "at most 10000 items" in message
+    assert await stored_counts(client) == (0, 0, 0)
+
+
+async def test_largest_batch_is_accepted(client: Client) -> None:
+    answer = await call_ok(client, "record_requests", {"requests": [GOOD] * 10_000})
+    assert answer["recorded"] == 10_000
+    assert await stored_counts(client) == (10_000, 0, 0)
+
+
+async def test_unknown_threshold_names_the_allowed_ones(client: Client) -> None:
+    message = await call_error(client, "set_threshold", {"name": "latency", "value": 5})
+    assert "'response_time_p95_ms'" in message
+    assert "'tool_error_rate'" in message
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        ({"name": "error_rate_5min", "value": 5}, "between 0% and 100%"),
+        ({"name": "cpu_usage_percent", "value": 0}, "between 1.0% and 100.0%"),
+        ({"name": "response_time_p95_ms", "value": -10}, "between 1 ms and"),
+        (
+            {"name": "response_time_p95_ms", "value": 500, "severity": "critical"},
+            "lower the warning level first",
+        ),
+        ({"name": "response_time_p95_ms"}, "give a value, a cooldown_s, or both"),
+        ({"name": "cpu_usage_percent", "value": 50, "subject": "GET /x"}, "whole system"),
+        ({"name": "error_rate_5min", "value": 0.1, "subject": "search"}, "endpoint path"),
+        ({"name": "tool_error_rate", "value": 0.3, "severity": "fatal"}, "'critical'"),
+        ({"name": "tool_error_rate", "cooldown_s": -1}, "cooldown_s must be between"),
+    ],
+)
+async def test_bad_threshold_changes_nothing(
+    client: Client, arguments: dict[str, Any], says: str
+) -> None:
+    message = await call_error(client, "set_threshold", arguments)
+    assert says in message
+    listed = await call_ok(client, "list_thresholds")
+    assert not any(t["overridden"] or t["subject_overrides"] for t in listed["thresholds"])
+
+
+async def test_acknowledging_an_unknown_alert_points_at_list_alerts(client: Client) -> None:
+    message = await call_error(
+        client, "acknowledge_alert", {"rule": "error_rate_5min", "subject": "GET /x"}
+    )
+    assert "no firing alert for error_rate_5min on 'GET /x'" in message
+    assert "list_alerts" in message
+
+
+async def test_unknown_tool_is_an_error_not_a_crash(client: Client) -> None:
+    message = await call_error(client, "drop_all_tables", {})
+    assert "Unknown tool" in message
+
+
+async def test_server_keeps_serving_after_errors(client: Client) -> None:
+    for _ in range(3):
+        await call_error(client, "get_performance_summary", {"window": "forever"})
+    await call_ok(client, "record_requests", {"requests": [GOOD]})
+    assert await stored_counts(client) == (1, 0, 0)
