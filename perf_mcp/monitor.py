@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
@@ -33,6 +34,7 @@ log = logging.getLogger("perf_mcp")
 MAX_LIMIT = 500
 ALIAS_CACHE = 10_000  # raw (endpoint, method) pairs remembered per bucket before normalizing anew
 MAX_PENDING_RAW = 10_000  # raw agent runs / tool calls held between flushes
+MAX_PENDING_BUCKETS = 360  # an hour of 10 s buckets held while the store cannot be written
 PAST_LIMIT_S = 90 * 86400  # timestamps older than the longest retention are refused
 FUTURE_LIMIT_S = 300  # clock skew allowed for timestamps from other machines
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
@@ -87,7 +89,8 @@ class Monitor:
         self._agent_runs: list[tuple[float, m.AgentRunRecord]] = []
         self._tool_calls: list[tuple[float, m.ToolCallRecord]] = []
         self._folded: list[tuple[str, str]] = []
-        self.dropped_raw = 0  # raw records dropped because the flusher fell behind
+        self.dropped_raw = 0  # raw records dropped because the store could not be written
+        self.dropped_buckets = 0  # 10 s buckets dropped for the same reason
         path = settings.db if db_path is None else os.fspath(db_path)
         self.storage = Storage(
             path, retention_s=settings.retention_s, raw_records=settings.raw_records, clock=clock
@@ -95,6 +98,7 @@ class Monitor:
         self._load_known_series()
         self._closed = threading.Event()
         self._flusher: threading.Thread | None = None
+        atexit.register(self.close)  # an exiting app keeps what it recorded since the last flush
         if start_flusher:
             self._flusher = threading.Thread(
                 target=self._flush_loop, name="perf-mcp-flusher", daemon=True
@@ -342,8 +346,35 @@ class Monitor:
                     batch.requests[start] = _with_total(bucket.requests, (TOTAL, ""), RequestAcc)
                 if bucket.runs:
                     batch.runs[start] = _with_run_totals(bucket.runs)
-            if batch:
+            if not batch:
+                return
+            try:
                 self.storage.write(batch)
+            except BaseException:
+                self._requeue(pending, batch)
+                raise
+
+    def _requeue(self, pending: dict[int, _Bucket], batch: FlushBatch) -> None:
+        """Put back what a failed write held, so the next flush retries it (bounded)."""
+        with self._lock:
+            for start, old in pending.items():
+                bucket = self._pending.setdefault(start, _Bucket())
+                for key, acc in old.requests.items():
+                    _merge_into(bucket.requests, key, acc)
+                for run_key, run_acc in old.runs.items():
+                    _merge_into(bucket.runs, run_key, run_acc)
+            for start in sorted(self._pending)[:-MAX_PENDING_BUCKETS]:
+                del self._pending[start]
+                self.dropped_buckets += 1
+            for raw, held in (
+                (self._agent_runs, batch.agent_runs),
+                (self._tool_calls, batch.tool_calls),
+            ):
+                room = max(0, MAX_PENDING_RAW - len(raw))
+                self.dropped_raw += max(0, len(held) - room)
+                raw[:0] = held[-room:] if room else []
+            self._folded[:0] = batch.folded
+            self._current, self._bucket_lo, self._bucket_hi = None, 0.0, 0.0
 
     def _flush_loop(self) -> None:
         while not self._closed.wait(self.flush_interval_s):
@@ -357,6 +388,7 @@ class Monitor:
         if self._closed.is_set():
             return
         self._closed.set()
+        atexit.unregister(self.close)
         if self._flusher is not None:
             self._flusher.join()
         try:
@@ -539,6 +571,14 @@ def _checked_choice(value: str, choices: Any, what: str) -> None:
 
 
 A = TypeVar("A", RequestAcc, RunAcc)
+
+
+def _merge_into(table: dict[Any, A], key: Any, acc: A) -> None:
+    existing = table.get(key)
+    if existing is None:
+        table[key] = acc
+    else:
+        existing.merge(acc)
 
 
 def _with_total(table: dict[Any, A], total_key: Any, factory: Callable[[], A]) -> dict[Any, A]:

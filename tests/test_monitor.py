@@ -278,3 +278,26 @@ def test_concurrent_threads_lose_nothing(mon: Monitor) -> None:
     stats = mon.get_endpoint_stats()
     assert sorted(r.count for r in stats.endpoints) == [5000] * 4
     assert mon.get_performance_summary().requests.count == 20000
+
+
+def test_a_failed_write_loses_nothing(mon: Monitor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that cannot be written (disk full, locked) keeps the data for the next flush."""
+    real_write = mon.storage.write
+    calls = []
+
+    def failing_write(batch: object) -> None:
+        calls.append(batch)
+        raise OSError("disk full")
+
+    mon.record_request("/kept", "GET", 200, 5.0)
+    mon.record_agent_run(agent_name="a", duration_ms=3.0)
+    monkeypatch.setattr(mon.storage, "write", failing_write)
+    with pytest.raises(OSError, match="disk full"):
+        mon.flush()
+    mon.record_request("/kept", "GET", 500, 7.0)
+    monkeypatch.setattr(mon.storage, "write", real_write)
+
+    (row,) = mon.get_endpoint_stats().endpoints
+    assert (row.count, row.error_count, row.max_ms) == (2, 1, 7.0)
+    assert mon.get_agent_stats().agents[0].runs == 1
+    assert len(calls) == 1
