@@ -273,6 +273,12 @@ class Monitor:
         else:
             self.dropped_raw += 1
 
+    def _room_for(self, held: list[T], queued: int) -> list[T]:
+        """The newest of ``held`` that fit beside ``queued`` records; counts the rest dropped."""
+        room = max(0, MAX_PENDING_RAW - queued)
+        self.dropped_raw += max(0, len(held) - room)
+        return held[-room:] if room else []
+
     def _bucket_for(self, ts: float) -> _Bucket:
         """The pending bucket ``ts`` falls in (caller holds the lock)."""
         self._check_timestamp(ts)
@@ -366,13 +372,8 @@ class Monitor:
             for start in sorted(self._pending)[:-MAX_PENDING_BUCKETS]:
                 del self._pending[start]
                 self.dropped_buckets += 1
-            for raw, held in (
-                (self._agent_runs, batch.agent_runs),
-                (self._tool_calls, batch.tool_calls),
-            ):
-                room = max(0, MAX_PENDING_RAW - len(raw))
-                self.dropped_raw += max(0, len(held) - room)
-                raw[:0] = held[-room:] if room else []
+            self._agent_runs[:0] = self._room_for(batch.agent_runs, len(self._agent_runs))
+            self._tool_calls[:0] = self._room_for(batch.tool_calls, len(self._tool_calls))
             self._folded[:0] = batch.folded
             self._current, self._bucket_lo, self._bucket_hi = None, 0.0, 0.0
 
