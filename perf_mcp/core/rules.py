@@ -32,7 +32,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -239,7 +239,6 @@ class AlertState(_Frozen):
     samples: int = 0
     started_at: float | None = Field(default=None, description="When this episode fired.")
     changed_at: float | None = Field(default=None, description="Last status or severity change.")
-    evaluated_at: float | None = None
     last_notified_at: float | None = Field(
         default=None, description="Kept after resolving, so a quick re-fire honours the cooldown."
     )
@@ -278,7 +277,7 @@ class AlertEvent(_Frozen):
     message: str
 
 
-class Evaluation(_Frozen):
+class Evaluation(NamedTuple):
     """What ``evaluate()`` returns: the new state and the events of this step."""
 
     state: AlertState
@@ -524,17 +523,19 @@ def evaluate(
     requests / runs / calls it rests on.
     """
     state = prior or AlertState(rule=threshold.rule, subject=subject)
-    step = _Step(threshold, subject, now, samples, value)
     if value is None or not math.isfinite(value) or samples < threshold.min_samples:
         if state.firing and (value is None or samples <= 0):
+            step = _Step(threshold, subject, now, samples, value)
             return step.resolve(state, "no data in the window")
-        return Evaluation(state=state.model_copy(update={"evaluated_at": now}))
+        return Evaluation(state)  # too little data to change anything
+    if not state.firing and value <= threshold.warning:
+        return Evaluation(state)  # the common case, kept cheap: no copies, no events
 
+    step = _Step(threshold, subject, now, samples, value)
     observed = step.observed(state)
     severity = threshold.severity_of(value)
     if not state.firing:
-        if severity is None:
-            return Evaluation(state=observed)
+        assert severity is not None  # value is above warning
         return step.fire(observed, severity)
 
     ratio = threshold.resolve_ratio
@@ -616,9 +617,7 @@ class _Step:
         self.value = value
 
     def observed(self, state: AlertState) -> AlertState:
-        return state.model_copy(
-            update={"value": self.value, "samples": self.samples, "evaluated_at": self.now}
-        )
+        return state.model_copy(update={"value": self.value, "samples": self.samples})
 
     def cooled_down(self, state: AlertState) -> bool:
         last = state.last_notified_at
@@ -671,7 +670,7 @@ class _Step:
 
     def hold(self, state: AlertState) -> Evaluation:
         if state.is_acknowledged(self.now) or not self.cooled_down(state):
-            return Evaluation(state=state)
+            return Evaluation(state)
         new = state.model_copy(update={"notified": True, "last_notified_at": self.now})
         since = self.now - (state.started_at if state.started_at is not None else self.now)
         assert state.severity is not None
@@ -691,7 +690,6 @@ class _Step:
                 "samples": self.samples,
                 "started_at": None,
                 "changed_at": self.now,
-                "evaluated_at": self.now,
                 "notified": False,
                 "acknowledged": False,
                 "acknowledged_until": None,
