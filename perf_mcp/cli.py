@@ -31,7 +31,8 @@ logger = logging.getLogger("perf_mcp.cli")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-SHUTDOWN_GRACE_S = 3.0
+SHUTDOWN_GRACE_S = 3.0  # HTTP: time for open streams to close after a signal
+STDIO_EXIT_AFTER_S = 1.0  # stdio: time to unwind after a signal once the store is flushed
 
 
 def _version() -> str:
@@ -145,19 +146,29 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         server = build_server(monitor, log_level=args.log_level)
         if sock is not None:
+            # uvicorn stops gracefully on SIGTERM, then raises it again: make that an exit.
+            signal.signal(signal.SIGTERM, _stop_quietly)
             url = f"http://{args.host}:{args.port}/mcp"
             print(f"perf-mcp serving {url} (store: {monitor.db_path})", file=sys.stderr)
             anyio.run(_serve_http, server, sock, args.log_level)
         else:
             logger.info("perf-mcp serving stdio (store: %s)", monitor.db_path)
             anyio.run(_serve_stdio, server, monitor)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stopped):
         pass
     finally:
         monitor.close()
         if sock is not None:
             sock.close()
     return 0
+
+
+class _Stopped(BaseException):
+    """SIGTERM arrived after a graceful stop: leave through the clean-up path."""
+
+
+def _stop_quietly(signum: int, frame: object) -> None:
+    raise _Stopped
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -203,7 +214,7 @@ async def _serve_stdio(server: MCPServer[Any], monitor: Monitor) -> None:
                         await anyio.to_thread.run_sync(monitor.flush)
                     # The stdin reader is a thread blocked in readline(): cancelling cannot
                     # interrupt it, so leave on a timer if the client keeps stdin open.
-                    _exit_after(SHUTDOWN_GRACE_S)
+                    _exit_after(STDIO_EXIT_AFTER_S)
                     tasks.cancel_scope.cancel()
                     return
 
