@@ -46,6 +46,8 @@ from perf_mcp.core.rules import (
 )
 
 if TYPE_CHECKING:
+    import httpx
+
     from perf_mcp.monitor import Monitor
     from perf_mcp.sampler import ResourceSampler
 
@@ -316,7 +318,7 @@ class AlertManager:
         self._log = log or logfire.DEFAULT_LOGFIRE_INSTANCE
         self._lock = threading.Lock()  # state is read from tool calls while a thread evaluates
         self._evaluating = anyio.Lock()
-        self._subscribers: list[Subscriber] = []
+        self._subscribers: list[tuple[Subscriber, float]] = []
         self._task_group: anyio.abc.TaskGroup | None = None
         self.evaluations = 0
         self.errors = 0
@@ -361,16 +363,20 @@ class AlertManager:
             await self.evaluate_once()
             await self._sleep(max(0.0, self.interval_s - (anyio.current_time() - started)))
 
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+    def subscribe(
+        self, callback: Subscriber, *, timeout_s: float = SUBSCRIBER_TIMEOUT_S
+    ) -> Callable[[], None]:
         """Call ``callback(events)`` after each change; returns a function that unsubscribes.
 
-        It may be async. It runs in the event loop; an exception is logged and ignored.
+        It may be async. It runs in the event loop and is cancelled after ``timeout_s``;
+        an exception is logged and ignored.
         """
-        self._subscribers.append(callback)
+        entry = (callback, timeout_s)
+        self._subscribers.append(entry)
 
         def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
+            if entry in self._subscribers:
+                self._subscribers.remove(entry)
 
         return unsubscribe
 
@@ -528,15 +534,17 @@ class AlertManager:
             return
         for event in events:
             self._log_event(event)
-        for callback in list(self._subscribers):
+        for callback, timeout_s in list(self._subscribers):
             if self._task_group is not None:
-                self._task_group.start_soon(self._deliver, callback, events)
+                self._task_group.start_soon(self._deliver, callback, timeout_s, events)
             else:
-                await self._deliver(callback, events)
+                await self._deliver(callback, timeout_s, events)
 
-    async def _deliver(self, callback: Subscriber, events: Sequence[AlertEvent]) -> None:
+    async def _deliver(
+        self, callback: Subscriber, timeout_s: float, events: Sequence[AlertEvent]
+    ) -> None:
         try:
-            with anyio.fail_after(SUBSCRIBER_TIMEOUT_S):
+            with anyio.fail_after(timeout_s):
                 result = callback(events)
                 if inspect.isawaitable(result):
                     await result
@@ -703,6 +711,88 @@ class AlertManager:
         target = subject or (rules.SYSTEM if "system" in rules.get_rule(name).scopes else "")
         summary = rules.replay(threshold, target or rules.OVERALL, points)
         return summary, f"replayed {len(points)} stored points"
+
+
+# ---------------------------------------------------------------- webhook
+
+
+class WebhookNotifier:
+    """A subscriber that POSTs the events people should hear about as JSON to a URL.
+
+    Retries on connection errors, timeouts, 429 and 5xx with exponential backoff; gives up
+    on other 4xx. The body carries ``text`` (one line per event, which Slack-style incoming
+    webhooks show) and ``events`` (each AlertEvent as JSON)::
+
+        hook = WebhookNotifier(url)
+        manager.subscribe(hook, timeout_s=hook.budget_s)
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 5.0,
+        retries: int = 3,
+        backoff_s: float = 1.0,
+        headers: dict[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        import httpx
+
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise InvalidInputError(f"webhook URL is not a URL: {url!r} ({exc})") from None
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise InvalidInputError(f"webhook URL must be http:// or https://, got {url!r}")
+        self.url = url
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.headers = {"user-agent": "perf-mcp", **(headers or {})}
+        self._transport = transport
+        self._sleep = sleep
+        self.sent = 0
+        self.failures = 0
+        self.last_error: str | None = None
+
+    @property
+    def budget_s(self) -> float:
+        """The longest one delivery can take, every retry included."""
+        waits = sum(self.backoff_s * 2.0**i for i in range(self.retries))
+        return (self.retries + 1) * self.timeout_s + waits
+
+    async def __call__(self, events: Sequence[AlertEvent]) -> None:
+        import httpx
+
+        wanted = [e for e in events if e.notify]
+        if not wanted:
+            return
+        body = {
+            "source": "perf-mcp",
+            "text": "\n".join(f"[{e.severity or 'info'}] {e.message}" for e in wanted),
+            "events": [e.model_dump(mode="json") for e in wanted],
+        }
+        async with httpx.AsyncClient(
+            transport=self._transport, timeout=self.timeout_s, headers=self.headers
+        ) as client:
+            for attempt in range(self.retries + 1):
+                if attempt:
+                    await self._sleep(self.backoff_s * 2 ** (attempt - 1))
+                try:
+                    response = await client.post(self.url, json=body)
+                except httpx.HTTPError as exc:
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    continue
+                if response.is_success:
+                    self.sent += 1
+                    return
+                self.last_error = f"HTTP {response.status_code}"
+                if response.status_code != 429 and response.status_code < 500:
+                    break  # the receiver refuses this request: trying again will not help
+        self.failures += 1
+        logger.warning("alert webhook %s failed: %s", self.url, self.last_error)
 
 
 def _status(state: AlertState | None, now: float) -> AlertStatus:

@@ -3,11 +3,13 @@ thresholds, persistence across a restart, and a real Monitor as the source."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from logfire.testing import CaptureLogfire
 
@@ -19,6 +21,7 @@ from perf_mcp.alerting import (
     MemoryAlertStore,
     Observation,
     Observed,
+    WebhookNotifier,
     monitor_source,
 )
 from perf_mcp.core.models import InvalidInputError
@@ -380,6 +383,124 @@ async def test_runs_every_interval_and_refuses_a_shorter_one(world: World, clock
     assert not manager.running
     assert manager.evaluations == 4
     assert all(9 < s <= 10 for s in sleep.calls)
+
+
+# ---------------------------------------------------------------- webhook
+
+
+class Receiver:
+    """An httpx mock transport answering with the given statuses (or raising), in turn."""
+
+    def __init__(self, *answers: int | Exception) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if self.answers else 200
+        if isinstance(answer, Exception):
+            raise answer
+        return httpx.Response(answer)
+
+    @property
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self)
+
+
+class NoSleep:
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+def fired_event(notify: bool = True) -> AlertEvent:
+    return AlertEvent(
+        kind="fired",
+        rule="error_rate_5min",
+        subject=SEARCH,
+        severity="critical",
+        value=0.5,
+        threshold=0.2,
+        unit="fraction",
+        samples=40,
+        at=T0,
+        notify=notify,
+        message="error_rate_5min for GET /search is 50%",
+    )
+
+
+async def test_webhook_posts_json_with_a_text_line_per_event() -> None:
+    receiver = Receiver(200)
+    hook = WebhookNotifier("https://hooks.example/alerts", transport=receiver.transport)
+    await hook([fired_event(), fired_event(notify=False)])
+    [request] = receiver.requests
+    body = json.loads(request.content)
+    assert request.method == "POST"
+    assert request.headers["content-type"] == "application/json"
+    assert body["text"] == "[critical] error_rate_5min for GET /search is 50%"
+    assert [(e["kind"], e["rule"], e["value"]) for e in body["events"]] == [
+        ("fired", "error_rate_5min", 0.5)
+    ]
+    assert (hook.sent, hook.failures) == (1, 0)
+    await hook([fired_event(notify=False)])  # nothing anyone should hear about: no request
+    assert len(receiver.requests) == 1
+
+
+async def test_webhook_retries_errors_and_timeouts_with_backoff() -> None:
+    receiver = Receiver(503, httpx.ConnectTimeout("slow"), 429, 204)
+    sleep = NoSleep()
+    hook = WebhookNotifier(
+        "http://127.0.0.1:9/hook", transport=receiver.transport, sleep=sleep, retries=3
+    )
+    await hook([fired_event()])
+    assert len(receiver.requests) == 4
+    assert sleep.calls == [1, 2, 4]
+    assert (hook.sent, hook.failures) == (1, 0)
+
+
+async def test_webhook_gives_up_on_a_client_error_or_after_its_retries(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    refused = Receiver(404)
+    hook = WebhookNotifier("http://127.0.0.1:9/", transport=refused.transport, sleep=NoSleep())
+    await hook([fired_event()])
+    assert (len(refused.requests), hook.failures, hook.last_error) == (1, 1, "HTTP 404")
+    down = Receiver(*[httpx.ConnectError("refused")] * 10)
+    hook = WebhookNotifier(
+        "http://127.0.0.1:9/", transport=down.transport, sleep=NoSleep(), retries=2
+    )
+    await hook([fired_event()])
+    assert (len(down.requests), hook.failures) == (3, 1)
+    assert hook.last_error == "ConnectError: refused"
+    assert "alert webhook http://127.0.0.1:9/ failed" in caplog.text
+
+
+def test_webhook_url_must_be_http() -> None:
+    with pytest.raises(InvalidInputError, match="http:// or https://"):
+        WebhookNotifier("ftp://example.com/x")
+    with pytest.raises(InvalidInputError, match="http:// or https://"):
+        WebhookNotifier("not a url")
+    assert WebhookNotifier("http://x/", retries=2, timeout_s=5, backoff_s=1).budget_s == 18
+
+
+async def test_a_webhook_that_hangs_does_not_hold_up_evaluation(
+    world: World, clock: Clock, capfire: CaptureLogfire
+) -> None:
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    hook = WebhookNotifier("http://127.0.0.1:9/", transport=httpx.MockTransport(hang), timeout_s=30)
+    sleep = StepSleep(stop_after=3)
+    manager = AlertManager(world, clock=clock, sleep=sleep)
+    manager.subscribe(hook, timeout_s=hook.budget_s)
+    world.set("response_time_p95_ms", "overall", 5000)
+    async with manager:
+        with anyio.fail_after(10):
+            await sleep.done.wait()
+    assert manager.evaluations == 3
 
 
 # ---------------------------------------------------------------- a real Monitor as the source
