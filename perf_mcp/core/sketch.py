@@ -75,6 +75,8 @@ class LogHistogram:
         """Add ``count`` occurrences of a non-negative finite ``value``."""
         if not value >= 0 or value == math.inf:
             raise ValueError(f"LogHistogram values must be finite and >= 0, got {value!r}")
+        if count.__class__ is not int or count < 1:
+            raise ValueError(f"count must be a positive integer, got {count!r}")
         pos = position(value)
         self.bins[pos] = self.bins.get(pos, 0) + count
         self.count += count
