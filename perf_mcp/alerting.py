@@ -527,6 +527,8 @@ class AlertManager:
             cooldown = self._threshold(*key).cooldown_s if last is not None else 0
             if last is None or now - last >= cooldown:
                 del self._states[key]
+        for key in [k for k in self._open if k not in self._states or not self._states[k].firing]:
+            del self._open[key]  # a record left open by a crash before its resolve was stored
 
     async def _publish(self, events: Sequence[AlertEvent]) -> None:
         """Log each event to Logfire and hand them to the subscribers."""
@@ -583,9 +585,8 @@ class AlertManager:
         now = self._clock()
         with self._lock:
             active = [
-                alert.model_copy(update={"state": _status(self._states.get(key), now)})
-                for key, alert in self._open.items()
-                if key in self._states
+                alert.model_copy(update={"state": _status(state, now)})
+                for alert, state in self._active()
             ]
         if status in ("firing", "acknowledged"):
             active = [a for a in active if a.state == status]
@@ -600,7 +601,16 @@ class AlertManager:
     def active_count(self) -> int:
         """Alerts firing or acknowledged now."""
         with self._lock:
-            return sum(1 for key in self._open if key in self._states)
+            return len(self._active())
+
+    def _active(self) -> list[tuple[AlertRecord, AlertState]]:
+        """Open alert records whose rule and subject are firing (call under the lock)."""
+        found = []
+        for key, alert in self._open.items():
+            state = self._states.get(key)
+            if state is not None and state.firing:
+                found.append((alert, state))
+        return found
 
     async def acknowledge(self, alert_id: int, until: float | None = None) -> AlertRecord:
         """Silence repeats of an active alert until it resolves, or until ``until``."""
@@ -608,7 +618,7 @@ class AlertManager:
             now = self._clock()
             with self._lock:
                 key = next((k for k, a in self._open.items() if a.id == alert_id), None)
-                if key is None or key not in self._states:
+                if key is None or key not in self._states or not self._states[key].firing:
                     raise InvalidInputError(self._not_active(alert_id))
                 result = rules.acknowledge(self._states[key], now, until)
                 self._states[key] = result.state
