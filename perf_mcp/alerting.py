@@ -35,14 +35,15 @@ from perf_mcp.core import rules
 from perf_mcp.core.models import EndpointSort, InvalidInputError, Window
 from perf_mcp.core.rules import (
     AlertEvent,
+    AlertRecord,
     AlertState,
+    AlertStatus,
     ReplaySummary,
     RuleSettings,
     Severity,
     Threshold,
     ThresholdInfo,
     ThresholdOverride,
-    Unit,
 )
 
 if TYPE_CHECKING:
@@ -57,7 +58,6 @@ SUBSCRIBER_TIMEOUT_S = 10.0
 
 logger = logging.getLogger(__name__)
 
-AlertStatus = Literal["firing", "acknowledged", "resolved"]
 AlertFilter = Literal["active", "firing", "acknowledged", "resolved", "all"]
 
 
@@ -88,27 +88,6 @@ Subscriber = Callable[[Sequence["AlertEvent"]], Awaitable[None] | None]
 
 class _Answer(BaseModel):
     model_config = ConfigDict(frozen=True)
-
-
-class AlertRecord(_Answer):
-    """One alert: an episode of one rule firing for one subject, from fired to resolved."""
-
-    id: int = Field(description="0 until the store assigns one.")
-    threshold: str = Field(description="The rule's name, e.g. response_time_p95_ms.")
-    subject: str = Field(description='"GET /search", an agent, a tool, "overall" or "system".')
-    severity: Severity
-    state: AlertStatus
-    value: float | None = Field(description="The latest observed value, in the rule's unit.")
-    limit: float | None = Field(description="The level of the current severity.")
-    unit: Unit
-    message: str
-    started_at: float = Field(description="Unix seconds.")
-    updated_at: float
-    resolved_at: float | None = None
-    acknowledged_at: float | None = None
-    acknowledged_until: float | None = Field(
-        default=None, description="With acknowledged_at: silence ends then; None = until resolved."
-    )
 
 
 class ThresholdUpdate(_Answer):

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from perf_mcp.core.models import AgentRunRecord, SlowRequest, ToolCallRecord
+from perf_mcp.core.rules import AlertEvent, AlertRecord, AlertState, AlertStatus, ThresholdOverride
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.core.sketch import LogHistogram
 from perf_mcp.core.window import TIERS, TierRange, bucket_start
 
 APPLICATION_ID = 0x70657266  # "perf": marks a SQLite file as a perf-mcp store
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 EXPIRE_EVERY_S = 60.0
 SLOW_REQUESTS_PER_FLUSH = 50
 
@@ -77,8 +78,66 @@ CREATE TABLE folded_names (
     kind TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (kind, name)
 ) WITHOUT ROWID;
 """
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1,)  # MIGRATIONS[i] takes the schema from i to i + 1
+_SCHEMA_V2 = """
+CREATE TABLE resource_samples (
+    id INTEGER PRIMARY KEY, ts REAL NOT NULL, source INTEGER NOT NULL, sample TEXT NOT NULL
+);
+CREATE INDEX resource_samples_by_ts ON resource_samples (ts);
+CREATE TABLE threshold_overrides (
+    rule TEXT NOT NULL,
+    subject TEXT NOT NULL DEFAULT '',
+    warning REAL,
+    critical REAL,
+    cooldown_s REAL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (rule, subject)
+) WITHOUT ROWID;
+CREATE TABLE alert_states (
+    rule TEXT NOT NULL, subject TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (rule, subject)
+) WITHOUT ROWID;
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    rule TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    severity TEXT NOT NULL CHECK (severity IN ('warning', 'critical')),
+    state TEXT NOT NULL CHECK (state IN ('firing', 'acknowledged', 'resolved')),
+    value REAL,
+    limit_value REAL,
+    unit TEXT NOT NULL,
+    message TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    resolved_at REAL,
+    acknowledged_at REAL,
+    acknowledged_until REAL
+);
+CREATE INDEX alerts_by_state ON alerts (state, started_at);
+CREATE INDEX alerts_by_start ON alerts (started_at);
+CREATE TABLE alert_events (
+    id INTEGER PRIMARY KEY,
+    alert_id INTEGER NOT NULL,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    severity TEXT,
+    value REAL,
+    threshold REAL,
+    notify INTEGER NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX alert_events_by_alert ON alert_events (alert_id, at);
+"""
+# MIGRATIONS[i] takes the schema from version i to i + 1.
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
 FOLDED_NAMES_KEPT = 10_000
+RESOURCE_SAMPLES_KEPT_S = 7 * 86400
+ALERT_EVENTS_KEPT = 10_000
+RESOLVED_ALERTS_KEPT_S = 90 * 86400
+_ALERT_COLUMNS = (
+    "id, rule, subject, severity, state, value, limit_value, unit, message, started_at, "
+    "updated_at, resolved_at, acknowledged_at, acknowledged_until"
+)
 
 _REQUEST_SUMS = (
     "SUM(count), SUM(s1xx), SUM(s2xx), SUM(s3xx), SUM(s4xx), SUM(s5xx), SUM(sum_ms), "
@@ -323,6 +382,16 @@ class Storage:
             )
 
     def _expire(self, now: float) -> None:
+        execute = self._conn.execute
+        execute("DELETE FROM resource_samples WHERE ts < ?", (now - RESOURCE_SAMPLES_KEPT_S,))
+        execute(
+            "DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < ?",
+            (now - RESOLVED_ALERTS_KEPT_S,),
+        )
+        execute(
+            "DELETE FROM alert_events WHERE id <= (SELECT MAX(id) FROM alert_events) - ?",
+            (ALERT_EVENTS_KEPT,),
+        )
         for tier, keep_s in self.retention_s.items():
             for table in ("request_buckets", "run_buckets"):
                 self._conn.execute(
@@ -516,6 +585,120 @@ class Storage:
             ).fetchall()
         return [r[0] for r in rows]
 
+    # ------------------------------------------------------------ resources
+
+    def add_resource_sample(self, timestamp: float, sample_json: str) -> None:
+        """Store one resource sample (the sampler's JSON), written at once."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO resource_samples (ts, source, sample) VALUES (?, ?, ?)",
+                (timestamp, self.source, sample_json),
+            )
+
+    def resource_samples(self, since: float, limit: int = 10_000) -> list[str]:
+        """Resource samples since ``since``, oldest first, as the sampler's JSON."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT sample FROM (SELECT ts, sample FROM resource_samples WHERE ts >= ? "
+                "ORDER BY ts DESC LIMIT ?) ORDER BY ts",
+                (since, limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    # ------------------------------------------------------------ alerts (AlertStore)
+
+    persistent = True  # alert state and overrides survive a restart
+
+    def load_overrides(self) -> list[ThresholdOverride]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT rule, subject, warning, critical, cooldown_s, updated_at "
+                "FROM threshold_overrides"
+            ).fetchall()
+        return [
+            ThresholdOverride(
+                rule=r, subject=s or None, warning=w, critical=c, cooldown_s=cd, updated_at=u
+            )
+            for r, s, w, c, cd, u in rows
+        ]
+
+    def save_override(self, override: ThresholdOverride) -> None:
+        o = override
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO threshold_overrides VALUES (?, ?, ?, ?, ?, ?)",
+                (o.rule, o.subject or "", o.warning, o.critical, o.cooldown_s, o.updated_at),
+            )
+
+    def delete_override(self, rule: str, subject: str | None) -> bool:
+        with self._lock:
+            cursor = self._conn.execute(
+                "DELETE FROM threshold_overrides WHERE rule = ? AND subject = ?",
+                (rule, subject or ""),
+            )
+        return cursor.rowcount > 0
+
+    def load_alert_states(self) -> list[AlertState]:
+        with self._lock:
+            rows = self._conn.execute("SELECT state FROM alert_states").fetchall()
+        return [AlertState.model_validate_json(state) for (state,) in rows]
+
+    def save_alert_states(self, states: Sequence[AlertState]) -> None:
+        with self._lock:
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO alert_states VALUES (?, ?, ?)",
+                [(s.rule, s.subject, s.model_dump_json()) for s in states],
+            )
+
+    def save_alert(self, alert: AlertRecord) -> int:
+        """Insert (``id == 0``) or update an alert; return its id."""
+        a = alert
+        values = (
+            *(a.threshold, a.subject, a.severity, a.state, a.value, a.limit, a.unit),
+            *(a.message, a.started_at, a.updated_at, a.resolved_at, a.acknowledged_at),
+            a.acknowledged_until,
+        )
+        with self._lock:
+            cursor = self._conn.execute(
+                f"INSERT OR REPLACE INTO alerts ({_ALERT_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (a.id or None, *values),
+            )
+        return a.id or int(cursor.lastrowid or 0)
+
+    def list_alerts(
+        self, status: AlertStatus | None, since: float | None, limit: int
+    ) -> list[AlertRecord]:
+        """Alerts newest first, of one status (None: any) started or resolved since ``since``."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE (?1 IS NULL OR state = ?1) "
+                "AND (?2 IS NULL OR max(started_at, coalesce(resolved_at, 0)) >= ?2) "
+                "ORDER BY started_at DESC, id DESC LIMIT ?3",
+                (status, since, limit),
+            ).fetchall()
+        return [_alert_record(row) for row in rows]
+
+    def get_alert(self, alert_id: int) -> AlertRecord | None:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)
+            ).fetchone()
+        return _alert_record(row) if row else None
+
+    def add_alert_events(self, events: Sequence[tuple[int, AlertEvent]]) -> None:
+        """Append transitions, each with its alert's id."""
+        with self._lock:
+            self._conn.executemany(
+                "INSERT INTO alert_events (alert_id, at, kind, rule, subject, severity, value, "
+                "threshold, notify, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (i, e.at, e.kind, e.rule, e.subject, e.severity, e.value, e.threshold)
+                    + (e.notify, e.message)
+                    for i, e in events
+                ],
+            )
+
     def file_size_bytes(self) -> int:
         """Size of the database file and its WAL (0 for ``:memory:``)."""
         if self.path == ":memory:":
@@ -559,6 +742,13 @@ def _sum_labels(dicts: Iterable[dict[str, int]]) -> dict[str, int]:
         for label, n in d.items():
             total[label] = total.get(label, 0) + n
     return total
+
+
+def _alert_record(row: Sequence[Any]) -> AlertRecord:
+    names = [c.strip() for c in _ALERT_COLUMNS.split(",")]
+    fields = dict(zip(names, row, strict=True))
+    fields["threshold"], fields["limit"] = fields.pop("rule"), fields.pop("limit_value")
+    return AlertRecord(**fields)
 
 
 def _finite(value: float) -> float:

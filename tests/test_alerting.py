@@ -4,6 +4,7 @@ thresholds, persistence across a restart, and a real Monitor as the source."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,6 @@ from logfire.testing import CaptureLogfire
 from perf_mcp import Monitor
 from perf_mcp.alerting import (
     AlertManager,
-    AlertRecord,
-    AlertStatus,
     MemoryAlertStore,
     Observation,
     Observed,
@@ -25,8 +24,9 @@ from perf_mcp.alerting import (
     monitor_source,
 )
 from perf_mcp.core.models import InvalidInputError
-from perf_mcp.core.rules import AlertEvent, AlertState, ThresholdOverride
+from perf_mcp.core.rules import AlertEvent
 from perf_mcp.sampler import ResourceSample
+from perf_mcp.storage import Storage
 
 pytestmark = pytest.mark.anyio
 
@@ -576,191 +576,14 @@ async def test_monitor_source_reads_the_latest_fresh_resource_sample(
 
 # ---------------------------------------------------------------- the store on SQLite
 
+
 # The tables storage.py needs for alerting (a schema migration), and a reference AlertStore
 # over them: the restart test below runs it on a real file through two connections.
-ALERT_TABLES = """
-CREATE TABLE threshold_overrides (
-    rule TEXT NOT NULL,
-    subject TEXT NOT NULL DEFAULT '',  -- '' = every subject of the rule
-    warning REAL,
-    critical REAL,
-    cooldown_s REAL,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (rule, subject)
-) WITHOUT ROWID;
-CREATE TABLE alert_states (
-    rule TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    state TEXT NOT NULL,  -- perf_mcp.core.rules.AlertState as JSON
-    PRIMARY KEY (rule, subject)
-) WITHOUT ROWID;
-CREATE TABLE alerts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    rule TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    severity TEXT NOT NULL CHECK (severity IN ('warning', 'critical')),
-    state TEXT NOT NULL CHECK (state IN ('firing', 'acknowledged', 'resolved')),
-    value REAL,
-    limit_value REAL,
-    unit TEXT NOT NULL,
-    message TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    resolved_at REAL,
-    acknowledged_at REAL,
-    acknowledged_until REAL
-);
-CREATE INDEX alerts_by_state ON alerts (state, started_at);
-CREATE INDEX alerts_by_start ON alerts (started_at);
-CREATE TABLE alert_events (
-    id INTEGER PRIMARY KEY,
-    alert_id INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
-    at REAL NOT NULL,
-    kind TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    severity TEXT,
-    value REAL,
-    threshold REAL,
-    notify INTEGER NOT NULL,
-    message TEXT NOT NULL
-);
-CREATE INDEX alert_events_by_alert ON alert_events (alert_id, at);
-CREATE INDEX alert_events_by_time ON alert_events (at);
-"""
-
-_ALERT_COLUMNS = (
-    "id, rule, subject, severity, state, value, limit_value, unit, message, started_at, "
-    "updated_at, resolved_at, acknowledged_at, acknowledged_until"
-)
-
-
-class SqliteAlertStore:
-    """A reference AlertStore over ALERT_TABLES (storage.py holds the real one)."""
-
-    persistent = True
-
-    def __init__(self, path: Path) -> None:
-        import sqlite3
-
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'alerts'").fetchone():
-            self.conn.executescript(ALERT_TABLES)
-
-    def load_overrides(self) -> list[ThresholdOverride]:
-        rows = self.conn.execute(
-            "SELECT rule, subject, warning, critical, cooldown_s, updated_at "
-            "FROM threshold_overrides"
-        )
-        return [
-            ThresholdOverride(
-                rule=r, subject=s or None, warning=w, critical=c, cooldown_s=cd, updated_at=u
-            )
-            for r, s, w, c, cd, u in rows
-        ]
-
-    def save_override(self, override: ThresholdOverride) -> None:
-        self.conn.execute(
-            "INSERT OR REPLACE INTO threshold_overrides VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                override.rule,
-                override.subject or "",
-                override.warning,
-                override.critical,
-                override.cooldown_s,
-                override.updated_at,
-            ),
-        )
-
-    def delete_override(self, rule: str, subject: str | None) -> bool:
-        cursor = self.conn.execute(
-            "DELETE FROM threshold_overrides WHERE rule = ? AND subject = ?", (rule, subject or "")
-        )
-        return cursor.rowcount > 0
-
-    def load_alert_states(self) -> list[AlertState]:
-        rows = self.conn.execute("SELECT state FROM alert_states")
-        return [AlertState.model_validate_json(state) for (state,) in rows]
-
-    def save_alert_states(self, states: Sequence[AlertState]) -> None:
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO alert_states VALUES (?, ?, ?)",
-            [(s.rule, s.subject, s.model_dump_json()) for s in states],
-        )
-
-    def save_alert(self, alert: AlertRecord) -> int:
-        values = (
-            alert.threshold,
-            alert.subject,
-            alert.severity,
-            alert.state,
-            alert.value,
-            alert.limit,
-            alert.unit,
-            alert.message,
-            alert.started_at,
-            alert.updated_at,
-            alert.resolved_at,
-            alert.acknowledged_at,
-            alert.acknowledged_until,
-        )
-        if alert.id:
-            self.conn.execute(
-                f"INSERT OR REPLACE INTO alerts ({_ALERT_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (alert.id, *values),
-            )
-            return alert.id
-        cursor = self.conn.execute(
-            f"INSERT INTO alerts ({_ALERT_COLUMNS}) "
-            "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            values,
-        )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
-
-    def list_alerts(
-        self, status: AlertStatus | None, since: float | None, limit: int
-    ) -> list[AlertRecord]:
-        rows = self.conn.execute(
-            f"SELECT {_ALERT_COLUMNS} FROM alerts "
-            "WHERE (?1 IS NULL OR state = ?1) "
-            "AND (?2 IS NULL OR max(started_at, coalesce(resolved_at, 0)) >= ?2) "
-            "ORDER BY started_at DESC, id DESC LIMIT ?3",
-            (status, since, limit),
-        )
-        return [self._alert(row) for row in rows]
-
-    def get_alert(self, alert_id: int) -> AlertRecord | None:
-        row = self.conn.execute(
-            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)
-        ).fetchone()
-        return self._alert(row) if row else None
-
-    def add_alert_events(self, events: Sequence[tuple[int, AlertEvent]]) -> None:
-        self.conn.executemany(
-            "INSERT INTO alert_events (alert_id, at, kind, rule, subject, severity, value, "
-            "threshold, notify, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (i, e.at, e.kind, e.rule, e.subject, e.severity, e.value, e.threshold,
-                 e.notify, e.message)
-                for i, e in events
-            ],
-        )  # fmt: skip
-
-    @staticmethod
-    def _alert(row: Sequence[Any]) -> AlertRecord:
-        names = [c.strip() for c in _ALERT_COLUMNS.split(",")]
-        fields = dict(zip(names, row, strict=True))
-        fields["threshold"], fields["limit"] = fields.pop("rule"), fields.pop("limit_value")
-        return AlertRecord(**fields)
-
-
 async def test_alerts_and_overrides_survive_a_restart_on_a_sqlite_file(
     tmp_path: Path, world: World, clock: Clock, capfire: CaptureLogfire
 ) -> None:
     path = tmp_path / "alerts.db"
-    first_store = SqliteAlertStore(path)
+    first_store = Storage(path)
     first = AlertManager(world, store=first_store, clock=clock)
     update = await first.set_threshold("error_rate_5min", 0.02, subject="/search")
     assert update.persisted
@@ -771,8 +594,8 @@ async def test_alerts_and_overrides_survive_a_restart_on_a_sqlite_file(
     await first.acknowledge(before["overall"].id, until=T0 + 3600)
 
     clock.now += 30
-    first_store.conn.close()
-    store = SqliteAlertStore(path)  # a new connection, as after a restart
+    first_store.close()
+    store = Storage(path)  # a new connection, as after a restart
     second = AlertManager(world, store=store, clock=clock)
     assert second.threshold("error_rate_5min", SEARCH).warning == 0.02
     after = {a.subject: a for a in second.list_alerts()}
@@ -785,6 +608,8 @@ async def test_alerts_and_overrides_survive_a_restart_on_a_sqlite_file(
     assert [e.kind for e in await second.evaluate_once()] == ["resolved"]
     [resolved] = second.list_alerts("resolved")
     assert (resolved.id, resolved.resolved_at) == (before[SEARCH].id, clock.now)
-    kinds = store.conn.execute("SELECT kind FROM alert_events ORDER BY id").fetchall()
+    store.close()
+    with sqlite3.connect(path) as conn:
+        kinds = conn.execute("SELECT kind FROM alert_events ORDER BY id").fetchall()
+    conn.close()
     assert [k for (k,) in kinds] == ["fired", "fired", "acknowledged", "resolved"]
-    store.conn.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from perf_mcp import Monitor, StoreError
-from perf_mcp.storage import SCHEMA_VERSION, Storage
+from perf_mcp.storage import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, Storage
 
 WRITER = textwrap.dedent(
     """
@@ -172,3 +172,23 @@ def test_retention_expires_old_fine_rows_but_coarse_ones_answer(db_path: Path) -
         assert tiers == {10: 1, 60: 2, 3600: 2}
         (row,) = monitor.get_endpoint_stats(window="24h").endpoints
         assert row.count == 2
+
+
+def test_migrates_a_version_1_store_keeping_its_data(db_path: Path) -> None:
+    """A store written by schema 1 (before alerts and resource samples) opens and upgrades."""
+    conn = sqlite3.connect(db_path)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO series (kind, name, method) VALUES ('request', '/old', 'GET')")
+    conn.commit()
+    conn.close()
+
+    with Storage(db_path) as storage:
+        assert storage.known_names("request") == ["/old"]
+        storage.add_resource_sample(1_800_000_000.0, '{"cpu_percent": 12.5}')
+        assert storage.resource_samples(since=0) == ['{"cpu_percent": 12.5}']
+        assert storage.load_overrides() == []
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()

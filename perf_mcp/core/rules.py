@@ -41,6 +41,7 @@ from perf_mcp.core.models import MAX_NAME_LENGTH, InvalidInputError
 Severity = Literal["warning", "critical"]
 Scope = Literal["overall", "endpoint", "agent", "tool", "system"]
 Unit = Literal["ms", "fraction", "percent"]
+AlertStatus = Literal["firing", "acknowledged", "resolved"]
 SampleKind = Literal["requests", "runs", "calls", "samples"]
 EventKind = Literal["fired", "escalated", "deescalated", "repeated", "resolved", "acknowledged"]
 
@@ -767,3 +768,24 @@ def _duration(seconds: float) -> str:
 
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+class AlertRecord(_Frozen):
+    """One alert: an episode of one rule firing for one subject, from fired to resolved."""
+
+    id: int = Field(description="0 until the store assigns one.")
+    threshold: str = Field(description="The rule's name, e.g. response_time_p95_ms.")
+    subject: str = Field(description='"GET /search", an agent, a tool, "overall" or "system".')
+    severity: Severity
+    state: AlertStatus
+    value: float | None = Field(description="The latest observed value, in the rule's unit.")
+    limit: float | None = Field(description="The level of the current severity.")
+    unit: Unit
+    message: str
+    started_at: float = Field(description="Unix seconds.")
+    updated_at: float
+    resolved_at: float | None = None
+    acknowledged_at: float | None = None
+    acknowledged_until: float | None = Field(
+        default=None, description="With acknowledged_at: silence ends then; None = until resolved."
+    )
