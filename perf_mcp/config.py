@@ -36,6 +36,22 @@ class Settings(BaseSettings):
         default=1000, ge=10, le=1_000_000, description="Raw agent runs / tool calls kept."
     )
 
+    sample_interval_s: float = Field(
+        default=30, ge=1, le=3600, description="Seconds between resource samples."
+    )
+    alert_interval_s: float = Field(
+        default=10, ge=1, le=3600, description="Seconds between alert rule evaluations."
+    )
+    webhook_url: str | None = Field(
+        default=None, description="URL that receives a JSON POST for every alert transition."
+    )
+    watch_pids: list[int] = Field(
+        default_factory=list, description="Process ids to sample besides the server's own."
+    )
+    disk_paths: list[str] = Field(
+        default_factory=list, description="Mount points whose disk usage is sampled."
+    )
+
     @property
     def retention_s(self) -> dict[int, float]:
         """Seconds each bucket tier is kept, by tier width in seconds."""
