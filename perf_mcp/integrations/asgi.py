@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import re
 import weakref
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from starlette.routing import Mount
+from starlette.requests import ClientDisconnect
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class PerformanceMiddleware:
     ```
 
     ``exclude`` holds regexes matched against the whole path (below any ``root_path``);
-    ``response_time_header`` adds ``X-Response-Time: 1.234ms`` (time to the first byte);
+    ``response_time_header`` adds ``X-Response-Time: 1.23ms`` (time to the first byte);
     ``group_unmatched`` records every 404 that matched no route as ``__unmatched__``.
     Websocket and lifespan scopes pass straight through.
     """
@@ -110,48 +111,80 @@ class PerformanceMiddleware:
             await self.app(scope, receive, send)
             return
 
-        exchange = _Exchange(receive, send, self.response_time_header)
+        monitor = self._monitor or self.monitor
+        header = self.response_time_header
+        status = 0
+        sent = 0
+        received = 0
+        complete = False
+        disconnected = False
+
+        def observe_send(message: Message) -> Awaitable[None]:
+            # A plain function handing back the server's awaitable: no extra coroutine frame.
+            nonlocal status, sent, complete
+            kind = message["type"]
+            if kind == "http.response.body":
+                sent += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    complete = True
+            elif kind == "http.response.start":
+                status = message["status"]
+                if header:
+                    headers = list(message.get("headers", ()))
+                    headers.append((_HEADER_NAME, b"%.2fms" % ((perf_counter() - start) * 1000)))
+                    message = {**message, "headers": headers}
+            return send(message)
+
+        async def observe_receive() -> Message:
+            nonlocal received, disconnected
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+            elif message["type"] == "http.disconnect":
+                disconnected = True
+            return message
+
         self.in_flight += 1
+        start = perf_counter()
         try:
-            await self.app(scope, exchange.receive, exchange.send)
+            await self.app(scope, observe_receive, observe_send)
         except BaseException as exc:
-            duration_ms = (perf_counter() - exchange.start) * 1000
+            duration_ms = (perf_counter() - start) * 1000
             self.in_flight -= 1
-            if exchange.client_gone() or isinstance(exc, anyio.get_cancelled_exc_class()):
+            if (disconnected and not complete) or _is_hang_up(exc, started=status != 0):
                 self.disconnects += 1
                 status = DISCONNECTED_STATUS
             else:
                 status = 500
-            self._record(scope, root_path, path, status, duration_ms, exchange)
+            self._record(monitor, scope, root_path, path, status, duration_ms, received, sent)
             raise
-        duration_ms = (perf_counter() - exchange.start) * 1000
+        duration_ms = (perf_counter() - start) * 1000
         self.in_flight -= 1
-        status = exchange.status
-        if exchange.client_gone():
+        if disconnected and not complete:
             self.disconnects += 1
             status = DISCONNECTED_STATUS
         elif status == 0:  # returned without a response: the server answers 500
             status = 500
-        self._record(scope, root_path, path, status, duration_ms, exchange)
+        self._record(monitor, scope, root_path, path, status, duration_ms, received, sent)
 
     def _record(
         self,
+        monitor: Monitor,
         scope: Scope,
         root_path: str,
         path: str,
         status: int,
         duration_ms: float,
-        exchange: _Exchange,
+        received: int,
+        sent: int,
     ) -> None:
         method: str = scope["method"]
-        request_bytes: int | None = exchange.received
-        if request_bytes == 0 and method not in _BODYLESS_METHODS:
+        request_bytes: int | None = received
+        if not received and method not in _BODYLESS_METHODS:
             request_bytes = _content_length(scope)
         try:
             endpoint = self._endpoint(scope, root_path, path, status)
-            self.monitor.record_request(
-                endpoint, method, status, duration_ms, request_bytes, exchange.sent
-            )
+            monitor.record_request(endpoint, method, status, duration_ms, request_bytes, sent)
         except Exception:
             self.record_failures += 1
             if self.record_failures == 1:
@@ -162,6 +195,9 @@ class PerformanceMiddleware:
         route = scope.get("route")
         if route is None:
             return UNMATCHED if status == 404 and self.group_unmatched else path
+        if route.__class__ is Route and scope.get("root_path", "") == root_path:
+            template: str = route.path_format  # the common case: a Starlette route, not mounted
+            return template
         if isinstance(route, Mount):
             if status == 404 and self.group_unmatched and route.routes:
                 return UNMATCHED  # the mounted router matched nothing
@@ -188,62 +224,12 @@ class PerformanceMiddleware:
         return prefix
 
 
-class _Exchange:
-    """Per-request state: what the app received and sent, and when it started."""
-
-    __slots__ = (
-        "_receive",
-        "_send",
-        "complete",
-        "disconnected",
-        "header",
-        "received",
-        "sent",
-        "start",
-        "status",
-    )
-
-    def __init__(self, receive: Receive, send: Send, header: bool) -> None:
-        self._receive = receive
-        self._send = send
-        self.header = header
-        self.status = 0
-        self.sent = 0
-        self.received = 0
-        self.complete = False
-        self.disconnected = False
-        self.start = perf_counter()
-
-    def client_gone(self) -> bool:
-        return self.disconnected and not self.complete
-
-    async def receive(self) -> Message:
-        message = await self._receive()
-        if message["type"] == "http.request":
-            self.received += len(message.get("body", b""))
-        elif message["type"] == "http.disconnect":
-            self.disconnected = True
-        return message
-
-    async def send(self, message: Message) -> None:
-        last_body = False
-        if message["type"] == "http.response.body":
-            self.sent += len(message.get("body", b""))
-            last_body = not message.get("more_body", False)
-        elif message["type"] == "http.response.start":
-            self.status = message["status"]
-            if self.header:
-                elapsed = b"%.3fms" % ((perf_counter() - self.start) * 1000)
-                headers = list(message.get("headers", ()))
-                headers.append((_HEADER_NAME, elapsed))
-                message = {**message, "headers": headers}
-        try:
-            await self._send(message)
-        except OSError:  # the server could not write: the client has gone
-            self.disconnected = True
-            raise
-        if last_body:
-            self.complete = True
+def _is_hang_up(exc: BaseException, started: bool) -> bool:
+    """Whether ``exc`` says the client went away: the request's task was cancelled, or a write
+    of the response failed (an OSError before the response started is the app's own error)."""
+    if isinstance(exc, anyio.get_cancelled_exc_class()):
+        return True
+    return started and isinstance(exc, OSError | ClientDisconnect)
 
 
 def in_flight_requests(monitor: Monitor | None = None) -> int:

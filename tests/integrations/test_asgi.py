@@ -154,7 +154,7 @@ async def test_response_time_header_is_added(make_app: AppFactory, monitor: Moni
     async with client_for(make_app(monitor)) as client:
         response = await client.get("/users/1")
 
-    assert re.fullmatch(r"\d+\.\d{3}ms", response.headers["x-response-time"])
+    assert re.fullmatch(r"\d+\.\d{2}ms", response.headers["x-response-time"])
 
 
 async def test_response_time_header_can_be_turned_off(
@@ -335,6 +335,49 @@ async def test_a_failed_write_is_a_disconnect_and_propagates(monitor: Monitor) -
     stats = endpoint_stats(monitor, "/users/{user_id}")
     assert stats is not None
     assert stats.status_counts == {"4xx": 1}
+
+
+async def test_the_apps_own_os_error_is_a_500(monitor: Monitor) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise FileNotFoundError("config.toml")
+
+    middleware = PerformanceMiddleware(app, monitor=monitor)
+    with pytest.raises(FileNotFoundError):
+        await middleware(http_scope("/settings"), receive_nothing, send_nowhere)
+
+    assert middleware.disconnects == 0
+    stats = endpoint_stats(monitor, "/settings")
+    assert stats is not None
+    assert stats.status_counts == {"5xx": 1}
+
+
+async def test_a_cancelled_request_is_counted_as_a_hang_up(monitor: Monitor) -> None:
+    started = anyio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        started.set()
+        await anyio.sleep_forever()
+
+    middleware = PerformanceMiddleware(app, monitor=monitor)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(middleware, http_scope("/slow"), receive_nothing, send_nowhere)
+        await started.wait()
+        assert in_flight_requests(monitor) == 1
+        tg.cancel_scope.cancel()  # what a server does when the connection drops
+
+    assert middleware.disconnects == 1
+    assert in_flight_requests(monitor) == 0
+    stats = endpoint_stats(monitor, "/slow")
+    assert stats is not None
+    assert stats.status_counts == {"4xx": 1}
+
+
+async def receive_nothing() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def send_nowhere(message: Message) -> None:
+    pass
 
 
 async def test_a_complete_response_is_not_a_disconnect(monitor: Monitor) -> None:
