@@ -28,10 +28,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -94,9 +94,8 @@ def with_perf_mcp(header: bool = True) -> Starlette:
 
     db = Path(tempfile.mkdtemp(prefix="perf-mcp-bench-")) / "perf.db"
     app = bare()
-    app.add_middleware(
-        PerformanceMiddleware, monitor=Monitor(db, flush_interval_s=1.0), response_time_header=header
-    )
+    monitor = Monitor(db, flush_interval_s=1.0)
+    app.add_middleware(PerformanceMiddleware, monitor=monitor, response_time_header=header)
     return app
 
 
@@ -207,10 +206,16 @@ async def raw_asgi(names: list[str], requests: int, rounds: int) -> dict[str, fl
 # ------------------------------------------------------------------ driver 2: uvicorn
 
 
+@dataclass
+class _Progress:
+    done: int = 0
+    stop: bool = False
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection sending the next request when a response is complete."""
 
-    def __init__(self, request: bytes, stats: dict[str, Any]) -> None:
+    def __init__(self, request: bytes, stats: _Progress) -> None:
         self.request = request
         self.stats = stats
         self.buffer = b""
@@ -233,8 +238,8 @@ class _Connection(asyncio.Protocol):
         if len(self.buffer) < end + 4 + length:
             return
         self.buffer = self.buffer[end + 4 + length :]
-        self.stats["done"] += 1
-        if not self.stats["stop"] and self.transport is not None:
+        self.stats.done += 1
+        if not self.stats.stop and self.transport is not None:
             self.transport.write(self.request)
         elif self.transport is not None:
             self.transport.close()
@@ -248,7 +253,7 @@ async def load(port: int, connections: int, warmup_s: float, seconds: float) -> 
     """Requests per second over ``seconds`` after ``warmup_s``."""
     loop = asyncio.get_running_loop()
     request = f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
-    stats: dict[str, Any] = {"done": 0, "stop": False}
+    stats = _Progress()
     protocols = []
     for _ in range(connections):
         _, protocol = await loop.create_connection(
@@ -256,10 +261,10 @@ async def load(port: int, connections: int, warmup_s: float, seconds: float) -> 
         )
         protocols.append(protocol)
     await asyncio.sleep(warmup_s)
-    first, start = stats["done"], perf_counter()
+    first, start = stats.done, perf_counter()
     await asyncio.sleep(seconds)
-    last, elapsed = stats["done"], perf_counter() - start
-    stats["stop"] = True
+    last, elapsed = stats.done, perf_counter() - start
+    stats.stop = True
     await asyncio.wait_for(asyncio.gather(*(p.lost for p in protocols)), 10)
     return (last - first) / elapsed
 

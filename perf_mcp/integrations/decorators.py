@@ -30,6 +30,7 @@ _OUTPUT_KEYS = ("output_tokens", "completion_tokens", "response_tokens")
 _CACHE_READ_KEYS = ("cache_read_input_tokens", "cache_read_tokens")
 _CACHE_DETAIL_KEYS = ("prompt_tokens_details", "input_tokens_details")
 
+_PLAIN_TYPES = frozenset({str, bytes, int, float, bool, type(None), list, tuple})
 _log = logging.getLogger(__name__)
 _current_run: ContextVar[AgentRun | None] = ContextVar("perf_mcp_agent_run", default=None)
 _open_tool_call: ContextVar[ToolCall | None] = ContextVar("perf_mcp_tool_call", default=None)
@@ -129,13 +130,13 @@ class AgentRun:
         _resolve(self._monitor).record_agent_run(**fields)
 
     def _take_usage(self, result: Any) -> None:
+        if result.__class__ in _PLAIN_TYPES:
+            return  # a str, a number...: nothing to read
         usage = usage_from(result)
         if usage is not None:
             self.input_tokens, self.output_tokens, self.cache_read_tokens = usage
         if self.model is None:
-            model = result.get("model") if isinstance(result, Mapping) else None
-            if model is None and not isinstance(result, Mapping):
-                model = getattr(result, "model", None)
+            model = _field(result, "model")
             if isinstance(model, str) and model:
                 self.model = model
 
@@ -532,12 +533,9 @@ def monitor_tool(
 
 def usage_from(result: Any) -> tuple[int, int, int] | None:
     """(input, output, cache-read) tokens from a result's ``usage``, or None if it has none."""
-    if isinstance(result, Mapping):
-        usage = result.get("usage")
-    else:
-        usage = getattr(result, "usage", None)
-        if callable(usage):  # pydantic-ai: result.usage() is a method
-            usage = usage()
+    usage = _field(result, "usage")
+    if callable(usage) and not isinstance(usage, Mapping):  # pydantic-ai: result.usage()
+        usage = usage()
     if usage is None:
         return None
     input_tokens = _first_count(usage, _INPUT_KEYS)
@@ -554,9 +552,10 @@ def usage_from(result: Any) -> tuple[int, int, int] | None:
 
 
 def _field(container: Any, key: str) -> Any:
+    """``container[key]`` for a mapping, else its attribute ``key``; None if missing."""
     if container is None:
         return None
-    if isinstance(container, Mapping):
+    if isinstance(container, (dict, Mapping)):
         return container.get(key)
     return getattr(container, key, None)
 
