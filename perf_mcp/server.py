@@ -14,6 +14,7 @@ in-process::
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import time
@@ -26,6 +27,7 @@ import anyio
 import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.caching import CacheHint
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.prompts.base import UserMessage
 from mcp.shared.exceptions import MCPError
@@ -34,8 +36,11 @@ from mcp.types import (
     Completion,
     CompletionArgument,
     CompletionContext,
+    EmptyResult,
+    LoggingLevel,
     PromptReference,
     ResourceTemplateReference,
+    SetLevelRequestParams,
     ToolAnnotations,
 )
 from pydantic import BaseModel, Field, ValidationError
@@ -162,6 +167,7 @@ class Runtime:
         self.started_at = time.time()
         self.overrides: list[ThresholdOverride] = []
         self.reader: ResourceReader | None = None
+        self.client_log_level: LoggingLevel | None = None
 
     @property
     def monitor(self) -> Monitor:
@@ -752,7 +758,8 @@ def build_server(
         (tools.acknowledge_alert, SETTING),
     ]
     for fn, hints in registered:
-        server.add_tool(fn, annotations=hints, structured_output=True)
+        description = inspect.cleandoc(fn.__doc__ or "")
+        server.add_tool(fn, description=description, annotations=hints, structured_output=True)
 
     json_type = "application/json"
     server.resource("perf://summary", name="summary", mime_type=json_type)(tools.summary_resource)
@@ -763,4 +770,16 @@ def build_server(
     server.prompt(title="Performance review")(tools.performance_review)
     server.prompt(title="Diagnose an endpoint")(tools.diagnose_endpoint)
     server.completion()(tools.complete)  # type: ignore[no-untyped-call]
+
+    async def set_logging_level(
+        ctx: ServerRequestContext[Runtime], params: SetLevelRequestParams
+    ) -> EmptyResult:
+        runtime.client_log_level = params.level
+        return EmptyResult()
+
+    # MCPServer has no public hook for logging/setLevel (a 2025-11-25 method the 2026 revision
+    # removed); the SDK's extension docs point at the low-level server for re-providing it.
+    server._lowlevel_server.add_request_handler(
+        "logging/setLevel", SetLevelRequestParams, set_logging_level
+    )
     return server

@@ -7,10 +7,13 @@ from typing import Any, get_args
 
 import pytest
 from mcp import Client
+from mcp.server import MCPServer
+from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp_calls import call_ok
 
 from perf_mcp.core.alerts_models import ThresholdName
 from perf_mcp.core.rules import RULES
+from perf_mcp.server import Runtime
 
 pytestmark = pytest.mark.anyio
 
@@ -240,3 +243,16 @@ async def test_both_protocol_revisions_are_spoken(client: Client, protocol: str)
 
 def test_threshold_names_in_the_schema_are_the_rules() -> None:
     assert set(get_args(ThresholdName)) == set(RULES)
+
+
+async def test_descriptions_read_cleanly(client: Client) -> None:
+    for tool in (await client.list_tools()).tools:
+        assert tool.description is not None
+        assert "\n    " not in tool.description, tool.name
+
+
+async def test_legacy_clients_may_set_the_log_level(server: MCPServer[Runtime]) -> None:
+    async with Client(server, mode="legacy") as legacy:
+        assert legacy.server_capabilities.logging is not None
+        with pytest.warns(MCPDeprecationWarning):  # gone at 2026-07-28, still served before
+            await legacy.set_logging_level("warning")
