@@ -7,6 +7,8 @@ Two drivers, each printing added µs per request and the throughput ratio to bar
    shared machine hits them alike.
 2. **uvicorn** on 127.0.0.1: each variant in its own server process, driven by a bounded load
    generator (``--connections`` keep-alive HTTP/1.1 connections, one request in flight on each).
+   Prints the measured requests/s and, steadier on a shared machine, the server process's CPU
+   time per request: the ratio of those is the throughput ratio of a CPU-bound server.
 
 Peers: prometheus-fastapi-instrumentator, starlette-exporter, OpenTelemetry's ASGI middleware
 (with an SDK tracer and meter provider, no exporter), a ``BaseHTTPMiddleware`` timer, and a
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 
+import psutil
 from starlette.applications import Starlette
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
@@ -249,8 +252,10 @@ class _Connection(asyncio.Protocol):
             self.lost.set_result(None)
 
 
-async def load(port: int, connections: int, warmup_s: float, seconds: float) -> float:
-    """Requests per second over ``seconds`` after ``warmup_s``."""
+async def load(
+    port: int, server: psutil.Process, connections: int, warmup_s: float, seconds: float
+) -> tuple[float, float]:
+    """Requests per second over ``seconds`` after ``warmup_s``, and server CPU s per request."""
     loop = asyncio.get_running_loop()
     request = f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
     stats = _Progress()
@@ -261,12 +266,17 @@ async def load(port: int, connections: int, warmup_s: float, seconds: float) -> 
         )
         protocols.append(protocol)
     await asyncio.sleep(warmup_s)
-    first, start = stats.done, perf_counter()
+    first, start, cpu_start = stats.done, perf_counter(), _cpu_s(server)
     await asyncio.sleep(seconds)
-    last, elapsed = stats.done, perf_counter() - start
+    last, elapsed, cpu_end = stats.done, perf_counter() - start, _cpu_s(server)
     stats.stop = True
     await asyncio.wait_for(asyncio.gather(*(p.lost for p in protocols)), 10)
-    return (last - first) / elapsed
+    return (last - first) / elapsed, (cpu_end - cpu_start) / (last - first)
+
+
+def _cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 def free_port() -> int:
@@ -289,13 +299,15 @@ def wait_until_listening(port: int, server: subprocess.Popen[bytes], timeout_s: 
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout_s} s")
 
 
-def uvicorn_rps(name: str, connections: int, seconds: float) -> float:
+def uvicorn_run(name: str, connections: int, seconds: float) -> tuple[float, float]:
+    """(requests/s, server CPU seconds per request) of one variant in its own server process."""
     port = free_port()
     command = [sys.executable, __file__, "--serve", name, "--port", str(port)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     try:
         wait_until_listening(port, server)
-        return asyncio.run(load(port, connections, warmup_s=1.0, seconds=seconds))
+        process = psutil.Process(server.pid)
+        return asyncio.run(load(port, process, connections, warmup_s=1.0, seconds=seconds))
     finally:
         server.terminate()
         server.wait(10)
@@ -312,15 +324,8 @@ def serve(name: str, port: int) -> None:
 # ------------------------------------------------------------------ report
 
 
-def report(title: str, seconds: dict[str, float], unit_is_rps: bool = False) -> None:
+def report_raw(title: str, seconds: dict[str, float]) -> None:
     print(f"\n{title}")
-    if unit_is_rps:
-        base = seconds["bare"]
-        print(f"  {'variant':36} {'req/s':>9} {'added µs/req':>13} {'× bare':>7}")
-        for name, rps in seconds.items():
-            added = (1 / rps - 1 / base) * 1e6
-            print(f"  {name:36} {rps:9.0f} {added:+13.1f} {rps / base:7.3f}")
-        return
     base = seconds["bare"]
     print(f"  {'variant':36} {'µs/req':>9} {'added µs':>9} {'× bare throughput':>18}")
     for name, per_request in seconds.items():
@@ -330,12 +335,30 @@ def report(title: str, seconds: dict[str, float], unit_is_rps: bool = False) -> 
         )
 
 
+def report_server(title: str, runs: dict[str, list[tuple[float, float]]]) -> None:
+    """Measured req/s (at the mercy of anything else on the machine) and server CPU per request
+    (what the middleware costs the server: its throughput ratio when CPU-bound)."""
+    print(f"\n{title}")
+    rps = {name: statistics.median(r for r, _ in values) for name, values in runs.items()}
+    cpu = {name: statistics.median(c for _, c in values) for name, values in runs.items()}
+    print(
+        f"  {'variant':36} {'req/s':>7} {'× bare':>7}   "
+        f"{'server CPU µs/req':>17} {'added µs':>9} {'× bare capacity':>15}"
+    )
+    for name in runs:
+        print(
+            f"  {name:36} {rps[name]:7.0f} {rps[name] / rps['bare']:7.3f}   "
+            f"{cpu[name] * 1e6:17.1f} {(cpu[name] - cpu['bare']) * 1e6:+9.1f} "
+            f"{cpu['bare'] / cpu[name]:15.3f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=20000, help="per variant per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=4.0, help="uvicorn: measured per run")
-    parser.add_argument("--uvicorn-rounds", type=int, default=2)
+    parser.add_argument("--uvicorn-rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--skip-uvicorn", action="store_true")
     parser.add_argument("--only", nargs="*", help="variant names (bare is always included)")
@@ -349,18 +372,17 @@ def main() -> None:
     names = list(VARIANTS) if not args.only else ["bare", *[n for n in args.only if n != "bare"]]
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} cores; route GET {ROUTE}")
     raw = asyncio.run(raw_asgi(names, args.requests, args.rounds))
-    report(f"raw ASGI driver: {args.requests} requests x {args.rounds} rounds, median", raw)
+    report_raw(f"raw ASGI driver: {args.requests} requests x {args.rounds} rounds, median", raw)
     if args.skip_uvicorn:
         return
-    rps: dict[str, list[float]] = {name: [] for name in names}
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     for round_index in range(args.uvicorn_rounds):
         for name in names if round_index % 2 == 0 else names[::-1]:
-            rps[name].append(uvicorn_rps(name, args.connections, args.seconds))
-    report(
+            runs[name].append(uvicorn_run(name, args.connections, args.seconds))
+    report_server(
         f"uvicorn on 127.0.0.1: {args.connections} keep-alive connections, "
         f"{args.seconds:g} s x {args.uvicorn_rounds} runs, median",
-        {name: statistics.median(values) for name, values in rps.items()},
-        unit_is_rps=True,
+        runs,
     )
 
 
