@@ -152,6 +152,13 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"perf-mcp serving {url} (store: {monitor.db_path})", file=sys.stderr)
             anyio.run(_serve_http, server, sock, args.log_level)
         else:
+            if sys.stdin.isatty():
+                print(
+                    "perf-mcp: serving MCP over stdio (MCP clients start this command "
+                    "themselves; for a server clients connect to, add --transport http). "
+                    "Ctrl-C stops it.",
+                    file=sys.stderr,
+                )
             logger.info("perf-mcp serving stdio (store: %s)", monitor.db_path)
             anyio.run(_serve_stdio, server, monitor)
     except (KeyboardInterrupt, _Stopped):
