@@ -707,6 +707,86 @@ class Storage:
             p.stat().st_size for p in (Path(self.path), Path(self.path + "-wal")) if p.exists()
         )
 
+    # ------------------------------------------------------------ alert evaluation lease
+
+    # Several servers may share one file (Claude Desktop and Cursor each start a stdio server
+    # on the default store): one row says which connection evaluates alerts and notifies, and
+    # counts changes to alert state so the others know when to reload it. Created on first
+    # use; a later schema migration can own it.
+    _ALERT_LEASE_TABLE = (
+        "CREATE TABLE IF NOT EXISTS alert_lease (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "holder INTEGER, expires_at REAL NOT NULL, version INTEGER NOT NULL)"
+    )
+
+    def claim_alert_lease(self, ttl_s: float) -> tuple[bool, int]:
+        """Take or renew the evaluation lease for ``ttl_s`` seconds unless another live
+        connection holds it; return (held by this connection, alert state version)."""
+        now = self._clock()
+        with self._lock:
+            self._conn.execute(self._ALERT_LEASE_TABLE)
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._conn.execute(
+                    "SELECT holder, expires_at, version FROM alert_lease WHERE id = 1"
+                ).fetchone()
+                holder, expires_at, version = row or (None, 0.0, 0)
+                held = holder in (None, self.source) or expires_at <= now
+                if held:
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO alert_lease VALUES (1, ?, ?, ?)",
+                        (self.source, now + ttl_s, version),
+                    )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return held, int(version)
+
+    def release_alert_lease(self) -> None:
+        """Give the lease up (at shutdown) so another server takes over at once."""
+        with self._lock:
+            self._conn.execute(self._ALERT_LEASE_TABLE)
+            self._conn.execute(
+                "UPDATE alert_lease SET holder = NULL, expires_at = 0 WHERE holder = ?",
+                (self.source,),
+            )
+
+    def alert_lease(self) -> tuple[int | None, float, int]:
+        """(holder source id or None, lease expiry, alert state version)."""
+        with self._lock:
+            self._conn.execute(self._ALERT_LEASE_TABLE)
+            row = self._conn.execute(
+                "SELECT holder, expires_at, version FROM alert_lease WHERE id = 1"
+            ).fetchone()
+        return (row[0], row[1], row[2]) if row else (None, 0.0, 0)
+
+    def bump_alert_version(self) -> int:
+        """Count one change to alert state, overrides or acknowledgements; return the count."""
+        with self._lock:
+            self._conn.execute(self._ALERT_LEASE_TABLE)
+            self._conn.execute(
+                "INSERT INTO alert_lease VALUES (1, NULL, 0, 1) "
+                "ON CONFLICT (id) DO UPDATE SET version = version + 1"
+            )
+            row = self._conn.execute("SELECT version FROM alert_lease WHERE id = 1").fetchone()
+        return int(row[0])
+
+    def resource_samples_spread(self, since: float, limit: int) -> list[str]:
+        """At most ``limit`` resource samples since ``since``, spread evenly (every k-th,
+        counting back from the newest, which is always included), oldest first."""
+        with self._lock:
+            (count,) = self._conn.execute(
+                "SELECT count(*) FROM resource_samples WHERE ts >= ?", (since,)
+            ).fetchone()
+            step = max(1, math.ceil(count / max(1, limit)))
+            rows = self._conn.execute(
+                "SELECT sample FROM resource_samples WHERE id IN (SELECT id FROM "
+                "(SELECT id, row_number() OVER (ORDER BY ts DESC, id DESC) AS n "
+                "FROM resource_samples WHERE ts >= ?) WHERE (n - 1) % ? = 0) ORDER BY ts, id",
+                (since, step),
+            ).fetchall()
+        return [r[0] for r in rows]
+
 
 def _series_filter(name: str | None, method: str | None, totals: bool) -> tuple[str, list[str]]:
     clauses, params = [], []
