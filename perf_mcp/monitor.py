@@ -39,7 +39,7 @@ PAST_LIMIT_S = 90 * 86400  # timestamps older than the longest retention are ref
 FUTURE_LIMIT_S = 300  # clock skew allowed for timestamps from other machines
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 _MAX_LOG_VALUE = m.MAX_DURATION_MS
-_log = math.log
+_log, _floor = math.log, math.floor
 
 T = TypeVar("T")
 
@@ -47,11 +47,13 @@ T = TypeVar("T")
 class _Bucket:
     """The data recorded in one 10 s bucket since the last flush."""
 
-    __slots__ = ("aliases", "requests", "runs")
+    __slots__ = ("alias_count", "aliases", "requests", "runs")
 
     def __init__(self) -> None:
         self.requests: dict[tuple[str, str], RequestAcc] = {}  # by (endpoint name, METHOD)
-        self.aliases: dict[tuple[Any, Any], RequestAcc] = {}  # by the caller's raw pair
+        # The caller's raw method -> raw endpoint -> accumulator: no tuple on the hot path.
+        self.aliases: dict[str, dict[str, RequestAcc]] = {}
+        self.alias_count = 0
         self.runs: dict[tuple[str, str], RunAcc] = {}  # by (kind, name)
 
 
@@ -146,7 +148,7 @@ class Monitor:
         ts = self._clock() if timestamp is None else timestamp
         # The histogram position, inlined from sketch.position for the hot path.
         if duration_ms >= MIN_VALUE:
-            pos = int(_log(duration_ms) * INV_LOG_GAMMA + OFFSET)
+            pos = _floor(_log(duration_ms) * INV_LOG_GAMMA + OFFSET)
             if pos >= SIZE:
                 pos = SIZE - 1
         else:
@@ -159,10 +161,8 @@ class Monitor:
             else:
                 bucket = self._bucket_for(ts)
             try:
-                acc = bucket.aliases.get((endpoint, method))  # type: ignore[union-attr]
-            except TypeError:  # an unhashable endpoint or method
-                acc = None
-            if acc is None:
+                acc = bucket.aliases[method][endpoint]  # type: ignore[union-attr]
+            except (KeyError, TypeError):  # first sight in this bucket, or not a string
                 acc = self._request_acc(bucket, endpoint, method)  # type: ignore[arg-type]
             acc.status[status_code // 100] += 1
             acc.sum_ms += duration_ms
@@ -313,8 +313,9 @@ class Monitor:
         acc = bucket.requests.get((name, verb))
         if acc is None:
             acc = bucket.requests[(name, verb)] = RequestAcc()
-        if len(bucket.aliases) < ALIAS_CACHE and isinstance(method, str):
-            bucket.aliases[(endpoint, method)] = acc
+        if bucket.alias_count < ALIAS_CACHE and isinstance(method, str):
+            bucket.aliases.setdefault(method, {})[endpoint] = acc
+            bucket.alias_count += 1
         return acc
 
     def _run_acc(self, bucket: _Bucket, kind: str, name: str) -> RunAcc:
