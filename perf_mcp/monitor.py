@@ -38,6 +38,7 @@ MAX_PENDING_BUCKETS = 360  # an hour of 10 s buckets held while the store cannot
 PAST_LIMIT_S = 90 * 86400  # timestamps older than the longest retention are refused
 FUTURE_LIMIT_S = 300  # clock skew allowed for timestamps from other machines
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
+_PERCENTILE_SORTS = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}
 _MAX_LOG_VALUE = m.MAX_DURATION_MS
 _log, _floor = math.log, math.floor
 
@@ -431,13 +432,13 @@ class Monitor:
         seconds, plan = self._plan(window)
         name = endpoint_name(endpoint) if endpoint is not None else None
         verb = normalize_method(method) if method is not None else None
-        series = self.storage.request_series(plan, name=name, method=verb)
-        top = self._top(series, "request_buckets", plan, sort_by, limit, _request_sort_key)
+        ids = self.storage.series_ids("request", name=name, method=verb)
+        top, total = self._top("request", ids, plan, sort_by, limit)
         return m.EndpointStatsList(
             window=window,
             endpoints=[_endpoint_stats(s, seconds) for s in top],
-            total_endpoints=len(series),
-            truncated=len(series) > limit,
+            total_endpoints=total,
+            truncated=total > limit,
             folded_series=self.storage.folded_counts().get("request", 0),
         )
 
@@ -452,18 +453,15 @@ class Monitor:
         limit = _checked_limit(limit)
         _checked_choice(sort_by, m.RunSort, "sort_by")
         _, plan = self._plan(window)
-        agents = self.storage.run_series("agent", plan, name=agent_name)
-        top = self._top(agents, "run_buckets", plan, sort_by, limit, _run_sort_key)
-        models = self.storage.run_series("model", plan)
-        models.sort(key=lambda s: s.acc.count, reverse=True)
-        models = models[:limit]
-        self.storage.fill_histograms("run_buckets", plan, models)
+        ids = self.storage.series_ids("agent", name=agent_name)
+        top, total = self._top("agent", ids, plan, sort_by, limit)
+        models, _ = self._top("model", self.storage.series_ids("model"), plan, "runs", limit)
         return m.AgentStatsList(
             window=window,
             agents=[_agent_stats(s) for s in top],
             models=[_model_usage(s) for s in models],
-            total_agents=len(agents),
-            truncated=len(agents) > limit,
+            total_agents=total,
+            truncated=total > limit,
         )
 
     def get_tool_stats(
@@ -477,13 +475,13 @@ class Monitor:
         limit = _checked_limit(limit)
         _checked_choice(sort_by, m.ToolSort, "sort_by")
         _, plan = self._plan(window)
-        tools = self.storage.run_series("tool", plan, name=tool_name)
-        top = self._top(tools, "run_buckets", plan, sort_by, limit, _run_sort_key)
+        ids = self.storage.series_ids("tool", name=tool_name)
+        top, total = self._top("tool", ids, plan, sort_by, limit)
         return m.ToolStatsList(
             window=window,
             tools=[_tool_stats(s) for s in top],
-            total_tools=len(tools),
-            truncated=len(tools) > limit,
+            total_tools=total,
+            truncated=total > limit,
         )
 
     def get_performance_summary(self, window: m.Window = "5m") -> m.PerformanceSummary:
@@ -496,10 +494,9 @@ class Monitor:
         agent_total = storage.run_series("agent", plan, totals=True)
         tool_total = storage.run_series("tool", plan, totals=True)
         storage.fill_histograms("run_buckets", plan, agent_total + tool_total)
-        endpoints = storage.request_series(plan)
-        slowest = self._top(endpoints, "request_buckets", plan, "p95_ms", 5, _request_sort_key)
-        failing = [s for s in endpoints if s.acc.status[5]]
-        failing = self._top(failing, "request_buckets", plan, "error_count", 5, _request_sort_key)
+        ids = storage.series_ids("request")
+        slowest, _ = self._top("request", ids, plan, "p95_ms", 5)
+        failing, _ = self._top("request", ids, plan, "error_count", 5)
         return m.PerformanceSummary(
             window=window,
             window_s=seconds,
@@ -508,7 +505,7 @@ class Monitor:
             agents=_agent_totals(agent_total),
             tools=_tool_totals(tool_total),
             slowest_endpoints=[_endpoint_stats(s, seconds) for s in slowest],
-            most_errors=[_endpoint_stats(s, seconds) for s in failing],
+            most_errors=[_endpoint_stats(s, seconds) for s in failing if s.acc.status[5]],
             slowest_requests=storage.slowest_requests(now - seconds, 5),
             folded_series=storage.folded_counts(),
         )
@@ -520,21 +517,44 @@ class Monitor:
 
     def _top(
         self,
-        series: list[SeriesAgg],
-        table: str,
+        kind: str,
+        ids: dict[int, tuple[str, str]],
         plan: list[Any],
         sort_by: str,
         limit: int,
-        key: Callable[[SeriesAgg, str], float],
-    ) -> list[SeriesAgg]:
-        """Sort and cap; merge histograms only for the series that need them."""
-        if sort_by.endswith("_ms") and sort_by != "mean_ms":
-            self.storage.fill_histograms(table, plan, series)
-            chosen = sorted(series, key=lambda s: key(s, sort_by), reverse=True)[:limit]
+    ) -> tuple[list[SeriesAgg], int]:
+        """The ``limit`` series ranked first by ``sort_by``, and how many had data.
+
+        A percentile ranking merges every series' histogram and sums only the chosen ones;
+        any other ranking sums every series and merges only the chosen histograms.
+        """
+        storage = self.storage
+        if kind == "request":
+            table, key = "request_buckets", _request_sort_key
+
+            def sums(chosen: dict[int, tuple[str, str]]) -> list[SeriesAgg]:
+                return storage.request_series(plan, ids=chosen)
         else:
-            chosen = sorted(series, key=lambda s: key(s, sort_by), reverse=True)[:limit]
-            self.storage.fill_histograms(table, plan, chosen)
-        return chosen
+            table, key = "run_buckets", _run_sort_key
+
+            def sums(chosen: dict[int, tuple[str, str]]) -> list[SeriesAgg]:
+                return storage.run_series(kind, plan, ids=chosen)
+
+        q = _PERCENTILE_SORTS.get(sort_by)
+        if q is not None:
+            hists = storage.histograms(table, plan, ids)
+            ranked = sorted(hists, key=lambda i: (-(hists[i].quantile(q) or 0.0), ids[i]))
+            order = {sid: rank for rank, sid in enumerate(ranked[:limit])}
+            chosen = sums({sid: ids[sid] for sid in order})
+            for s in chosen:
+                s.acc.hist = hists[s.series_id]
+            chosen.sort(key=lambda s: order[s.series_id])
+            return chosen, len(hists)
+        series = sums(ids)
+        series.sort(key=lambda s: (-key(s, sort_by), s.name, s.method))
+        chosen = series[:limit]
+        storage.fill_histograms(table, plan, chosen)
+        return chosen, len(series)
 
 
 # ---------------------------------------------------------------- helpers
@@ -622,10 +642,7 @@ def _request_sort_key(s: SeriesAgg, sort_by: str) -> float:
         return float(acc.status[5])
     if sort_by == "error_rate":
         return acc.status[5] / acc.count if acc.count else 0.0
-    if sort_by == "mean_ms":
-        return acc.sum_ms / acc.count if acc.count else 0.0
-    q = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}[sort_by]
-    return acc.hist.quantile(q) or 0.0
+    return acc.sum_ms / acc.count if acc.count else 0.0  # mean_ms
 
 
 def _run_sort_key(s: SeriesAgg, sort_by: str) -> float:
@@ -636,10 +653,7 @@ def _run_sort_key(s: SeriesAgg, sort_by: str) -> float:
         return float(acc.failures)
     if sort_by == "error_rate":
         return acc.failures / acc.count if acc.count else 0.0
-    if sort_by == "cost_usd":
-        return float(acc.cost_usd)
-    q = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}[sort_by]
-    return acc.hist.quantile(q) or 0.0
+    return float(acc.cost_usd)  # cost_usd
 
 
 def _status_counts(acc: RequestAcc) -> dict[str, int]:

@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ APPLICATION_ID = 0x70657266  # "perf": marks a SQLite file as a perf-mcp store
 SCHEMA_VERSION = 2
 EXPIRE_EVERY_S = 60.0
 SLOW_REQUESTS_PER_FLUSH = 50
+MMAP_BYTES = 1 << 30  # address space, not memory: pages stay in the OS cache
 
 SeriesKey = tuple[str, str, str]  # kind, name, method ("" where the kind has none)
 
@@ -243,6 +243,7 @@ class Storage:
                 f"understands ({SCHEMA_VERSION}); upgrade perf-mcp to read it."
             )
         if self.path != ":memory:":
+            conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # reads without a copy per page
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
         self._migrate(conn, version)
@@ -481,6 +482,31 @@ class Storage:
 
     # ------------------------------------------------------------ reading
 
+    def series_ids(
+        self,
+        kind: str,
+        *,
+        name: str | None = None,
+        method: str | None = None,
+        totals: bool = False,
+    ) -> dict[int, tuple[str, str]]:
+        """Series of a kind by id, as (name, method): the all-series total, or the others."""
+        sql = "SELECT id, name, method FROM series WHERE kind = ?"
+        params: list[str] = [kind]
+        if totals:
+            sql += " AND name = '*'"
+        else:
+            sql += " AND name != '*'"
+            if name is not None:
+                sql += " AND name = ?"
+                params.append(name)
+            if method is not None:
+                sql += " AND method = ?"
+                params.append(method)
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        return {sid: (n, m) for sid, n, m in rows}
+
     def request_series(
         self,
         plan: Sequence[TierRange],
@@ -488,24 +514,20 @@ class Storage:
         name: str | None = None,
         method: str | None = None,
         totals: bool = False,
+        ids: Mapping[int, tuple[str, str]] | None = None,
     ) -> list[SeriesAgg]:
-        """Per endpoint+method sums over the plan's rows (hist not yet merged).
+        """Per endpoint+method sums over the plan's rows (histograms not merged).
 
-        ``totals=True`` reads the all-endpoint total series instead of the endpoints.
+        Reads the series in ``ids`` if given, else those the filters select; ``totals=True``
+        selects the all-endpoint total series instead of the endpoints.
         """
-        where, params = plan_clause(plan)
-        filters, fparams = _series_filter(name, method, totals)
-        sql = (
-            f"SELECT b.series_id, s.name, s.method, {_REQUEST_SUMS} FROM request_buckets b "
-            f"JOIN series s ON s.id = b.series_id WHERE {where} AND s.kind = 'request' "
-            f"{filters} GROUP BY b.series_id"
-        )
+        if ids is None:
+            ids = self.series_ids("request", name=name, method=method, totals=totals)
         result = []
-        with self._lock:
-            for row in self._conn.execute(sql, [*params, *fparams]):
-                acc = RequestAcc()
-                _fill_request_acc(acc, row[3:])
-                result.append(SeriesAgg(row[0], row[1], row[2], acc))
+        for row in self._sums("request_buckets", _REQUEST_SUMS, plan, ids):
+            acc = RequestAcc()
+            _fill_request_acc(acc, row[1:])
+            result.append(SeriesAgg(row[0], *ids[row[0]], acc))
         return result
 
     def run_series(
@@ -515,44 +537,57 @@ class Storage:
         *,
         name: str | None = None,
         totals: bool = False,
+        ids: Mapping[int, tuple[str, str]] | None = None,
     ) -> list[SeriesAgg]:
-        """Per agent / model / tool sums over the plan's rows, labels merged (hist not yet)."""
-        where, params = plan_clause(plan)
-        filters, fparams = _series_filter(name, None, totals)
-        sql = (
-            f"SELECT b.series_id, s.name, {_RUN_SUMS}, "
-            "json_group_array(json(errors)), json_group_array(json(tools)) FROM run_buckets b "
-            f"JOIN series s ON s.id = b.series_id WHERE {where} AND s.kind = ? {filters} "
-            "GROUP BY b.series_id"
-        )
+        """Per agent / model / tool sums over the plan's rows, labels merged (histograms not)."""
+        if ids is None:
+            ids = self.series_ids(kind, name=name, totals=totals)
+        sums = f"{_RUN_SUMS}, json_group_array(json(errors)), json_group_array(json(tools))"
         result = []
-        with self._lock:
-            rows = self._conn.execute(sql, [*params, kind, *fparams]).fetchall()
-        for row in rows:
+        for row in self._sums("run_buckets", sums, plan, ids):
             acc = RunAcc()
-            _fill_run_acc(acc, row[2:12])
-            acc.errors = _sum_labels(json.loads(row[12]))
-            acc.tools = _sum_labels(json.loads(row[13]))
-            result.append(SeriesAgg(row[0], row[1], "", acc))
+            _fill_run_acc(acc, row[1:11])
+            acc.errors = _sum_labels(json.loads(row[11]))
+            acc.tools = _sum_labels(json.loads(row[12]))
+            result.append(SeriesAgg(row[0], ids[row[0]][0], "", acc))
         return result
+
+    def _sums(
+        self, table: str, sums: str, plan: Sequence[TierRange], ids: Iterable[int]
+    ) -> list[Any]:
+        id_list = ",".join(str(int(i)) for i in ids)  # integers from our own table
+        if not id_list:
+            return []
+        where, params = plan_clause(plan)
+        sql = (
+            f"SELECT series_id, {sums} FROM {table} "
+            f"WHERE {where} AND series_id IN ({id_list}) GROUP BY series_id"
+        )
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def histograms(
+        self, table: str, plan: Sequence[TierRange], ids: Iterable[int]
+    ) -> dict[int, LogHistogram]:
+        """The merged latency histogram of each series in ``ids`` that has rows in the plan."""
+        id_list = ",".join(str(int(i)) for i in ids)  # integers from our own table
+        if not id_list:
+            return {}
+        where, params = plan_clause(plan)
+        sql = f"SELECT series_id, hist FROM {table} WHERE {where} AND series_id IN ({id_list})"
+        blobs: dict[int, list[bytes]] = {}
+        with self._lock:
+            for sid, hist in self._conn.execute(sql, params):
+                blobs.setdefault(sid, []).append(hist)
+        return {sid: LogHistogram.merged(group) for sid, group in blobs.items()}
 
     def fill_histograms(
         self, table: str, plan: Sequence[TierRange], series: Iterable[SeriesAgg]
     ) -> None:
         """Merge the histogram rows of each given series into its ``acc.hist``."""
         by_id = {s.series_id: s for s in series}
-        if not by_id:
-            return
-        where, params = plan_clause(plan)
-        ids = ",".join(str(i) for i in by_id)  # integers from our own table
-        sql = (
-            f"SELECT series_id, hist FROM {table} WHERE {where} AND series_id IN ({ids}) "
-            "ORDER BY series_id"
-        )
-        with self._lock:
-            rows = self._conn.execute(sql, params).fetchall()
-        for sid, group in groupby(rows, key=lambda r: r[0]):
-            by_id[sid].acc.hist = LogHistogram.merged(r[1] for r in group)
+        for sid, hist in self.histograms(table, plan, by_id).items():
+            by_id[sid].acc.hist = hist
 
     def slowest_requests(self, since: float, limit: int) -> list[SlowRequest]:
         """The slowest requests kept as exemplars since ``since``."""
@@ -786,21 +821,6 @@ class Storage:
                 (since, step),
             ).fetchall()
         return [r[0] for r in rows]
-
-
-def _series_filter(name: str | None, method: str | None, totals: bool) -> tuple[str, list[str]]:
-    clauses, params = [], []
-    if totals:
-        clauses.append("s.name = '*'")
-    else:
-        clauses.append("s.name != '*'")
-        if name is not None:
-            clauses.append("s.name = ?")
-            params.append(name)
-        if method is not None:
-            clauses.append("s.method = ?")
-            params.append(method)
-    return "".join(f" AND {c}" for c in clauses), params
 
 
 def _fill_request_acc(acc: RequestAcc, row: Sequence[Any]) -> None:

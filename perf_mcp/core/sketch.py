@@ -32,11 +32,11 @@ SIZE = int(math.log(MAX_VALUE) * INV_LOG_GAMMA + OFFSET) + 1
 _FORMAT_VERSION = 1
 _HEADER = struct.Struct("<BBHHQdd")  # version, kind, lo, n, count, min, max
 _PAIR = struct.Struct("<HQ")  # bucket, count
-_EMPTY, _SPARSE, _DENSE = 0, 1, 2
-_ITEM_SIZE = {_EMPTY: 0, _SPARSE: _PAIR.size, _DENSE: 8}  # bytes per body item, by kind
+_EMPTY, _SPARSE, _DENSE64, _DENSE32 = 0, 1, 2, 3
+_ITEM_SIZE = {_EMPTY: 0, _SPARSE: _PAIR.size, _DENSE64: 8, _DENSE32: 4}  # body bytes per item
+_DENSE_FORMAT = {8: "Q", 4: "I"}
 # Above this many buckets a dense row merges faster (one big-int add) than a loop over pairs.
 _SPARSE_MAX_BUCKETS = 24
-_FIELD_BITS = 64  # each bucket of a merged sum is one 64-bit field of a Python int
 
 
 def position(value: float) -> int:
@@ -105,7 +105,7 @@ class LogHistogram:
         if self.count == 0:
             return [None] * len(qs)
         positions = sorted(self.bins)
-        cumulative = list(accumulate(self.bins[p] for p in positions))
+        cumulative = list(accumulate(map(self.bins.__getitem__, positions)))
         answers: list[float | None] = []
         for q in qs:
             rank = int(q * (self.count - 1))
@@ -116,8 +116,9 @@ class LogHistogram:
     def to_bytes(self) -> bytes:
         """A compact encoding: a header, then the buckets as sparse pairs or a dense range.
 
-        Dense rows are 64-bit counts from the lowest bucket to the highest, so ``merged``
-        can add them as whole integers; rows with few buckets list (bucket, count) pairs.
+        Dense rows are 32-bit (or, past 2**32 in a bucket, 64-bit) counts from the lowest
+        bucket to the highest, so ``merged`` can add them as whole integers; rows with few
+        buckets list (bucket, count) pairs.
         """
         if not self.bins:
             return _HEADER.pack(_FORMAT_VERSION, _EMPTY, 0, 0, 0, 0.0, 0.0)
@@ -131,8 +132,9 @@ class LogHistogram:
         dense = [0] * span
         for pos, n in self.bins.items():
             dense[pos - lo] = n
-        header = _HEADER.pack(_FORMAT_VERSION, _DENSE, lo, span, self.count, self.min, self.max)
-        return header + struct.pack(f"<{span}Q", *dense)
+        kind, code = (_DENSE32, "I") if max(dense) < 1 << 32 else (_DENSE64, "Q")
+        header = _HEADER.pack(_FORMAT_VERSION, kind, lo, span, self.count, self.min, self.max)
+        return header + struct.pack(f"<{span}{code}", *dense)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LogHistogram:
@@ -143,29 +145,40 @@ class LogHistogram:
     def merged(cls, encoded: Iterable[bytes]) -> LogHistogram:
         """Merge many encoded histograms quickly.
 
-        Dense rows become one big Python int each, a 64-bit field per bucket, so merging
-        them is a shift and an add at C speed instead of a Python loop over buckets.
+        Each dense row becomes one big Python int, a fixed-width field per bucket, so merging
+        is a shift and an add at C speed instead of a Python loop over buckets. Fields are
+        32 bits while the merged count cannot overflow them, else 64.
         """
-        total = 0
-        sparse: dict[int, int] = {}
         result = cls()
+        dense: list[tuple[int, int, bytes]] = []  # (lowest bucket, item size, body)
+        sparse: dict[int, int] = {}
         for data in encoded:
             _version, kind, lo, n, count, lo_value, hi_value = _decode_header(data)
-            if kind == _DENSE:
-                body = data[_HEADER.size : _HEADER.size + 8 * n]
-                total += int.from_bytes(body, "little") << (_FIELD_BITS * lo)
-            elif kind == _SPARSE:
-                for pos, c in _PAIR.iter_unpack(data[_HEADER.size : _HEADER.size + _PAIR.size * n]):
+            if kind == _EMPTY:
+                continue
+            body = data[_HEADER.size :]
+            if kind == _SPARSE:
+                for pos, c in _PAIR.iter_unpack(body):
                     sparse[pos] = sparse.get(pos, 0) + c
             else:
-                continue
+                dense.append((lo, _ITEM_SIZE[kind], body))
             result.count += count
             result.min = min(result.min, lo_value)
             result.max = max(result.max, hi_value)
-        if total:
-            width = (total.bit_length() + _FIELD_BITS - 1) // _FIELD_BITS
-            counts = struct.unpack(f"<{width}Q", total.to_bytes(width * 8, "little"))
-            result.bins = dict(compress(enumerate(counts), counts))
+        if dense:
+            size = 4 if result.count < 1 << 32 and all(d[1] == 4 for d in dense) else 8
+            base = min(d[0] for d in dense)
+            total = 0
+            for lo, item_size, body in dense:
+                if item_size != size:  # widen 32-bit fields to 64 (only past 2**32 samples)
+                    n = len(body) // item_size
+                    body = struct.pack(f"<{n}Q", *struct.unpack(f"<{n}I", body))
+                total += int.from_bytes(body, "little") << (8 * size * (lo - base))
+            width = -(-total.bit_length() // (8 * size))
+            counts = struct.unpack(
+                f"<{width}{_DENSE_FORMAT[size]}", total.to_bytes(width * size, "little")
+            )
+            result.bins = dict(compress(enumerate(counts, base), counts))
         for pos, c in sparse.items():
             result.bins[pos] = result.bins.get(pos, 0) + c
         if sum(result.bins.values()) != result.count:

@@ -27,7 +27,7 @@ TOLERANCE = RELATIVE_ACCURACY * (1 + 1e-9)
 HOUR_MS = 3.6e6
 # The encoding starts with: version, kind, lowest bucket, item count, count, min, max.
 HEADER = struct.Struct("<BBHHQdd")
-SPARSE, DENSE = 1, 2
+SPARSE, DENSE64, DENSE32 = 1, 2, 3
 SPARSE_MAX_BUCKETS = 24
 
 # ---------------------------------------------------------------- data
@@ -247,7 +247,7 @@ def test_encoding_round_trips(h: LogHistogram) -> None:
 
 @pytest.mark.parametrize(
     ("buckets", "kind"),
-    [(1, SPARSE), (SPARSE_MAX_BUCKETS, SPARSE), (SPARSE_MAX_BUCKETS + 1, DENSE)],
+    [(1, SPARSE), (SPARSE_MAX_BUCKETS, SPARSE), (SPARSE_MAX_BUCKETS + 1, DENSE32)],
 )
 def test_more_than_24_buckets_encode_dense(buckets: int, kind: int) -> None:
     h = LogHistogram()
@@ -266,6 +266,21 @@ def test_dense_merge_keeps_counts_above_32_bits() -> None:
     merged = LogHistogram.merged([a.to_bytes(), b.to_bytes()])
     assert merged.bins == {pos: 2**40 + pos + 2**33 for pos in range(1, 40)}
     assert merged.count == a.count + b.count
+
+
+def test_32_bit_rows_widen_when_their_sum_passes_32_bits() -> None:
+    """Rows small enough for 32-bit fields still merge exactly when the total is not."""
+    small, big = LogHistogram(), LogHistogram()
+    for pos in range(1, 40):
+        small.add(representative(pos), 2**32 - 1)
+        big.add(representative(pos + 5), 2**31)
+    assert small.to_bytes()[1] == DENSE32
+    merged = LogHistogram.merged([small.to_bytes(), small.to_bytes(), big.to_bytes()])
+    expected = {pos: 2 * (2**32 - 1) for pos in range(1, 40)}
+    for pos in range(6, 45):
+        expected[pos] = expected.get(pos, 0) + 2**31
+    assert merged.bins == expected
+    assert LogHistogram.from_bytes(big.to_bytes()) == big
 
 
 def _sparse_blob() -> bytes:
