@@ -13,6 +13,10 @@ subscribers (the server turns those calls into MCP ``resources/updated`` notific
 ...             print(events, alerts.list_alerts())
 >>> anyio.run(main)
 [] []
+
+Several servers may share one store file (Claude Desktop and Cursor each start their own):
+the store's evaluation lease lets one of them evaluate and notify; the others follow the
+stored alert state, and take over when the evaluating one stops.
 """
 
 from __future__ import annotations
@@ -22,16 +26,16 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import anyio
 import anyio.abc
 import logfire
-from pydantic import BaseModel, ConfigDict, Field
 
 from perf_mcp.core import rules
+from perf_mcp.core.alerts_models import AlertFilter, ThresholdChange
 from perf_mcp.core.models import EndpointSort, InvalidInputError, Window
 from perf_mcp.core.rules import (
     AlertEvent,
@@ -45,20 +49,23 @@ from perf_mcp.core.rules import (
     ThresholdInfo,
     ThresholdOverride,
 )
+from perf_mcp.core.window import plan_window
 
 if TYPE_CHECKING:
     import httpx
 
     from perf_mcp.monitor import Monitor
     from perf_mcp.sampler import ResourceSampler
+    from perf_mcp.storage import SeriesAgg
 
 DEFAULT_INTERVAL_S = 10.0
 MIN_INTERVAL_S = 1.0
 SUBSCRIBER_TIMEOUT_S = 10.0
+HISTORY_HOURS = 24.0
+HISTORY_STEP_S = 60
+HISTORY_SUBJECTS = 20
 
 logger = logging.getLogger(__name__)
-
-AlertFilter = Literal["active", "firing", "acknowledged", "resolved", "all"]
 
 
 class Observation(NamedTuple):
@@ -81,28 +88,11 @@ class Observed(NamedTuple):
     partial: frozenset[str] = frozenset()
 
 
+HistoryPoint = tuple[float, float | None, int]  # (time, value, samples), as rules.replay takes
 ObservationSource = Callable[[], Observed]
-HistorySource = Callable[[str, str | None], Sequence[tuple[float, float | None, int]]]
+HistorySource = Callable[[str, str | None], Mapping[str, Sequence[HistoryPoint]]]
+"""(rule, subject or None for every subject) -> points by subject, for a dry run."""
 Subscriber = Callable[[Sequence["AlertEvent"]], Awaitable[None] | None]
-
-
-class _Answer(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class ThresholdUpdate(_Answer):
-    """The answer to ``set_threshold``: the levels before and after, and a dry run's replay."""
-
-    threshold: ThresholdInfo
-    subject: str | None
-    previous: Threshold
-    current: Threshold
-    dry_run: bool
-    persisted: bool = Field(description="True when stored so it survives a restart.")
-    replay: ReplaySummary | None = Field(
-        default=None, description="Dry run: how the new levels would have behaved on history."
-    )
-    note: str = ""
 
 
 class AlertStore(Protocol):
@@ -128,6 +118,19 @@ class AlertStore(Protocol):
         """Append transitions, each with its alert's id."""
         ...
 
+    def claim_alert_lease(self, ttl_s: float) -> tuple[bool, int]:
+        """Take or renew the evaluation lease; (held by this store connection, version)."""
+        ...
+
+    def release_alert_lease(self) -> None: ...
+    def alert_lease(self) -> tuple[int | None, float, int]:
+        """(holder, expiry, version of the alert state)."""
+        ...
+
+    def bump_alert_version(self) -> int:
+        """Count a change to alert state; return the new version."""
+        ...
+
 
 class MemoryAlertStore:
     """An AlertStore in memory: for tests and for a private ``:memory:`` server."""
@@ -139,6 +142,7 @@ class MemoryAlertStore:
         self.states: dict[tuple[str, str], AlertState] = {}
         self.alerts: dict[int, AlertRecord] = {}
         self.events: list[tuple[int, AlertEvent]] = []
+        self.version = 0
 
     def load_overrides(self) -> list[ThresholdOverride]:
         return list(self.overrides.values())
@@ -177,6 +181,23 @@ class MemoryAlertStore:
 
     def add_alert_events(self, events: Sequence[tuple[int, AlertEvent]]) -> None:
         self.events.extend(events)
+
+    def claim_alert_lease(self, ttl_s: float) -> tuple[bool, int]:
+        return True, self.version  # one process: always the evaluator
+
+    def release_alert_lease(self) -> None:
+        pass
+
+    def alert_lease(self) -> tuple[int | None, float, int]:
+        return None, 0.0, self.version
+
+    def bump_alert_version(self) -> int:
+        self.version += 1
+        return self.version
+
+
+def _survives_restart(store: AlertStore) -> bool:
+    return bool(getattr(store, "persistent", True)) and getattr(store, "path", "") != ":memory:"
 
 
 # ---------------------------------------------------------------- where values come from
@@ -256,6 +277,149 @@ def _request_values(
     ]
 
 
+def monitor_history(
+    monitor: Monitor,
+    *,
+    hours: float = HISTORY_HOURS,
+    step_s: int = HISTORY_STEP_S,
+    window_s: int = 300,
+    max_subjects: int = HISTORY_SUBJECTS,
+    clock: Callable[[], float] = time.time,
+) -> HistorySource:
+    """A rule's value over the stored history, as the manager would have seen it: every
+    ``step_s`` over the last ``hours``, each point over the ``window_s`` before it.
+
+    Request, agent and tool rules read the store's minute rows; cpu and memory rules read
+    the stored resource samples. A rule-wide dry run (subject None) replays ``overall`` and
+    the ``max_subjects`` busiest subjects. Blocking: call it in a worker thread.
+    """
+
+    def history(rule: str, subject: str | None) -> dict[str, list[HistoryPoint]]:
+        spec = rules.get_rule(rule)
+        now = clock()
+        end = int(now) // step_s * step_s
+        start = end - int(hours * 3600)
+        if spec.sample_kind == "samples":
+            return {
+                rules.SYSTEM: _resource_history(monitor, rule, start, int(hours * 3600 / step_s))
+            }
+        monitor.flush()
+        retention = monitor.settings.retention_s
+        times = range(start + window_s, end + 1, step_s)
+        if spec.sample_kind == "requests":
+            wanted = _request_subjects(monitor, subject, max_subjects)
+            points: dict[str, list[HistoryPoint]] = {s: [] for s, _, _ in wanted}
+            for t in times:
+                plan = plan_window(t - window_s, t, now=now, retention_s=retention)
+                for name, value, count in _request_step(monitor, rule, plan, wanted):
+                    points[name].append((float(t), value, count))
+            return points
+        kind = "tool" if spec.sample_kind == "calls" else "agent"
+        names = _run_subjects(monitor, kind, subject, max_subjects)
+        runs: dict[str, list[HistoryPoint]] = {name: [] for name in names}
+        for t in times:
+            plan = plan_window(t - window_s, t, now=now, retention_s=retention)
+            found = {
+                s.name: s.acc
+                for s in monitor.storage.run_series(kind, plan, name=subject)
+                if s.name in runs
+            }
+            for name, series in runs.items():
+                acc = found.get(name)
+                count = acc.count if acc is not None else 0
+                value = None
+                if acc is not None and count:
+                    value = (
+                        acc.sum_ms / count if rule == "agent_avg_time_ms" else acc.failures / count
+                    )
+                series.append((float(t), value, count))
+        return runs
+
+    return history
+
+
+# A request subject of a dry run: its key, and the (endpoint, method) series it merges
+# (endpoint None: the all-endpoint total; method None: every method of the endpoint).
+_RequestSubject = tuple[str, str | None, str | None]
+
+
+def _request_subjects(
+    monitor: Monitor, subject: str | None, max_subjects: int
+) -> list[_RequestSubject]:
+    if subject == rules.OVERALL:
+        return [(rules.OVERALL, None, None)]
+    if subject is not None:
+        method, _, path = subject.partition(" ")
+        if path.startswith("/"):
+            return [(subject, path, method)]
+        return [(subject, subject, None)]  # a path: every method of it
+    busiest = monitor.get_endpoint_stats(window="24h", sort_by="count", limit=max_subjects)
+    return [(rules.OVERALL, None, None)] + [
+        (f"{e.method} {e.endpoint}", e.endpoint, e.method) for e in busiest.endpoints
+    ]
+
+
+def _request_step(
+    monitor: Monitor, rule: str, plan: Sequence[Any], wanted: Sequence[_RequestSubject]
+) -> Iterable[tuple[str, float | None, int]]:
+    """Each wanted subject's value over one window plan."""
+    storage = monitor.storage
+    one = wanted[0] if len(wanted) == 1 and wanted[0][1] is not None else None
+    endpoints = (
+        storage.request_series(plan, name=one[1], method=one[2])
+        if one is not None
+        else storage.request_series(plan)
+    )
+    totals = storage.request_series(plan, totals=True) if wanted[0][1] is None else []
+    chosen: dict[str, list[SeriesAgg]] = {}
+    for key, endpoint, method in wanted:
+        if endpoint is None:
+            chosen[key] = totals
+        else:
+            chosen[key] = [
+                s
+                for s in endpoints
+                if s.name == endpoint and (method is None or s.method == method)
+            ]
+    if rule != "error_rate_5min":
+        storage.fill_histograms(
+            "request_buckets", plan, [s for series in chosen.values() for s in series]
+        )
+    for key, series in chosen.items():
+        count = sum(s.acc.count for s in series)
+        if not count:
+            yield key, None, 0
+        elif rule == "error_rate_5min":
+            yield key, sum(s.acc.status[5] for s in series) / count, count
+        else:
+            merged = series[0].acc.hist
+            for s in series[1:]:
+                merged.merge(s.acc.hist)
+            yield key, merged.quantile(0.95 if rule == "response_time_p95_ms" else 0.99), count
+
+
+def _run_subjects(monitor: Monitor, kind: str, subject: str | None, max_subjects: int) -> list[str]:
+    if subject is not None:
+        return [subject]
+    if kind == "tool":
+        tools = monitor.get_tool_stats(window="24h", sort_by="calls", limit=max_subjects)
+        return [t.tool_name for t in tools.tools]
+    agents = monitor.get_agent_stats(window="24h", sort_by="runs", limit=max_subjects)
+    return [a.agent_name for a in agents.agents]
+
+
+def _resource_history(monitor: Monitor, rule: str, since: float, limit: int) -> list[HistoryPoint]:
+    from perf_mcp.sampler import ResourceSample
+
+    field = "cpu_percent" if rule == "cpu_usage_percent" else "memory_percent"
+    points: list[HistoryPoint] = []
+    for raw in monitor.storage.resource_samples_spread(since, limit):
+        sample = ResourceSample.model_validate_json(raw)
+        value = getattr(sample, field)
+        points.append((sample.timestamp, value, int(value is not None)))
+    return points
+
+
 # ---------------------------------------------------------------- the manager
 
 
@@ -266,6 +430,10 @@ class AlertManager:
     (``warn`` for warnings, ``error`` for critical, ``info`` for resolved and acknowledged)
     and handed to subscribers; subscribers run in the task group, so a slow or failing one
     never holds up evaluation.
+
+    Only the holder of the store's evaluation lease evaluates; the others reload the stored
+    alert state whenever its version changes, so every server lists the same alerts and
+    can acknowledge them or change thresholds.
     """
 
     def __init__(
@@ -288,6 +456,8 @@ class AlertManager:
                 f"got {interval_s!r}"
             )
         self.interval_s = float(interval_s)
+        # Long enough that a busy evaluator keeps it, short enough that a dead one is replaced.
+        self.lease_ttl_s = max(3 * self.interval_s, self.interval_s + 15)
         self.settings = settings or RuleSettings()
         self._source = source
         self._store: AlertStore = store if store is not None else MemoryAlertStore()
@@ -303,13 +473,26 @@ class AlertManager:
         self.errors = 0
         self.last_error: str | None = None
         self.last_evaluated_at: float | None = None
-        self._overrides = {(o.rule, o.subject): o for o in self._store.load_overrides()}
-        self._states = {(s.rule, s.subject): s for s in self._store.load_alert_states()}
+        self.last_tick_at: float | None = None
+        self.leader: bool | None = None  # None until the first tick asked the store
+        self._overrides: dict[tuple[str, str | None], ThresholdOverride] = {}
+        self._states: dict[tuple[str, str], AlertState] = {}
         self._open: dict[tuple[str, str], AlertRecord] = {}
         self._per_subject: set[str] = set()
+        self._version = -1
+        self._reload(self._store.alert_lease()[2])
+
+    def _reload(self, version: int) -> None:
+        """Replace overrides, states and open alerts with what the store holds (blocking)."""
+        overrides = {(o.rule, o.subject): o for o in self._store.load_overrides()}
+        states = {(s.rule, s.subject): s for s in self._store.load_alert_states()}
+        open_alerts: dict[tuple[str, str], AlertRecord] = {}
         for status in ("firing", "acknowledged"):
             for alert in self._store.list_alerts(status, None, 100_000):
-                self._open.setdefault((alert.threshold, alert.subject), alert)
+                open_alerts.setdefault((alert.threshold, alert.subject), alert)
+        with self._lock:
+            self._overrides, self._states, self._open = overrides, states, open_alerts
+            self._version = version
 
     # ------------------------------------------------------------ lifecycle
 
@@ -317,6 +500,11 @@ class AlertManager:
     def running(self) -> bool:
         """True between entering and leaving the context."""
         return self._task_group is not None
+
+    @property
+    def persistent(self) -> bool:
+        """True when alerts and overrides survive a restart (a store on a file)."""
+        return _survives_restart(self._store)
 
     async def __aenter__(self) -> AlertManager:
         task_group = anyio.create_task_group()
@@ -334,7 +522,16 @@ class AlertManager:
         task_group, self._task_group = self._task_group, None
         assert task_group is not None
         task_group.cancel_scope.cancel()
-        return await task_group.__aexit__(exc_type, exc, tb)
+        try:
+            return await task_group.__aexit__(exc_type, exc, tb)
+        finally:
+            if self.leader:  # let another server sharing the store take over at once
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await anyio.to_thread.run_sync(self._store.release_alert_lease)
+                    except Exception as exc:  # a closed store: the lease simply expires
+                        logger.debug("could not release the alert lease: %r", exc)
+                self.leader = None
 
     async def _run(self) -> None:
         while True:
@@ -362,10 +559,14 @@ class AlertManager:
     # ------------------------------------------------------------ evaluation
 
     async def evaluate_once(self) -> list[AlertEvent]:
-        """Observe, evaluate every rule, store and announce the transitions."""
+        """Observe, evaluate every rule, store and announce the transitions.
+
+        Only while this manager holds the store's evaluation lease; otherwise it catches up
+        with the state the evaluating server stored, and returns no events.
+        """
         async with self._evaluating:
             try:
-                events = await anyio.to_thread.run_sync(self._evaluate)
+                events = await anyio.to_thread.run_sync(self._tick)
             except Exception as exc:  # a failing source or store must not stop alerting
                 self.errors += 1
                 self.last_error = f"alert evaluation failed: {type(exc).__name__}: {exc}"
@@ -373,6 +574,29 @@ class AlertManager:
                 return []
         await self._publish(events)
         return events
+
+    async def refresh(self) -> None:
+        """Catch up with changes another server sharing the store made since the last tick."""
+        async with self._evaluating:
+            await anyio.to_thread.run_sync(self._catch_up)
+
+    def _catch_up(self) -> None:
+        version = self._store.alert_lease()[2]
+        if version != self._version:
+            self._reload(version)
+
+    def _tick(self) -> list[AlertEvent]:
+        held, version = self._store.claim_alert_lease(self.lease_ttl_s)
+        self.last_tick_at = self._clock()
+        if version != self._version:
+            self._reload(version)
+        if held != self.leader:
+            logger.info(
+                "alert evaluation: %s",
+                "this server evaluates" if held else "another server sharing the store evaluates",
+            )
+            self.leader = held
+        return self._evaluate() if held else []
 
     def _evaluate(self) -> list[AlertEvent]:
         observed = self._source()
@@ -496,6 +720,14 @@ class AlertManager:
                 if current is not None and current.started_at == record.started_at:
                     self._open[key] = current.model_copy(update={"id": alert_id})
         self._store.add_alert_events(list(zip(ids, events, strict=True)))
+        self._wrote()
+
+    def _wrote(self) -> None:
+        """Count a change in the store, so servers sharing it reload."""
+        version = self._store.bump_alert_version()
+        with self._lock:
+            # A jump of more than one: another server wrote since we looked; reload next tick.
+            self._version = version if version == self._version + 1 else -1
 
     def _prune(self, now: float) -> None:
         """Forget quiet subjects whose cooldown has passed (memory stays bounded)."""
@@ -514,7 +746,10 @@ class AlertManager:
         if not events:
             return
         for event in events:
-            self._log_event(event)
+            try:
+                self._log_event(event)
+            except Exception as exc:  # telemetry trouble must not stop alerting
+                logger.warning("logging an alert to Logfire failed: %r", exc)
         for callback, timeout_s in list(self._subscribers):
             if self._task_group is not None:
                 self._task_group.start_soon(self._deliver, callback, timeout_s, events)
@@ -559,8 +794,9 @@ class AlertManager:
     def list_alerts(
         self, status: AlertFilter = "active", since: float | None = None, limit: int = 100
     ) -> list[AlertRecord]:
-        """Alerts newest first: active ones (firing or acknowledged) with fresh values,
-        resolved ones from the store."""
+        """Alerts newest first: active ones (firing or acknowledged, whenever they started)
+        with fresh values, and resolved ones from the store started or resolved since ``since``.
+        """
         now = self._clock()
         with self._lock:
             active = [
@@ -572,8 +808,6 @@ class AlertManager:
         found = active if status != "resolved" else []
         if status in ("resolved", "all"):
             found = found + self._store.list_alerts("resolved", since, limit)
-        if since is not None:
-            found = [a for a in found if max(a.started_at, a.resolved_at or 0) >= since]
         found.sort(key=lambda a: (a.started_at, a.id), reverse=True)
         return found[:limit]
 
@@ -594,6 +828,7 @@ class AlertManager:
     async def acknowledge(self, alert_id: int, until: float | None = None) -> AlertRecord:
         """Silence repeats of an active alert until it resolves, or until ``until``."""
         async with self._evaluating:  # so an evaluation cannot store an older state after it
+            await anyio.to_thread.run_sync(self._catch_up)
             now = self._clock()
             with self._lock:
                 key = next((k for k, a in self._open.items() if a.id == alert_id), None)
@@ -638,68 +873,99 @@ class AlertManager:
         subject: str | None = None,
         cooldown_s: float | None = None,
         dry_run: bool = False,
-    ) -> ThresholdUpdate:
+    ) -> ThresholdChange:
         """Change a rule's level (for every subject, or one); applies at the next evaluation,
         at once when the manager is running. ``dry_run`` changes nothing and replays history.
         """
-        now = self._clock()
-        with self._lock:
-            override = rules.make_override(
-                name,
-                value,
-                now=now,
-                severity=severity,
-                subject=subject,
-                cooldown_s=cooldown_s,
-                existing=self._overrides.values(),
-            )
-            subject = override.subject
-            previous = self._threshold(name, subject)
-            candidate = dict(self._overrides)
-            candidate[name, subject] = override
-            current = rules.effective_threshold(name, subject, candidate.values(), self.settings)
+        async with self._evaluating:  # no reload of the store may slip between apply and save
             if not dry_run:
-                self._overrides = candidate
-        replay: ReplaySummary | None = None
+                await anyio.to_thread.run_sync(self._catch_up)
+            with self._lock:
+                override = rules.make_override(
+                    name,
+                    value,
+                    now=self._clock(),
+                    severity=severity,
+                    subject=subject,
+                    cooldown_s=cooldown_s,
+                    existing=self._overrides.values(),
+                )
+                subject = override.subject
+                previous = self._threshold(name, subject)
+                before = dict(self._overrides)
+                after = {**before, (name, subject): override}
+                if not dry_run:
+                    self._overrides = after
+            if not dry_run:
+                await anyio.to_thread.run_sync(self._save_override, override)
+        replay = baseline = None
         note = ""
         if dry_run:
-            replay, note = await self._replay(current, name, subject)
-        else:
-            await anyio.to_thread.run_sync(self._store.save_override, override)
-            if self.running:
-                await self.evaluate_once()
-        [info] = [row for row in self.list_thresholds() if row.name == name]
-        return ThresholdUpdate(
-            threshold=info,
+            replay, baseline, note = await self._replay(name, subject, before, after)
+        elif self.running:
+            await self.evaluate_once()
+        table = rules.threshold_table(after.values(), self.settings)  # as it is, or would be
+        return ThresholdChange(
+            override=override,
             subject=subject,
             previous=previous,
-            current=current,
+            current=rules.effective_threshold(name, subject, after.values(), self.settings),
+            threshold=next(row for row in table if row.name == name),
             dry_run=dry_run,
-            persisted=not dry_run and getattr(self._store, "persistent", True),
+            persisted=not dry_run and self.persistent,
             replay=replay,
+            baseline=baseline,
             note=note,
         )
+
+    def _save_override(self, override: ThresholdOverride) -> None:
+        self._store.save_override(override)
+        self._wrote()
 
     async def reset_threshold(self, name: str, subject: str | None = None) -> bool:
         """Drop an override so the default applies again; False if there was none."""
         spec = rules.get_rule(name)
         subject = rules.check_subject(spec, subject)
-        with self._lock:
-            had = self._overrides.pop((name, subject), None) is not None
-        if had:
-            await anyio.to_thread.run_sync(self._store.delete_override, name, subject)
+        async with self._evaluating:
+            await anyio.to_thread.run_sync(self._catch_up)
+            with self._lock:
+                had = self._overrides.pop((name, subject), None) is not None
+            if had:
+                await anyio.to_thread.run_sync(self._delete_override, name, subject)
         return had
 
+    def _delete_override(self, name: str, subject: str | None) -> None:
+        self._store.delete_override(name, subject)
+        self._wrote()
+
     async def _replay(
-        self, threshold: Threshold, name: str, subject: str | None
-    ) -> tuple[ReplaySummary | None, str]:
+        self,
+        name: str,
+        subject: str | None,
+        before: Mapping[tuple[str, str | None], ThresholdOverride],
+        after: Mapping[tuple[str, str | None], ThresholdOverride],
+    ) -> tuple[ReplaySummary | None, ReplaySummary | None, str]:
+        """Replay the stored history under the new levels and under the current ones."""
         if self._history is None:
-            return None, "no stored history to replay in this server"
+            return None, None, "no stored history to replay in this server"
         history = self._history
-        points = await anyio.to_thread.run_sync(lambda: list(history(name, subject)))
-        target = subject or (rules.SYSTEM if "system" in rules.get_rule(name).scopes else "")
-        summary = rules.replay(threshold, target or rules.OVERALL, points)
-        return summary, f"replayed {len(points)} stored points"
+        by_subject = await anyio.to_thread.run_sync(lambda: dict(history(name, subject)))
+        new: dict[str, ReplaySummary] = {}
+        old: dict[str, ReplaySummary] = {}
+        for key, points in by_subject.items():
+            for levels, into in ((after, new), (before, old)):
+                threshold = rules.effective_threshold(name, key, levels.values(), self.settings)
+                into[key] = rules.replay(threshold, key, points)
+        replay, baseline = rules.combine_replays(new), rules.combine_replays(old)
+        if not replay.evaluations:
+            return replay, baseline, "no stored history for this rule yet: nothing to replay"
+        span = (replay.last_at or 0) - (replay.first_at or 0)
+        note = (
+            f"replayed {replay.evaluations} evaluations of {replay.subjects} subject(s) over "
+            f"{span / 3600:.1f} h of stored history: {replay.fired} episode(s) with the new "
+            f"levels, {baseline.fired} with the current ones"
+        )
+        return replay, baseline, note
 
 
 # ---------------------------------------------------------------- webhook
@@ -745,6 +1011,7 @@ class WebhookNotifier:
         self.sent = 0
         self.failures = 0
         self.last_error: str | None = None
+        self.last_failed = False  # the latest delivery gave up
 
     @property
     def budget_s(self) -> float:
@@ -776,11 +1043,13 @@ class WebhookNotifier:
                     continue
                 if response.is_success:
                     self.sent += 1
+                    self.last_failed = False
                     return
                 self.last_error = f"HTTP {response.status_code}"
                 if response.status_code != 429 and response.status_code < 500:
                     break  # the receiver refuses this request: trying again will not help
         self.failures += 1
+        self.last_failed = True
         logger.warning("alert webhook %s failed: %s", self.url, self.last_error)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
@@ -380,6 +381,7 @@ class ResourceSampler:
         )
         self._sink = sink
         self._sleep = sleep
+        self._reading = threading.Lock()  # the schedule and sample_once() may overlap
         self._task_group: anyio.abc.TaskGroup | None = None
         self.latest: ResourceSample | None = None
         self.samples_taken = 0
@@ -425,19 +427,20 @@ class ResourceSampler:
             await self._sleep(max(0.0, self.interval_s - elapsed))
 
     def _take(self) -> ResourceSample | None:
-        try:
-            sample = self.reader.read()
-        except Exception as exc:  # a psutil surprise must not stop sampling
-            self._failed(exc, "reading resources failed")
-            return None
-        self.latest = sample
-        self.samples_taken += 1
-        if self._sink is not None:
+        with self._reading:
             try:
-                self._sink(sample)
-            except Exception as exc:
-                self._failed(exc, "storing a resource sample failed")
-        return sample
+                sample = self.reader.read()
+            except Exception as exc:  # a psutil surprise must not stop sampling
+                self._failed(exc, "reading resources failed")
+                return None
+            self.latest = sample
+            self.samples_taken += 1
+            if self._sink is not None:
+                try:
+                    self._sink(sample)
+                except Exception as exc:
+                    self._failed(exc, "storing a resource sample failed")
+            return sample
 
     def _failed(self, exc: Exception, what: str) -> None:
         self.errors += 1
@@ -462,11 +465,23 @@ class MetricStats(_Answer):
 class ResourceSummary(_Answer):
     """The latest sample plus min/mean/max/p95 of each numeric metric over the window."""
 
-    samples: int
+    samples: int = Field(description="Samples the stats rest on.")
     latest: ResourceSample | None
     stats: dict[str, MetricStats] = Field(
         description="Metric name -> stats; process_* metrics are this server's own process."
     )
+    first_at: float | None = Field(default=None, description="The oldest sample, Unix seconds.")
+    last_at: float | None = Field(default=None, description="The newest sample, Unix seconds.")
+    window: str | None = None
+    interval_s: float | None = Field(
+        default=None, description="Seconds between samples; None when no sampler runs here."
+    )
+    spread: bool = Field(
+        default=False,
+        description="True when the window held more samples than were read: "
+        "the stats rest on samples spread evenly over it.",
+    )
+    note: str = ""
 
 
 SUMMARY_METRICS: tuple[str, ...] = (
@@ -483,12 +498,16 @@ SUMMARY_METRICS: tuple[str, ...] = (
 )
 
 
-def summarize(samples: Sequence[ResourceSample]) -> ResourceSummary:
-    """Summarize samples (any order) for ``get_resource_usage``: unavailable values are skipped."""
+def summarize(samples: Sequence[ResourceSample], pid: int | None = None) -> ResourceSummary:
+    """Summarize samples (any order) for ``get_resource_usage``: unavailable values are skipped.
+
+    ``process_*`` metrics come from the process ``pid`` (default: each sample's first, the
+    process that took it), so samples several servers stored in one file do not mix.
+    """
     ordered = sorted(samples, key=lambda s: s.timestamp)
     series: dict[str, list[float]] = {name: [] for name in SUMMARY_METRICS}
     for sample in ordered:
-        own = sample.processes[0] if sample.processes else None
+        own = _process(sample, pid)
         values: dict[str, float | int | None] = {
             name: getattr(sample, name)
             for name in SUMMARY_METRICS
@@ -501,8 +520,18 @@ def summarize(samples: Sequence[ResourceSample]) -> ResourceSummary:
                 series[name].append(float(value))
     stats = {name: _stats(values) for name, values in series.items() if values}
     return ResourceSummary(
-        samples=len(ordered), latest=ordered[-1] if ordered else None, stats=stats
+        samples=len(ordered),
+        latest=ordered[-1] if ordered else None,
+        stats=stats,
+        first_at=ordered[0].timestamp if ordered else None,
+        last_at=ordered[-1].timestamp if ordered else None,
     )
+
+
+def _process(sample: ResourceSample, pid: int | None) -> ProcessUsage | None:
+    if pid is None:
+        return sample.processes[0] if sample.processes else None
+    return next((p for p in sample.processes if p.pid == pid), None)
 
 
 def _stats(values: list[float]) -> MetricStats:

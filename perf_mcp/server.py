@@ -18,10 +18,12 @@ import inspect
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar, get_args
 
 import anyio
 import anyio.to_thread
@@ -30,6 +32,8 @@ from mcp.server.caching import CacheHint
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.prompts.base import UserMessage
+from mcp.server.session import ServerSession
+from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
@@ -38,17 +42,30 @@ from mcp.types import (
     CompletionContext,
     EmptyResult,
     LoggingLevel,
+    LoggingMessageNotification,
+    LoggingMessageNotificationParams,
+    NotificationParams,
     PromptReference,
     ResourceTemplateReference,
+    ResourceUpdatedNotification,
+    ResourceUpdatedNotificationParams,
+    ServerNotification,
     SetLevelRequestParams,
+    SubscribeRequestParams,
     ToolAnnotations,
+    UnsubscribeRequestParams,
 )
 from pydantic import BaseModel, Field, ValidationError
 
+from perf_mcp.alerting import AlertManager, WebhookNotifier, monitor_history, monitor_source
+from perf_mcp.config import Settings
 from perf_mcp.core.alerts_models import (
     AlertFilter,
     AlertList,
+    Breach,
     ComponentHealth,
+    Evaluation,
+    HealthLevel,
     HealthStatus,
     ThresholdChange,
     ThresholdList,
@@ -71,16 +88,15 @@ from perf_mcp.core.models import (
     ToolStatsList,
     Window,
 )
-from perf_mcp.core.rules import (
-    OVERALL,
-    AlertState,
-    Severity,
-    ThresholdOverride,
-    make_override,
-    threshold_table,
-)
+from perf_mcp.core.rules import AlertEvent, AlertRecord, Severity
 from perf_mcp.monitor import Monitor
-from perf_mcp.sampler import ResourceReader, ResourceSummary, summarize
+from perf_mcp.sampler import (
+    ResourceReader,
+    ResourceSample,
+    ResourceSampler,
+    ResourceSummary,
+    summarize,
+)
 from perf_mcp.storage import StoreError
 
 logger = logging.getLogger(__name__)
@@ -91,6 +107,7 @@ T = TypeVar("T")
 MAX_BATCH = 10_000
 MAX_LIMIT = 500
 MAX_COMPLETIONS = 100  # the protocol's cap on completion values
+MAX_RESOURCE_SAMPLES = 1000  # a long window's samples are spread evenly down to this many
 
 INSTRUCTIONS = """\
 perf-mcp measures web endpoints, AI agents and their tools, and the machine they run on.
@@ -149,25 +166,30 @@ class Runtime:
     """The Monitor a server works on, and the state that lives as long as the server.
 
     The lifespan opens it; with several connections in one process (the in-process test
-    client) the first opens the Monitor and the last closes it.
+    client) the first opens the Monitor and the last closes it. The resource sampler and
+    the alert manager run in the lifespan of the connection that found them stopped.
     """
 
     def __init__(
         self,
         monitor: Monitor | None,
         db_path: str | os.PathLike[str] | None,
-        flush_interval_s: float,
+        flush_interval_s: float | None,
+        settings: Settings | None,
     ) -> None:
         self._owned = monitor is None
         self._monitor = monitor
         self._db_path = db_path
         self._flush_interval_s = flush_interval_s
+        self.settings = settings or (monitor.settings if monitor is not None else Settings())
         self._users = 0
         self._lock = anyio.Lock()
         self.started_at = time.time()
-        self.overrides: list[ThresholdOverride] = []
-        self.reader: ResourceReader | None = None
-        self.client_log_level: LoggingLevel | None = None
+        self.sampler: ResourceSampler | None = None
+        self.alerts: AlertManager | None = None
+        self.webhook: WebhookNotifier | None = None
+        self.clients = ClientNotifier()
+        self._background_runs = False
 
     @property
     def monitor(self) -> Monitor:
@@ -175,20 +197,67 @@ class Runtime:
             raise ToolError("the server is not running: its lifespan has not started")
         return self._monitor
 
+    @property
+    def alert_manager(self) -> AlertManager:
+        if self.alerts is None:
+            raise ToolError("the server is not running: its lifespan has not started")
+        return self.alerts
+
     async def open(self) -> None:
         """Open the Monitor (when this runtime owns it) for one more user."""
         async with self._lock:
             if self._monitor is None:
                 self._monitor = await anyio.to_thread.run_sync(
                     functools.partial(
-                        Monitor, self._db_path, flush_interval_s=self._flush_interval_s
+                        Monitor,
+                        self._db_path,
+                        flush_interval_s=self._flush_interval_s,
+                        settings=self.settings,
                     )
                 )
                 logger.info("perf-mcp store: %s", self._monitor.db_path)
-            if self.reader is None:
-                self.reader = _resource_reader(self._monitor.db_path)
-                await anyio.to_thread.run_sync(self.reader.prime)
+            if self.alerts is None:
+                await self._build_background(self._monitor)
             self._users += 1
+
+    async def _build_background(self, monitor: Monitor) -> None:
+        settings = self.settings
+        storage = monitor.storage
+        disks = [] if monitor.db_path == ":memory:" else [os.path.dirname(monitor.db_path)]
+        reader = ResourceReader(pids=settings.watch_pids, disk_paths=[*disks, *settings.disk_paths])
+        self.sampler = ResourceSampler(
+            lambda sample: storage.add_resource_sample(sample.timestamp, _sample_json(sample)),
+            interval_s=settings.sample_interval_s,
+            reader=reader,
+        )
+        alerts = await anyio.to_thread.run_sync(
+            lambda: AlertManager(
+                monitor_source(monitor, self.sampler),
+                store=storage,
+                interval_s=settings.alert_interval_s,
+                history=monitor_history(monitor),
+            )
+        )
+        alerts.subscribe(self.clients.alerts_changed)
+        if settings.webhook_url:
+            self.webhook = WebhookNotifier(settings.webhook_url)
+            alerts.subscribe(self.webhook, timeout_s=self.webhook.budget_s)
+        self.alerts = alerts
+
+    @asynccontextmanager
+    async def background(self) -> AsyncIterator[None]:
+        """Sample resources and evaluate alerts while this lifespan lasts, unless another
+        connection's lifespan already does."""
+        sampler, alerts = self.sampler, self.alerts
+        if sampler is None or alerts is None or self._background_runs:
+            yield
+            return
+        self._background_runs = True  # before the first await: lifespans may start together
+        try:
+            async with sampler, alerts:
+                yield
+        finally:
+            self._background_runs = False
 
     async def release(self) -> None:
         """Flush for a leaving user; close the Monitor when the last one leaves."""
@@ -200,9 +269,108 @@ class Runtime:
                     return
                 if self._owned and self._users == 0:
                     self._monitor = None
+                    self.sampler = self.alerts = self.webhook = None
                     await anyio.to_thread.run_sync(monitor.close)
                 else:
                     await anyio.to_thread.run_sync(monitor.flush)
+
+
+def _sample_json(sample: ResourceSample) -> str:
+    return sample.model_dump_json(exclude_none=True)
+
+
+ALERTS_URI = "perf://alerts"
+THRESHOLDS_URI = "perf://thresholds"
+SUBSCRIBABLE = (ALERTS_URI, THRESHOLDS_URI)
+MAX_PEERS = 256  # legacy connections remembered for notifications; the oldest is forgotten
+LOG_LEVELS: tuple[LoggingLevel, ...] = get_args(LoggingLevel)  # least severe first
+
+
+@dataclass
+class _Peer:
+    """A 2025-11-25 client connection: where to send notifications, and what it asked for."""
+
+    session: ServerSession
+    uris: set[str] = field(default_factory=set)
+    level: LoggingLevel = "info"
+
+
+class ClientNotifier:
+    """Tells connected MCP clients that alerts or thresholds changed.
+
+    2026-07-28 clients listen with ``subscriptions/listen``: the events go on the server's
+    subscription bus. 2025-11-25 clients subscribe with ``resources/subscribe`` and get
+    ``notifications/resources/updated``, plus a log message (``notifications/message``) for
+    each alert people should hear about, at or above the level they set.
+    """
+
+    def __init__(self) -> None:
+        self.bus = InMemorySubscriptionBus()
+        self._peers: dict[int, _Peer] = {}
+
+    def peer(self, session: ServerSession) -> _Peer:
+        """The record of the connection ``session`` belongs to (made on first sight)."""
+        key = _connection_key(session)
+        found = self._peers.pop(key, None) or _Peer(session)
+        self._peers[key] = found  # most recently seen last
+        while len(self._peers) > MAX_PEERS:
+            del self._peers[next(iter(self._peers))]
+        return found
+
+    async def resource_updated(self, uri: str) -> None:
+        """Announce that a resource changed to everyone subscribed to it."""
+        await self.bus.publish(ResourceUpdated(uri=uri))
+        for key, peer in list(self._peers.items()):
+            if uri in peer.uris:
+                await self._send(
+                    key,
+                    peer,
+                    ResourceUpdatedNotification(params=ResourceUpdatedNotificationParams(uri=uri)),
+                )
+
+    async def alerts_changed(self, events: Sequence[AlertEvent]) -> None:
+        """An AlertManager subscriber: resource-updated, then a log line per notable event."""
+        await self.resource_updated(ALERTS_URI)
+        notable = [e for e in events if e.notify]
+        for key, peer in list(self._peers.items()):
+            for event in notable:
+                level = _log_level(event)
+                if LOG_LEVELS.index(level) < LOG_LEVELS.index(peer.level):
+                    continue
+                data = {**event.model_dump(mode="json", exclude_none=True), "uri": ALERTS_URI}
+                message = LoggingMessageNotification(
+                    params=LoggingMessageNotificationParams(
+                        level=level, logger="perf_mcp.alerts", data=data
+                    )
+                )
+                if not await self._send(key, peer, message):
+                    break
+
+    async def _send(self, key: int, peer: _Peer, notification: ServerNotification) -> bool:
+        try:
+            await peer.session.send_notification(notification)
+        except Exception as exc:  # the client went away: forget it
+            logger.debug("dropping an MCP client that cannot be notified: %r", exc)
+            self._peers.pop(key, None)
+            return False
+        return True
+
+
+def _connection_key(session: ServerSession) -> int:
+    """One key per client connection. Each request gets its own ServerSession, but all of a
+    connection's share the ``initialize`` params object, which lives as long as it does."""
+    params = session.client_params
+    return id(params) if params is not None else id(session)
+
+
+def _log_level(event: AlertEvent) -> LoggingLevel:
+    if event.kind == "resolved":
+        return "notice"
+    if event.kind == "acknowledged":
+        return "info"
+    if event.severity == "critical" and event.kind != "deescalated":
+        return "critical"
+    return "warning"
 
 
 def _describe_invalid(exc: ValueError) -> str:
@@ -229,12 +397,6 @@ async def _in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T
         raise _invalid(exc) from exc
     except StoreError as exc:
         raise ToolError(f"the metrics store cannot be used: {exc}") from exc
-
-
-def _resource_reader(db_path: str) -> ResourceReader:
-    """A psutil reader watching this process and the filesystem that holds the store."""
-    disk = [] if db_path == ":memory:" else [os.path.dirname(os.path.abspath(db_path))]
-    return ResourceReader(disk_paths=disk)
 
 
 class PerfTools:
@@ -451,30 +613,63 @@ class PerfTools:
     async def get_resource_usage(self, window: WindowArg = "5m") -> ResourceSummary:
         """CPU, memory, swap, disk, I/O and load of the machine, and this server's own process.
 
-        `latest` is a reading; `stats` gives last/min/mean/max/p95 of each metric over the
-        window (percentages 0..100, bytes, bytes per second). A value psutil cannot give here
-        is missing with its reason in `unavailable`. Without the background sampler the
-        window holds only the reading taken for this answer (`samples` = 1).
+        `latest` is the newest reading; `stats` gives last/min/mean/max/p95 of each metric
+        over the window's stored samples (percentages 0..100, bytes, bytes per second;
+        process_* is this server's process). A value psutil cannot give here is missing with
+        its reason in `unavailable`. Samples are taken every `interval_s` seconds.
         """
-        reader = self.runtime.reader
-        if reader is None:
-            raise ToolError("the server is not running: its lifespan has not started")
-        return summarize([await anyio.to_thread.run_sync(reader.read)])
+        runtime = self.runtime
+        storage = runtime.monitor.storage
+        sampler = runtime.sampler
+        now = time.time()
+        raw = await _in_thread(
+            storage.resource_samples_spread, now - WINDOW_SECONDS[window], MAX_RESOURCE_SAMPLES
+        )
+        samples = [ResourceSample.model_validate_json(text) for text in raw]
+        fresh = sampler.latest if sampler is not None else None
+        if sampler is not None and (fresh is None or now - fresh.timestamp > sampler.interval_s):
+            fresh = await sampler.sample_once()  # nothing recent: read the machine now
+            if fresh is not None:
+                samples.append(fresh)
+        summary = summarize(samples, pid=os.getpid())
+        note = "" if samples else "no resource samples in this window yet"
+        return summary.model_copy(
+            update={
+                "window": window,
+                "interval_s": sampler.interval_s if sampler is not None else None,
+                "spread": len(raw) >= MAX_RESOURCE_SAMPLES,
+                "note": note,
+            }
+        )
 
     async def list_alerts(
         self,
         window: WindowArg = "24h",
         status: Annotated[
-            AlertFilter, Field(description='"active" (firing or acknowledged), a state, or "all".')
+            AlertFilter,
+            Field(description='"active" (firing or acknowledged), one state, or "all".'),
         ] = "active",
         limit: LimitArg = 20,
     ) -> AlertList:
         """Alerts raised when a threshold was crossed, newest first, with value and limit.
 
-        See list_thresholds for the limits and set_threshold to change one.
+        Active alerts are always listed; resolved ones when they started or ended within
+        `window`. Each has an `id` for acknowledge_alert. See list_thresholds for the limits
+        and set_threshold to change one.
         """
+        alerts = self.runtime.alert_manager
+        await alerts.refresh()
+        since = time.time() - WINDOW_SECONDS[window]
+        found = await _in_thread(alerts.list_alerts, status, since, limit + 1)
         return AlertList(
-            window=window, alerts=[], total=0, truncated=False, active=0, alerting_enabled=False
+            window=window,
+            status=status,
+            alerts=found[:limit],
+            truncated=len(found) > limit,
+            active=alerts.active_count(),
+            evaluation=_evaluation(alerts),
+            interval_s=alerts.interval_s,
+            last_evaluated_at=alerts.last_evaluated_at if alerts.leader else None,
         )
 
     async def list_thresholds(self) -> ThresholdList:
@@ -483,35 +678,18 @@ class PerfTools:
         Also the cooldown between repeated notifications, the minimum sample count before a
         rule can fire, and overrides for single subjects (an endpoint, agent or tool).
         """
-        return ThresholdList(thresholds=threshold_table(self.runtime.overrides))
+        alerts = self.runtime.alert_manager
+        await alerts.refresh()
+        return ThresholdList(thresholds=alerts.list_thresholds())
 
     async def health_check(self) -> HealthStatus:
-        """Whether the server is well: store writable, background work running, version, uptime."""
-        runtime = self.runtime
-        monitor = runtime.monitor
-        components = [ComponentHealth(name="server", status="ok")]
-        store_bytes = None
-        try:
-            await anyio.to_thread.run_sync(monitor.flush)
-            store_bytes = await anyio.to_thread.run_sync(monitor.storage.file_size_bytes)
-            components.append(ComponentHealth(name="store", status="ok", detail="writable"))
-        except Exception as exc:  # the answer is the error: report it, don't crash
-            detail = f"{type(exc).__name__}: {exc}"
-            components.append(ComponentHealth(name="store", status="unhealthy", detail=detail))
-        components += [
-            ComponentHealth(name="sampler", status="disabled", detail="not running here"),
-            ComponentHealth(name="alerting", status="disabled", detail="not running here"),
-        ]
-        failing = any(c.status == "unhealthy" for c in components)
-        return HealthStatus(
-            status="unhealthy" if failing else "ok",
-            version=package_version(),
-            uptime_s=round(time.time() - runtime.started_at, 3),
-            db_path=monitor.db_path,
-            store_bytes=store_bytes,
-            components=components,
-            active_alerts=0,
-        )
+        """Whether the server is well: ok, degraded or unhealthy, and why.
+
+        Reasons name the thresholds crossed now, a stalled resource sampler, alert
+        evaluation or store flusher, and a store that cannot be written or grows large.
+        Also the version, uptime, store size and the age of the last flush.
+        """
+        return await _health(self.runtime)
 
     # ------------------------------------------------------------ changing
 
@@ -539,57 +717,62 @@ class PerfTools:
             float | None,
             Field(description="Seconds before the same alert notifies again (default 300)."),
         ] = None,
+        dry_run: Annotated[
+            bool,
+            Field(
+                description="Change nothing; replay the stored history (last 24 h) to show how "
+                "often the new level would have fired, next to the current one."
+            ),
+        ] = False,
     ) -> ThresholdChange:
         """Change an alert threshold's level or cooldown, for everything or for one subject.
 
         Units follow the name: *_ms in milliseconds, *_rate as a fraction (0.05 = 5%),
         *_percent in 0..100. Changing the warning level alone keeps the critical/warning
-        ratio. Answers with the stored override and the rule's levels after it.
+        ratio. Applies at once and is stored (it survives a restart); with dry_run=true
+        nothing changes and `replay` / `baseline` count the alerts the new and the current
+        levels would have raised on the stored history.
         """
-        runtime = self.runtime
+        alerts = self.runtime.alert_manager
         try:
-            override = make_override(
+            change = await alerts.set_threshold(
                 name,
                 value,
-                now=time.time(),
                 severity=severity,
                 subject=subject,
                 cooldown_s=cooldown_s,
-                existing=runtime.overrides,
+                dry_run=dry_run,
             )
         except ValueError as exc:
             raise _invalid(exc) from exc
-        runtime.overrides = [
-            o for o in runtime.overrides if (o.rule, o.subject) != (name, override.subject)
-        ]
-        runtime.overrides.append(override)
-        (row,) = [t for t in threshold_table(runtime.overrides) if t.name == name]
-        return ThresholdChange(override=override, threshold=row, persisted=False)
+        except StoreError as exc:
+            raise ToolError(f"the metrics store cannot be used: {exc}") from exc
+        if not dry_run:
+            await self.runtime.clients.resource_updated(THRESHOLDS_URI)
+        return change
 
     async def acknowledge_alert(
         self,
-        rule: Annotated[ThresholdName, Field(description="The alert's rule, from list_alerts.")],
-        subject: Annotated[
-            str,
-            Field(
-                min_length=1,
-                max_length=200,
-                description='The alert\'s subject from list_alerts: "overall", "system", an '
-                "endpoint, agent or tool.",
-            ),
-        ] = OVERALL,
+        alert_id: Annotated[int, Field(ge=1, description="The alert's id, from list_alerts.")],
         until: Annotated[
-            float | None,
+            float | datetime | None,
             Field(
-                description="Silence repeats until then (Unix seconds); default: until resolved."
+                description="Silence repeats until then: Unix seconds or an ISO 8601 time "
+                '("2030-01-01T09:00:00Z"; UTC unless it has an offset). Default: until resolved.'
             ),
         ] = None,
-    ) -> AlertState:
-        """Acknowledge a firing alert: its repeats stop until it resolves (or until `until`)."""
-        raise ToolError(
-            f"no firing alert for {rule} on {subject!r}: list_alerts shows the alerts that "
-            "exist (alert evaluation is not running in this server, so there are none)"
-        )
+    ) -> AlertRecord:
+        """Acknowledge an active alert: its repeated notifications stop until it resolves
+        (or until `until`). A rise to critical notifies again. Answers with the alert."""
+        if isinstance(until, datetime):
+            aware = until if until.tzinfo is not None else until.replace(tzinfo=UTC)
+            until = aware.timestamp()
+        try:
+            return await self.runtime.alert_manager.acknowledge(alert_id, until)
+        except ValueError as exc:
+            raise ToolError(str(exc)) from exc
+        except StoreError as exc:
+            raise ToolError(f"the metrics store cannot be used: {exc}") from exc
 
     # ------------------------------------------------------------ resources
 
@@ -599,12 +782,47 @@ class PerfTools:
         return summary.model_dump_json(indent=1)
 
     async def alerts_resource(self) -> str:
-        """Active alerts, as JSON."""
+        """Active alerts, as JSON. Subscribe to hear when they change."""
         return (await self.list_alerts()).model_dump_json(indent=1)
 
     async def thresholds_resource(self) -> str:
-        """Alert thresholds with their current values, as JSON."""
+        """Alert thresholds with their current values, as JSON. Subscribe to hear of changes."""
         return (await self.list_thresholds()).model_dump_json(indent=1)
+
+    # ------------------------------------------------------------ 2025-11-25 notifications
+
+    async def subscribe(
+        self, ctx: ServerRequestContext[Runtime], params: SubscribeRequestParams
+    ) -> EmptyResult:
+        """resources/subscribe: perf://alerts and perf://thresholds announce their changes."""
+        if params.uri not in SUBSCRIBABLE:
+            raise MCPError(
+                INVALID_PARAMS,
+                f"cannot subscribe to {params.uri!r}: subscribe to {ALERTS_URI} (alerts firing "
+                f"and resolving) or {THRESHOLDS_URI}; read perf://summary when you need it",
+            )
+        self.runtime.clients.peer(ctx.session).uris.add(params.uri)
+        return EmptyResult()
+
+    async def unsubscribe(
+        self, ctx: ServerRequestContext[Runtime], params: UnsubscribeRequestParams
+    ) -> EmptyResult:
+        """resources/unsubscribe."""
+        self.runtime.clients.peer(ctx.session).uris.discard(params.uri)
+        return EmptyResult()
+
+    async def set_logging_level(
+        self, ctx: ServerRequestContext[Runtime], params: SetLevelRequestParams
+    ) -> EmptyResult:
+        """logging/setLevel: the least severe alert log message this client wants."""
+        self.runtime.clients.peer(ctx.session).level = params.level
+        return EmptyResult()
+
+    async def initialized(
+        self, ctx: ServerRequestContext[Runtime], params: NotificationParams
+    ) -> None:
+        """A 2025-11-25 client finished its handshake: it hears alert log messages."""
+        self.runtime.clients.peer(ctx.session)
 
     # ------------------------------------------------------------ prompts
 
@@ -703,27 +921,213 @@ def _split_endpoint(endpoint: str) -> tuple[str | None, str]:
     return None, endpoint.strip()
 
 
+# ---------------------------------------------------------------- health
+
+STALE_INTERVALS = 3  # background work this many intervals late (plus slack) is stalled
+STORE_WARN_BYTES = 1 << 30
+
+
+async def _health(runtime: Runtime) -> HealthStatus:
+    """The health_check answer: each part's state, the crossed thresholds, the verdict."""
+    monitor = runtime.monitor
+    now = time.time()
+    components = [ComponentHealth(name="server", status="ok", detail=f"pid {os.getpid()}")]
+    store_bytes = None
+    try:
+        await anyio.to_thread.run_sync(monitor.flush)
+        store_bytes = await anyio.to_thread.run_sync(monitor.storage.file_size_bytes)
+    except Exception as exc:  # the answer is the error: report it, don't crash
+        detail = f"cannot be written: {type(exc).__name__}: {exc}"
+        components.append(ComponentHealth(name="store", status="unhealthy", detail=detail))
+    else:
+        components.append(_store_health(store_bytes))
+    components += [
+        _flusher_health(monitor, now),
+        _sampler_health(runtime.sampler, now),
+        _alerting_health(runtime.alerts, now),
+    ]
+    if runtime.webhook is not None:
+        components.append(_webhook_health(runtime.webhook))
+    active = runtime.alerts.list_alerts("active", limit=100) if runtime.alerts else []
+    active.sort(key=lambda a: a.severity != "critical")
+    problems: list[tuple[HealthLevel, str]] = [
+        ("unhealthy" if c.status == "unhealthy" else "degraded", f"{c.name}: {c.detail}")
+        for c in components
+        if c.status in ("degraded", "unhealthy")
+    ]
+    for alert in active:
+        acknowledged = alert.state == "acknowledged"
+        serious = alert.severity == "critical" and not acknowledged
+        ack = " (acknowledged)" if acknowledged else ""
+        problems.append(
+            ("unhealthy" if serious else "degraded", f"alert {alert.id}{ack}: {alert.message}")
+        )
+    problems.sort(key=lambda p: p[0] != "unhealthy")
+    status: HealthLevel = problems[0][0] if problems else "ok"
+    last_flush = monitor.storage.last_flush_at
+    return HealthStatus(
+        status=status,
+        reasons=[reason for _, reason in problems],
+        version=package_version(),
+        uptime_s=round(now - runtime.started_at, 3),
+        db_path=monitor.db_path,
+        store_bytes=store_bytes,
+        last_flush_age_s=round(now - last_flush, 3) if last_flush is not None else None,
+        components=components,
+        active_alerts=len(active),
+        breached=[_breach(alert) for alert in active],
+    )
+
+
+def _store_health(size: int) -> ComponentHealth:
+    mib = f"{size / (1 << 20):,.1f} MiB"
+    if size > STORE_WARN_BYTES:
+        return ComponentHealth(
+            name="store",
+            status="degraded",
+            detail=f"writable but large ({mib}): shorten the retention "
+            "(PERF_MCP_RETENTION_1M_D, PERF_MCP_RETENTION_1H_D)",
+        )
+    return ComponentHealth(name="store", status="ok", detail=f"writable, {mib}")
+
+
+def _stale_after(interval_s: float) -> float:
+    return STALE_INTERVALS * interval_s + 5
+
+
+def _flusher_health(monitor: Monitor, now: float) -> ComponentHealth:
+    last = monitor.storage.last_flush_at
+    age = f"last write {now - last:.1f} s ago" if last is not None else "nothing written yet"
+    alive = _flusher_alive(monitor)
+    if alive is None:
+        return ComponentHealth(
+            name="flusher", status="disabled", detail=f"no background flusher: queries flush; {age}"
+        )
+    if not alive:
+        return ComponentHealth(
+            name="flusher",
+            status="degraded",
+            detail=f"stopped: recorded data is written only when someone queries; {age}",
+        )
+    return ComponentHealth(
+        name="flusher", status="ok", detail=f"every {monitor.flush_interval_s:g} s; {age}"
+    )
+
+
+def _flusher_alive(monitor: Monitor) -> bool | None:
+    """Whether the Monitor's flush thread runs (None: it was started without one)."""
+    # Monitor has no public word for it yet; its thread attribute is the truth.
+    thread = getattr(monitor, "_flusher", None)
+    return None if thread is None else bool(thread.is_alive())
+
+
+def _sampler_health(sampler: ResourceSampler | None, now: float) -> ComponentHealth:
+    if sampler is None or not sampler.running:
+        return ComponentHealth(
+            name="sampler", status="degraded", detail="not running: no new resource samples"
+        )
+    every = f"every {sampler.interval_s:g} s"
+    latest = sampler.latest
+    since = latest.timestamp if latest is not None else sampler.started_at or now
+    age = now - since
+    if age > _stale_after(sampler.interval_s) + sampler.first_after_s:
+        error = f"; {sampler.last_error}" if sampler.last_error else ""
+        what = "last sample" if latest is not None else "started, no sample yet,"
+        return ComponentHealth(
+            name="sampler", status="degraded", detail=f"{what} {age:.0f} s ago ({every}){error}"
+        )
+    if latest is None:
+        return ComponentHealth(name="sampler", status="ok", detail=f"{every}; first sample soon")
+    return ComponentHealth(
+        name="sampler",
+        status="ok",
+        detail=f"{every}; last sample {age:.1f} s ago, {sampler.samples_taken} taken",
+    )
+
+
+def _alerting_health(alerts: AlertManager | None, now: float) -> ComponentHealth:
+    if alerts is None or not alerts.running:
+        return ComponentHealth(
+            name="alerting", status="degraded", detail="not running: nothing new can fire"
+        )
+    every = f"every {alerts.interval_s:g} s"
+    if alerts.leader is False:
+        return ComponentHealth(
+            name="alerting",
+            status="ok",
+            detail=f"another perf-mcp server sharing this store evaluates ({every}); "
+            "this one follows and takes over if it stops",
+        )
+    last = alerts.last_evaluated_at
+    if last is None or now - last > _stale_after(alerts.interval_s):
+        when = f"last evaluation {now - last:.0f} s ago" if last is not None else "no evaluation"
+        error = f"; {alerts.last_error}" if alerts.last_error else ""
+        if last is None and alerts.last_error is None:
+            return ComponentHealth(name="alerting", status="ok", detail=f"{every}; starting")
+        return ComponentHealth(
+            name="alerting", status="degraded", detail=f"{when} ({every}){error}"
+        )
+    return ComponentHealth(
+        name="alerting", status="ok", detail=f"{every}; last evaluation {now - last:.1f} s ago"
+    )
+
+
+def _webhook_health(hook: WebhookNotifier) -> ComponentHealth:
+    if hook.last_failed:
+        return ComponentHealth(
+            name="webhook",
+            status="degraded",
+            detail=f"{hook.failures} delivery(ies) failed, last: {hook.last_error} "
+            f"({hook.sent} sent)",
+        )
+    return ComponentHealth(name="webhook", status="ok", detail=f"{hook.sent} sent")
+
+
+def _breach(alert: AlertRecord) -> Breach:
+    return Breach(
+        alert_id=alert.id,
+        threshold=alert.threshold,
+        subject=alert.subject,
+        severity=alert.severity,
+        value=alert.value,
+        limit=alert.limit,
+        unit=alert.unit,
+        since=alert.started_at,
+        acknowledged=alert.state == "acknowledged",
+    )
+
+
+def _evaluation(alerts: AlertManager) -> Evaluation:
+    if not alerts.running:
+        return "not running"
+    return "another server" if alerts.leader is False else "this server"
+
+
 def build_server(
     monitor: Monitor | None = None,
     *,
     db_path: str | os.PathLike[str] | None = None,
-    flush_interval_s: float = 1.0,
+    flush_interval_s: float | None = None,
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING",
+    settings: Settings | None = None,
 ) -> MCPServer[Runtime]:
     """Build the perf-mcp MCP server.
 
     Give a ``monitor`` you own (the server flushes it but never closes it), or let the
     server's lifespan open one on ``db_path`` (default: ``$PERF_MCP_DB`` or the user data
-    directory) and flush and close it on shutdown.
+    directory) and flush and close it on shutdown. The lifespan also runs the resource
+    sampler and the alert manager; ``settings`` (default: the monitor's, else the
+    environment's) sets their intervals, the webhook and the watched processes.
     """
-    runtime = Runtime(monitor, db_path, flush_interval_s)
+    runtime = Runtime(monitor, db_path, flush_interval_s, settings)
     tools = PerfTools(runtime)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
         await runtime.open()
         try:
-            yield runtime
+            async with runtime.background():
+                yield runtime
         finally:
             await runtime.release()
 
@@ -735,6 +1139,7 @@ def build_server(
         version=package_version(),
         lifespan=lifespan,
         log_level=log_level,
+        subscriptions=runtime.clients.bus,
         # The tool, resource and prompt lists never change while the server runs.
         cache_hints={
             "tools/list": CacheHint(ttl_ms=300_000, scope="public"),
@@ -763,23 +1168,25 @@ def build_server(
 
     json_type = "application/json"
     server.resource("perf://summary", name="summary", mime_type=json_type)(tools.summary_resource)
-    server.resource("perf://alerts", name="alerts", mime_type=json_type)(tools.alerts_resource)
-    server.resource("perf://thresholds", name="thresholds", mime_type=json_type)(
+    server.resource(ALERTS_URI, name="alerts", mime_type=json_type)(tools.alerts_resource)
+    server.resource(THRESHOLDS_URI, name="thresholds", mime_type=json_type)(
         tools.thresholds_resource
     )
     server.prompt(title="Performance review")(tools.performance_review)
     server.prompt(title="Diagnose an endpoint")(tools.diagnose_endpoint)
     server.completion()(tools.complete)  # type: ignore[no-untyped-call]
 
-    async def set_logging_level(
-        ctx: ServerRequestContext[Runtime], params: SetLevelRequestParams
-    ) -> EmptyResult:
-        runtime.client_log_level = params.level
-        return EmptyResult()
-
-    # MCPServer has no public hook for logging/setLevel (a 2025-11-25 method the 2026 revision
-    # removed); the SDK's extension docs point at the low-level server for re-providing it.
-    server._lowlevel_server.add_request_handler(
-        "logging/setLevel", SetLevelRequestParams, set_logging_level
+    # MCPServer has no public hooks for the 2025-11-25 methods the 2026 revision removed
+    # (logging/setLevel, resources/subscribe): the SDK's extension docs point at the
+    # low-level server for re-providing them. 2026 clients use subscriptions/listen, which
+    # MCPServer serves from the bus given above.
+    lowlevel = server._lowlevel_server
+    lowlevel.add_request_handler("logging/setLevel", SetLevelRequestParams, tools.set_logging_level)
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, tools.subscribe)
+    lowlevel.add_request_handler(
+        "resources/unsubscribe", UnsubscribeRequestParams, tools.unsubscribe
+    )
+    lowlevel.add_notification_handler(
+        "notifications/initialized", NotificationParams, tools.initialized
     )
     return server

@@ -13,6 +13,7 @@ import anyio
 import httpx
 import pytest
 from logfire.testing import CaptureLogfire
+from logfire_capture import alert_logs, capture_logfire
 
 from perf_mcp import Monitor
 from perf_mcp.alerting import (
@@ -21,6 +22,7 @@ from perf_mcp.alerting import (
     Observation,
     Observed,
     WebhookNotifier,
+    monitor_history,
     monitor_source,
 )
 from perf_mcp.core.models import InvalidInputError
@@ -75,6 +77,11 @@ class Inbox:
 
 
 @pytest.fixture
+def capfire() -> CaptureLogfire:
+    return capture_logfire()
+
+
+@pytest.fixture
 def clock() -> Clock:
     return Clock()
 
@@ -94,14 +101,6 @@ def manager(
     world: World, store: MemoryAlertStore, clock: Clock, capfire: CaptureLogfire
 ) -> AlertManager:
     return AlertManager(world, store=store, clock=clock)
-
-
-def alert_logs(capfire: CaptureLogfire) -> list[dict[str, Any]]:
-    return [
-        span["attributes"]
-        for span in capfire.exporter.exported_spans_as_dict()
-        if span["name"] == "alert {kind}: {message}"
-    ]
 
 
 async def test_a_crossing_fires_once_is_logged_to_logfire_and_reaches_subscribers(
@@ -298,9 +297,9 @@ async def test_dry_run_replays_history_and_changes_nothing(
 ) -> None:
     asked: list[tuple[str, str | None]] = []
 
-    def history(rule: str, subject: str | None) -> list[tuple[float, float | None, int]]:
+    def history(rule: str, subject: str | None) -> dict[str, list[tuple[float, float | None, int]]]:
         asked.append((rule, subject))
-        return [(T0 + 60 * i, 0.02 if i % 10 else 0.5, 200) for i in range(60)]
+        return {"overall": [(T0 + 60 * i, 0.02 if i % 10 else 0.5, 200) for i in range(60)]}
 
     manager = AlertManager(world, store=store, clock=clock, history=history)
     update = await manager.set_threshold("error_rate_5min", 0.01, dry_run=True)
@@ -308,6 +307,11 @@ async def test_dry_run_replays_history_and_changes_nothing(
     assert update.replay is not None
     assert (update.replay.evaluations, update.replay.fired) == (60, 1)
     assert update.replay.still_firing
+    assert (update.replay.first_at, update.replay.last_at) == (T0, T0 + 59 * 60)
+    assert update.baseline is not None
+    assert update.baseline.fired == 6  # the levels in effect now: each spike fires
+    assert "1 episode(s) with the new levels, 6 with the current ones" in update.note
+    assert update.threshold.warning == 0.01  # the table as it would be
     assert asked == [("error_rate_5min", None)]
     assert manager.threshold("error_rate_5min").warning == 0.05
     assert store.overrides == {}
@@ -594,6 +598,7 @@ async def test_alerts_and_overrides_survive_a_restart_on_a_sqlite_file(
     await first.acknowledge(before["overall"].id, until=T0 + 3600)
 
     clock.now += 30
+    first_store.release_alert_lease()  # as leaving the manager's context does
     first_store.close()
     store = Storage(path)  # a new connection, as after a restart
     second = AlertManager(world, store=store, clock=clock)
@@ -613,3 +618,118 @@ async def test_alerts_and_overrides_survive_a_restart_on_a_sqlite_file(
         kinds = conn.execute("SELECT kind FROM alert_events ORDER BY id").fetchall()
     conn.close()
     assert [k for (k,) in kinds] == ["fired", "fired", "acknowledged", "resolved"]
+
+
+# ---------------------------------------------------------------- servers sharing one store
+
+
+async def test_servers_sharing_a_store_evaluate_once_and_follow_each_other(
+    tmp_path: Path, world: World, clock: Clock, capfire: CaptureLogfire
+) -> None:
+    path = tmp_path / "shared.db"
+    with Storage(path, clock=clock) as first_store, Storage(path, clock=clock) as second_store:
+        first, second = Inbox(), Inbox()
+        a = AlertManager(world, store=first_store, clock=clock)
+        b = AlertManager(world, store=second_store, clock=clock)
+        a.subscribe(first)
+        b.subscribe(second)
+        world.set("response_time_p95_ms", "overall", 5000)
+        assert [e.kind for e in await a.evaluate_once()] == ["fired"]
+        assert await b.evaluate_once() == []  # the lease is taken: b only follows
+        assert (a.leader, b.leader) == (True, False)
+        [alert] = b.list_alerts()
+        assert (alert.id, alert.state) == (a.list_alerts()[0].id, "firing")
+
+        await b.acknowledge(alert.id)  # where the user happens to ask
+        clock.now += 400  # past the cooldown: only the acknowledgement keeps a quiet
+        assert await a.evaluate_once() == []
+        assert a.list_alerts()[0].state == "acknowledged"
+        await b.set_threshold("response_time_p95_ms", 6000)
+        clock.now += 10
+        assert [e.kind for e in await a.evaluate_once()] == ["resolved"]
+        world.set("response_time_p95_ms", "overall", 9000)
+        clock.now += 10
+        assert [e.kind for e in await a.evaluate_once()] == ["fired"]
+
+        first_store.release_alert_lease()  # a stops cleanly: b takes over at its next tick
+        clock.now += 10
+        assert await b.evaluate_once() == []  # already firing: not announced twice
+        assert b.leader
+        assert await a.evaluate_once() == []
+        assert not a.leader
+        clock.now += b.lease_ttl_s + 1  # b died without a word: its lease runs out
+        assert await a.evaluate_once() == []
+        assert a.leader
+        world.set("response_time_p95_ms", "overall", 100)
+        clock.now += 10
+        assert [e.kind for e in await a.evaluate_once()] == ["resolved"]
+        await b.refresh()
+        assert b.list_alerts() == []
+    assert first.kinds == [
+        ("fired", "response_time_p95_ms", "overall"),
+        ("resolved", "response_time_p95_ms", "overall"),
+        ("fired", "response_time_p95_ms", "overall"),
+        ("resolved", "response_time_p95_ms", "overall"),
+    ]
+    assert second.kinds == [("acknowledged", "response_time_p95_ms", "overall")]
+
+
+# ---------------------------------------------------------------- history for dry runs
+
+
+def traffic(monitor: Monitor, since: float, minutes: int, errors: float, ms: float) -> None:
+    """30 GET /search requests a minute from ``since``, a share ``errors`` of them 500s."""
+    for minute in range(minutes):
+        for i in range(30):
+            status = 500 if i < 30 * errors else 200
+            at = since + 60 * minute + 2 * i
+            monitor.record_request("/search", "GET", status, ms, timestamp=at)
+
+
+async def test_history_replays_what_the_store_holds(monitor: Monitor, clock: Clock) -> None:
+    hour = T0 - 3600
+    traffic(monitor, hour, 20, errors=0.0, ms=20)
+    traffic(monitor, hour + 1200, 10, errors=0.5, ms=1500)  # ten bad minutes
+    traffic(monitor, hour + 1800, 30, errors=0.0, ms=20)
+    history = monitor_history(monitor, hours=1, clock=clock)
+
+    errors = history("error_rate_5min", SEARCH)[SEARCH]
+    assert len(errors) == 56  # a point a minute, each over the 5 minutes before it
+    by_time = {t: (value, n) for t, value, n in errors}
+    assert by_time[hour + 1800] == (0.5, 150)  # the five minutes before are all bad
+    assert by_time[hour + 900] == (0.0, 150)
+    p95 = {t: v for t, v, _ in history("response_time_p95_ms", SEARCH)[SEARCH]}
+    assert p95[hour + 1800] == pytest.approx(1500, rel=0.02)
+    assert p95[hour + 900] == pytest.approx(20, rel=0.02)
+
+    manager = AlertManager(monitor_source(monitor, clock=clock), history=history, clock=clock)
+    stricter = await manager.set_threshold("error_rate_5min", 0.6, subject=SEARCH, dry_run=True)
+    assert stricter.replay is not None
+    assert stricter.baseline is not None
+    assert (stricter.replay.fired, stricter.baseline.fired) == (0, 1)
+    everywhere = await manager.set_threshold("response_time_p95_ms", 500, dry_run=True)
+    assert everywhere.replay is not None
+    assert everywhere.replay.subjects == 2  # overall and GET /search
+    assert everywhere.replay.fired_subjects == sorted(["overall", SEARCH], reverse=True)
+    assert manager.threshold("response_time_p95_ms").warning == 1000
+
+
+async def test_history_of_resources_agents_and_tools(monitor: Monitor, clock: Clock) -> None:
+    for i in range(10):
+        sample = ResourceSample(timestamp=T0 - 600 + 60 * i, cpu_percent=10.0 * i)
+        monitor.storage.add_resource_sample(sample.timestamp, sample.model_dump_json())
+    for i in range(10):
+        monitor.record_agent_run(
+            agent_name="planner", duration_ms=100.0, success=i % 2 == 0, end_time=T0 - 100 + i
+        )
+    monitor.record_tool_call("fetch", 5.0, success=False, timestamp=T0 - 30)
+    history = monitor_history(monitor, hours=1, clock=clock)
+
+    [(subject, cpu)] = history("cpu_usage_percent", None).items()
+    assert subject == "system"
+    assert [v for _, v, _ in cpu] == [10.0 * i for i in range(10)]
+    runs = history("agent_error_rate", None)["planner"]
+    assert runs[-1][1:] == (0.5, 10)
+    assert runs[0][1:] == (None, 0)
+    assert history("agent_avg_time_ms", "planner")["planner"][-1][1] == pytest.approx(100)
+    assert history("tool_error_rate", None)["fetch"][-1][1:] == (1.0, 1)

@@ -1,7 +1,6 @@
-"""Answers of the alert, threshold and health tools, built on the rule models in ``rules``.
+"""Answers of the alert, threshold, resource and health tools, built on the models in ``rules``.
 
-Pure: stdlib and pydantic only. Until the alert manager runs in the server, these carry the
-threshold table with in-memory overrides and empty alert lists.
+Pure: stdlib and pydantic only.
 """
 
 from __future__ import annotations
@@ -11,7 +10,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from perf_mcp.core.models import Window
-from perf_mcp.core.rules import AlertState, ThresholdInfo, ThresholdOverride
+from perf_mcp.core.rules import (
+    AlertRecord,
+    ReplaySummary,
+    Severity,
+    Threshold,
+    ThresholdInfo,
+    ThresholdOverride,
+    Unit,
+)
 
 # The names of rules.RULES, spelled out so a tool's input schema can list them (a test keeps
 # the two in step).
@@ -26,6 +33,8 @@ ThresholdName = Literal[
     "tool_error_rate",
 ]
 AlertFilter = Literal["active", "firing", "acknowledged", "resolved", "all"]
+Evaluation = Literal["this server", "another server", "not running"]
+HealthLevel = Literal["ok", "degraded", "unhealthy"]
 
 
 class _Answer(BaseModel):
@@ -37,24 +46,38 @@ class ThresholdList(_Answer):
 
 
 class ThresholdChange(_Answer):
-    """The answer to set_threshold: the stored override and the rule's levels after it."""
+    """The answer to set_threshold: the levels before and after, and a dry run's replay."""
 
-    override: ThresholdOverride
-    threshold: ThresholdInfo
-    persisted: bool = Field(
-        description="True when the change is stored and survives a restart of the server."
+    override: ThresholdOverride = Field(description="What is stored (or would be, on a dry run).")
+    subject: str | None = Field(description="The one subject changed; None = every subject.")
+    previous: Threshold = Field(description="The levels that applied before.")
+    current: Threshold = Field(description="The levels that apply after (dry run: would apply).")
+    threshold: ThresholdInfo = Field(description="The rule's row as list_thresholds shows it.")
+    dry_run: bool
+    persisted: bool = Field(description="True when stored so it survives a restart.")
+    replay: ReplaySummary | None = Field(
+        default=None, description="Dry run: how the new levels would have behaved on history."
     )
+    baseline: ReplaySummary | None = Field(
+        default=None, description="Dry run: the same history under the levels in effect now."
+    )
+    note: str = ""
 
 
 class AlertList(_Answer):
     window: Window
-    alerts: list[AlertState] = Field(description="Newest change first.")
-    total: int = Field(description="Alerts that matched before `limit` was applied.")
-    truncated: bool
-    active: int = Field(description="Alerts firing now, acknowledged or not.")
-    alerting_enabled: bool = Field(
-        description="False when no alert evaluation runs in this server (nothing can fire)."
+    status: AlertFilter
+    alerts: list[AlertRecord] = Field(
+        description="Active alerts, and others started or resolved in the window; newest first."
     )
+    truncated: bool = Field(description="More alerts matched than `limit`.")
+    active: int = Field(description="Alerts firing now, acknowledged or not.")
+    evaluation: Evaluation = Field(
+        description="Where rules are evaluated: here, in another perf-mcp server sharing this "
+        "store, or nowhere (then nothing new can fire)."
+    )
+    interval_s: float | None = Field(description="Seconds between evaluations.")
+    last_evaluated_at: float | None = Field(description="Unix seconds; None if not here.")
 
 
 class ComponentHealth(_Answer):
@@ -63,13 +86,35 @@ class ComponentHealth(_Answer):
     detail: str = ""
 
 
+class Breach(_Answer):
+    """A threshold crossed now: an active alert in brief."""
+
+    alert_id: int
+    threshold: str
+    subject: str
+    severity: Severity
+    value: float | None
+    limit: float | None
+    unit: Unit
+    since: float = Field(description="Unix seconds.")
+    acknowledged: bool
+
+
 class HealthStatus(_Answer):
     """Whether the server, its store and its background work are well, and why not."""
 
-    status: Literal["ok", "degraded", "unhealthy"]
+    status: HealthLevel = Field(
+        description="unhealthy: the store fails or a critical threshold is crossed; degraded: a "
+        "warning threshold is crossed or background work is stalled; else ok."
+    )
+    reasons: list[str] = Field(description="Why the status is not ok, worst first.")
     version: str
     uptime_s: float
     db_path: str
     store_bytes: int | None = Field(default=None, description="Database file and WAL size.")
+    last_flush_age_s: float | None = Field(
+        default=None, description="Seconds since recorded data was last written (None: never)."
+    )
     components: list[ComponentHealth]
     active_alerts: int
+    breached: list[Breach] = Field(description="Crossed thresholds, critical first.")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from logfire.testing import CaptureLogfire
+from logfire_capture import capture_logfire
 from mcp import Client
 from mcp.server import MCPServer
 
@@ -13,6 +15,12 @@ from perf_mcp.server import Runtime, build_server
 
 # "legacy" is the 2025-11-25 initialize handshake; "auto" discovers the stateless 2026-07-28.
 PROTOCOLS = ["legacy", "auto"]
+
+
+@pytest.fixture(autouse=True)
+def capfire() -> CaptureLogfire:
+    """The server logs alerts to Logfire: keep them in memory."""
+    return capture_logfire()
 
 
 @pytest.fixture

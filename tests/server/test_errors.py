@@ -33,6 +33,7 @@ async def stored_counts(client: Client) -> tuple[int, int, int]:
         ("get_endpoint_stats", {"endpoint": "/" + "x" * 3000}, "at most 2000 characters"),
         ("list_alerts", {"status": "sleeping"}, "'active'"),
         ("get_resource_usage", {"window": None}, "window"),
+        ("list_alerts", {"window": "1y"}, "'24h'"),
     ],
 )
 async def test_bad_query_arguments_say_what_is_allowed(
@@ -128,11 +129,13 @@ async def test_bad_threshold_changes_nothing(
 
 
 async def test_acknowledging_an_unknown_alert_points_at_list_alerts(client: Client) -> None:
-    message = await call_error(
-        client, "acknowledge_alert", {"rule": "error_rate_5min", "subject": "GET /x"}
-    )
-    assert "no firing alert for error_rate_5min on 'GET /x'" in message
-    assert "list_alerts" in message
+    message = await call_error(client, "acknowledge_alert", {"alert_id": 42})
+    assert "no active alert with id 42" in message
+    assert "list_alerts(status='active')" in message
+    message = await call_error(client, "acknowledge_alert", {"alert_id": 0})
+    assert "greater than or equal to 1" in message
+    message = await call_error(client, "acknowledge_alert", {"alert_id": 1, "until": "soon"})
+    assert "until" in message
 
 
 async def test_unknown_tool_is_an_error_not_a_crash(client: Client) -> None:
