@@ -276,7 +276,7 @@ def test_32_bit_rows_widen_when_their_sum_passes_32_bits() -> None:
         big.add(representative(pos + 5), 2**31)
     assert small.to_bytes()[1] == DENSE32
     merged = LogHistogram.merged([small.to_bytes(), small.to_bytes(), big.to_bytes()])
-    expected = {pos: 2 * (2**32 - 1) for pos in range(1, 40)}
+    expected = dict.fromkeys(range(1, 40), 2 * (2**32 - 1))
     for pos in range(6, 45):
         expected[pos] = expected.get(pos, 0) + 2**31
     assert merged.bins == expected
