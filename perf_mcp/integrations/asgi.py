@@ -56,7 +56,8 @@ class PerformanceMiddleware:
     ``exclude`` holds regexes matched against the whole path (below any ``root_path``);
     ``response_time_header`` adds ``X-Response-Time: 1.23ms`` (time to the first byte);
     ``group_unmatched`` records every 404 that matched no route as ``__unmatched__``.
-    Websocket and lifespan scopes pass straight through.
+    Websocket and lifespan scopes pass straight through; at lifespan shutdown the monitor is
+    flushed, so a server stopped by a signal keeps its last second of requests.
     """
 
     def __init__(
@@ -99,6 +100,8 @@ class PerformanceMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                send = self._flush_before_shutdown_completes(send)
             await self.app(scope, receive, send)
             return
         root_path: str = scope.get("root_path", "")
@@ -165,6 +168,19 @@ class PerformanceMiddleware:
         elif status == 0:  # returned without a response: the server answers 500
             status = 500
         self._record(monitor, scope, root_path, path, status, duration_ms, received, sent)
+
+    def _flush_before_shutdown_completes(self, send: Send) -> Send:
+        # uvicorn re-raises SIGTERM/SIGINT after a graceful shutdown, so atexit never runs:
+        # write what is pending while the server still waits for the app.
+        async def send_after_flush(message: Message) -> None:
+            if message["type"].startswith("lifespan.shutdown") and self._monitor is not None:
+                try:
+                    await anyio.to_thread.run_sync(self._monitor.flush)
+                except Exception:
+                    _log.warning("perf-mcp could not flush at shutdown", exc_info=True)
+            await send(message)
+
+        return send_after_flush
 
     def _record(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -418,6 +419,28 @@ async def test_lifespan_passes_through_untouched(monitor: Monitor) -> None:
 
     assert events == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert recorded(monitor) == {}
+
+
+async def test_lifespan_shutdown_flushes_what_is_pending(db_path: Path) -> None:
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    events: list[str] = []
+
+    async def receive() -> Message:
+        return next(messages)
+
+    async def send(message: Message) -> None:
+        events.append(message["type"])
+        if message["type"] == "lifespan.startup.complete":
+            async with client_for(app) as client:  # traffic while the app runs
+                await client.get("/users/1")
+
+    with Monitor(db_path=db_path, flush_interval_s=3600) as writer:
+        app = build_fastapi(writer)
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+        with Monitor(db_path=db_path, start_flusher=False) as reader:  # another process's view
+            assert recorded(reader) == {("/users/{user_id}", "GET"): 1}
+
+    assert events == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
 
 
 def test_websockets_pass_through_untouched(monitor: Monitor) -> None:
