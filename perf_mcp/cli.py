@@ -2,6 +2,7 @@
 
 perf-mcp serve                          # stdio, as MCP clients launch it
 perf-mcp serve --transport http         # streamable HTTP on http://127.0.0.1:8765/mcp
+perf-mcp serve --alert-interval 5 --webhook-url https://hooks.example/perf
 perf-mcp summary --window 1h            # a table for a person at a terminal
 """
 
@@ -23,6 +24,7 @@ from perf_mcp.core.models import WINDOW_SECONDS
 if TYPE_CHECKING:
     from mcp.server import MCPServer
 
+    from perf_mcp.config import Settings
     from perf_mcp.core.models import LatencyStats, PerformanceSummary
     from perf_mcp.monitor import Monitor
 
@@ -69,6 +71,37 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default: {DEFAULT_PORT})"
     )
     _add_db(serve)
+    watch = serve.add_argument_group(
+        "watching", "what the server samples and how it alerts (defaults: PERF_MCP_* variables)"
+    )
+    watch.add_argument(
+        "--sample-interval",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between resource samples, at least 1 (default: 30)",
+    )
+    watch.add_argument(
+        "--alert-interval",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between alert rule evaluations, at least 1 (default: 10)",
+    )
+    watch.add_argument(
+        "--webhook-url", metavar="URL", help="POST every alert people should hear about here"
+    )
+    watch.add_argument(
+        "--watch-pid",
+        type=int,
+        action="append",
+        metavar="PID",
+        help="also sample this process (repeat for more)",
+    )
+    watch.add_argument(
+        "--disk-path",
+        action="append",
+        metavar="PATH",
+        help="also sample the disk usage of this mount point (repeat for more)",
+    )
     serve.add_argument(
         "--log-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -138,13 +171,17 @@ def _serve(args: argparse.Namespace) -> int:
     from perf_mcp.monitor import Monitor
     from perf_mcp.server import build_server
 
+    settings = _serve_settings(args)
+    if settings is None:
+        return 2
+    _configure_logfire()
     try:
-        monitor = Monitor(args.db)
+        monitor = Monitor(args.db, settings=settings)
     except Exception as exc:  # a store we cannot open: say which and why, no traceback
         print(f"perf-mcp: cannot open the store {args.db or '(default)'}: {exc}", file=sys.stderr)
         return 2
     try:
-        server = build_server(monitor, log_level=args.log_level)
+        server = build_server(monitor, log_level=args.log_level, settings=settings)
         if sock is not None:
             # uvicorn stops gracefully on SIGTERM, then raises it again: make that an exit.
             signal.signal(signal.SIGTERM, _stop_quietly)
@@ -168,6 +205,56 @@ def _serve(args: argparse.Namespace) -> int:
         if sock is not None:
             sock.close()
     return 0
+
+
+def _serve_settings(args: argparse.Namespace) -> Settings | None:
+    """Settings from the environment with the flags given on top; None (after saying why)
+    when a value is out of range."""
+    from pydantic import ValidationError
+
+    from perf_mcp.alerting import WebhookNotifier
+    from perf_mcp.config import Settings
+    from perf_mcp.core.models import InvalidInputError
+
+    flags = {
+        "sample_interval_s": ("--sample-interval", args.sample_interval),
+        "alert_interval_s": ("--alert-interval", args.alert_interval),
+        "webhook_url": ("--webhook-url", args.webhook_url),
+        "watch_pids": ("--watch-pid", args.watch_pid),
+        "disk_paths": ("--disk-path", args.disk_path),
+    }
+    given = {name: value for name, (_, value) in flags.items() if value is not None}
+    try:
+        settings = Settings(**given)
+        if settings.webhook_url:
+            WebhookNotifier(settings.webhook_url)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            name = str(error["loc"][0]) if error["loc"] else ""
+            where = flags[name][0] if name in flags else f"PERF_MCP_{name.upper()}"
+            print(f"perf-mcp: {where}: {error['msg']}", file=sys.stderr)
+        return None
+    except InvalidInputError as exc:
+        print(f"perf-mcp: --webhook-url (or PERF_MCP_WEBHOOK_URL): {exc}", file=sys.stderr)
+        return None
+    return settings
+
+
+def _configure_logfire() -> None:
+    """Alert transitions go to Logfire: sent only with a LOGFIRE_TOKEN, never to stdout.
+
+    MCP clients propagate their trace context to the server on purpose, hence distributed
+    tracing.
+    """
+    import logfire
+
+    logfire.configure(
+        send_to_logfire="if-token-present",
+        console=False,
+        service_name="perf-mcp",
+        service_version=_version(),
+        distributed_tracing=True,
+    )
 
 
 class _Stopped(BaseException):
