@@ -413,7 +413,7 @@ def _resource_history(monitor: Monitor, rule: str, since: float, limit: int) -> 
 
     field = "cpu_percent" if rule == "cpu_usage_percent" else "memory_percent"
     points: list[HistoryPoint] = []
-    for raw in monitor.storage.resource_samples_spread(since, limit):
+    for raw in monitor.storage.resource_samples_spread(since, limit)[0]:
         sample = ResourceSample.model_validate_json(raw)
         value = getattr(sample, field)
         points.append((sample.timestamp, value, int(value is not None)))
@@ -671,16 +671,16 @@ class AlertManager:
                     started_at=state.started_at or now,
                     updated_at=now,
                 )
-            alert = alert.model_copy(
-                update={
-                    "severity": event.severity or alert.severity,
-                    "value": event.value,
-                    "limit": event.threshold,
-                    "message": event.message,
-                    "updated_at": now,
-                    "state": _status(state, now),
-                }
-            )
+            if event.kind != "acknowledged":  # the message keeps saying what is wrong
+                alert = alert.model_copy(
+                    update={
+                        "severity": event.severity or alert.severity,
+                        "value": event.value,
+                        "limit": event.threshold,
+                        "message": event.message,
+                    }
+                )
+            alert = alert.model_copy(update={"updated_at": now, "state": _status(state, now)})
             if event.kind == "resolved":
                 alert = alert.model_copy(update={"state": "resolved", "resolved_at": now})
                 self._open.pop(key, None)

@@ -622,7 +622,7 @@ class PerfTools:
         storage = runtime.monitor.storage
         sampler = runtime.sampler
         now = time.time()
-        raw = await _in_thread(
+        raw, stored = await _in_thread(
             storage.resource_samples_spread, now - WINDOW_SECONDS[window], MAX_RESOURCE_SAMPLES
         )
         samples = [ResourceSample.model_validate_json(text) for text in raw]
@@ -637,7 +637,7 @@ class PerfTools:
             update={
                 "window": window,
                 "interval_s": sampler.interval_s if sampler is not None else None,
-                "spread": len(raw) >= MAX_RESOURCE_SAMPLES,
+                "spread": stored > len(raw),
                 "note": note,
             }
         )

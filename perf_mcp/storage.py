@@ -806,9 +806,10 @@ class Storage:
             row = self._conn.execute("SELECT version FROM alert_lease WHERE id = 1").fetchone()
         return int(row[0])
 
-    def resource_samples_spread(self, since: float, limit: int) -> list[str]:
+    def resource_samples_spread(self, since: float, limit: int) -> tuple[list[str], int]:
         """At most ``limit`` resource samples since ``since``, spread evenly (every k-th,
-        counting back from the newest, which is always included), oldest first."""
+        counting back from the newest, which is always included), oldest first; and how
+        many the window holds."""
         with self._lock:
             (count,) = self._conn.execute(
                 "SELECT count(*) FROM resource_samples WHERE ts >= ?", (since,)
@@ -820,7 +821,7 @@ class Storage:
                 "FROM resource_samples WHERE ts >= ?) WHERE (n - 1) % ? = 0) ORDER BY ts, id",
                 (since, step),
             ).fetchall()
-        return [r[0] for r in rows]
+        return [r[0] for r in rows], int(count)
 
 
 def _fill_request_acc(acc: RequestAcc, row: Sequence[Any]) -> None:
