@@ -27,7 +27,7 @@ from perf_mcp.core.paths import endpoint_name, normalize_method
 from perf_mcp.core.series import OTHER, TOTAL, RequestAcc, RunAcc, SeriesRegistry, add_label
 from perf_mcp.core.sketch import INV_LOG_GAMMA, MIN_VALUE, OFFSET, SIZE
 from perf_mcp.core.window import BUCKET_S, bucket_start, plan_window
-from perf_mcp.storage import FlushBatch, SeriesAgg, Storage
+from perf_mcp.storage import FlushBatch, RawToolCall, SeriesAgg, Storage
 
 log = logging.getLogger("perf_mcp")
 
@@ -90,7 +90,7 @@ class Monitor:
         self._current: _Bucket | None = None
         self._bucket_lo = self._bucket_hi = 0.0
         self._agent_runs: list[tuple[float, m.AgentRunRecord]] = []
-        self._tool_calls: list[tuple[float, m.ToolCallRecord]] = []
+        self._tool_calls: list[RawToolCall] = []
         self._folded: list[tuple[str, str]] = []
         self.dropped_raw = 0  # raw records dropped because the store could not be written
         self.dropped_buckets = 0  # 10 s buckets dropped for the same reason
@@ -229,8 +229,15 @@ class Monitor:
                 for call in run.tool_calls:
                     add_label(acc.tools, call.tool_name)
             for call in run.tool_calls:
-                call_ts = call.timestamp if call.timestamp is not None else ts
-                self._record_tool_locked(call, call_ts, run.agent_name)
+                self._record_tool_locked(
+                    call.tool_name,
+                    call.duration_ms,
+                    call.success,
+                    call.error_type,
+                    call.agent_name or run.agent_name,
+                    ts if call.timestamp is None else call.timestamp,
+                    call.call_id,
+                )
             self._keep_raw(self._agent_runs, (ts, run))
 
     def record_tool_call(
@@ -243,32 +250,42 @@ class Monitor:
         timestamp: float | None = None,
     ) -> None:
         """Record one tool call outside an agent run report."""
-        call = _validated(
-            m.ToolCallRecord,
-            {
-                "tool_name": tool_name,
-                "duration_ms": duration_ms,
-                "success": success,
-                "error_type": error_type,
-                "agent_name": agent_name,
-                "timestamp": timestamp,
-            },
-        )
+        # Plain checks, not a pydantic model: decorators call this on every tool call.
+        _checked_label(tool_name, "tool_name", required=True)
+        _checked_label(error_type, "error_type")
+        _checked_label(agent_name, "agent_name")
+        try:
+            if not 0.0 <= duration_ms <= _MAX_LOG_VALUE:
+                raise InvalidInputError(
+                    f"duration_ms must be a finite number from 0 to {_MAX_LOG_VALUE:.0f}, "
+                    f"got {duration_ms!r}"
+                )
+        except TypeError as exc:
+            raise InvalidInputError(f"duration_ms must be a number, got {duration_ms!r}") from exc
+        if success.__class__ is not bool:
+            raise InvalidInputError(f"success must be true or false, got {success!r}")
         ts = self._clock() if timestamp is None else timestamp
         self._check_timestamp(ts)
         with self._lock:
-            self._record_tool_locked(call, ts, agent_name)
+            self._record_tool_locked(tool_name, duration_ms, success, error_type, agent_name, ts)
 
-    def _record_tool_locked(self, call: m.ToolCallRecord, ts: float, agent: str | None) -> None:
+    def _record_tool_locked(
+        self,
+        tool: str,
+        duration_ms: float,
+        success: bool,
+        error_type: str | None,
+        agent: str | None,
+        ts: float,
+        call_id: str | None = None,
+    ) -> None:
         bucket = self._bucket_for(ts)
-        self._run_acc(bucket, "tool", call.tool_name).add(
-            call.duration_ms, call.error_type, not call.success
+        self._run_acc(bucket, "tool", tool).add(duration_ms, error_type, not success)
+        self._keep_raw(
+            self._tool_calls, (ts, tool, agent, float(duration_ms), success, error_type, call_id)
         )
-        if agent is not None and call.agent_name is None:
-            call = call.model_copy(update={"agent_name": agent})
-        self._keep_raw(self._tool_calls, (ts, call))
 
-    def _keep_raw(self, records: list[tuple[float, T]], record: tuple[float, T]) -> None:
+    def _keep_raw(self, records: list[T], record: T) -> None:
         if len(records) < MAX_PENDING_RAW:
             records.append(record)
         else:
@@ -578,6 +595,17 @@ def _checked_name(value: Any, what: str) -> str:
     if len(value) > 2000:
         raise InvalidInputError(f"{what} must be at most 2000 characters, got {len(value)}")
     return value
+
+
+def _checked_label(value: Any, what: str, *, required: bool = False) -> None:
+    """A name as ToolCallRecord allows it: a non-blank string of at most 200 characters."""
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or not value.strip() or len(value) > m.MAX_NAME_LENGTH:
+        raise InvalidInputError(
+            f"{what} must be a non-blank string of at most {m.MAX_NAME_LENGTH} characters, "
+            f"got {value!r}"
+        )
 
 
 def _checked_limit(limit: int) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perf_mcp.core.models import AgentRunRecord, SlowRequest, ToolCallRecord
+from perf_mcp.core.models import AgentRunRecord, SlowRequest
 from perf_mcp.core.rules import AlertEvent, AlertRecord, AlertState, AlertStatus, ThresholdOverride
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.core.sketch import LogHistogram
@@ -32,6 +32,8 @@ SLOW_REQUESTS_PER_FLUSH = 50
 MMAP_BYTES = 1 << 30  # address space, not memory: pages stay in the OS cache
 
 SeriesKey = tuple[str, str, str]  # kind, name, method ("" where the kind has none)
+# ts, tool_name, agent_name, duration_ms, success, error_type, call_id: a tool_calls row
+RawToolCall = tuple[float, str, str | None, float, bool, str | None, str | None]
 
 _SCHEMA_V1 = """
 CREATE TABLE series (
@@ -160,7 +162,7 @@ class FlushBatch:
     requests: dict[int, dict[tuple[str, str], RequestAcc]] = field(default_factory=dict)
     runs: dict[int, dict[tuple[str, str], RunAcc]] = field(default_factory=dict)
     agent_runs: list[tuple[float, AgentRunRecord]] = field(default_factory=list)
-    tool_calls: list[tuple[float, ToolCallRecord]] = field(default_factory=list)
+    tool_calls: list[RawToolCall] = field(default_factory=list)
     folded: list[tuple[str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -368,10 +370,7 @@ class Storage:
         execute(
             "INSERT INTO tool_calls (ts, tool_name, agent_name, duration_ms, success, error_type, "
             "call_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (ts, c.tool_name, c.agent_name, c.duration_ms, c.success, c.error_type, c.call_id)
-                for ts, c in batch.tool_calls
-            ],
+            batch.tool_calls,
         )
         execute(
             "INSERT OR IGNORE INTO folded_names VALUES (?, ?)", batch.folded[:FOLDED_NAMES_KEPT]

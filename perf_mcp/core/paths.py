@@ -32,14 +32,20 @@ _ID_LIKE = re.compile(
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
+RESERVED_NAMES = frozenset({"__unmatched__", "__other__"})  # groups, not paths
+
+
 def endpoint_name(path: str) -> str:
     """The series name for a route template or a raw request path.
 
     Templates such as ``/users/{user_id}`` come back unchanged. Raw paths lose their scheme
     and host, query and fragment, empty segments (repeated and trailing slashes) and
     surrounding whitespace of segments; id-like segments become ``{id}``. The result starts
-    with ``/``, is at most 200 characters, and ``endpoint_name`` of it is itself.
+    with ``/``, is at most 200 characters, and ``endpoint_name`` of it is itself. The
+    reserved group names ``__unmatched__`` and ``__other__`` pass through as they are.
     """
+    if path in RESERVED_NAMES:
+        return path
     match = _SCHEME_AND_HOST.match(path)
     if match:
         path = path[match.end() :]

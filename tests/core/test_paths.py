@@ -187,3 +187,8 @@ def test_a_normalized_method_is_a_short_upper_case_token(method: str) -> None:
     assert re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Z]{1,16}", normalized)
     assert normalized == method.strip().upper()
     assert normalize_method(normalized) == normalized
+
+
+@pytest.mark.parametrize("group", ["__unmatched__", "__other__"])
+def test_group_names_are_not_paths(group: str) -> None:
+    assert endpoint_name(group) == group
