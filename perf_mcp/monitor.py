@@ -511,9 +511,21 @@ class Monitor:
         agent_total = storage.run_series("agent", plan, totals=True)
         tool_total = storage.run_series("tool", plan, totals=True)
         storage.fill_histograms("run_buckets", plan, agent_total + tool_total)
+        # Both rankings from one pass over the endpoints' rows; sums only for the chosen.
         ids = storage.series_ids("request")
-        slowest, _ = self._top("request", ids, plan, "p95_ms", 5)
-        failing, _ = self._top("request", ids, plan, "error_count", 5)
+        ranked = storage.histograms_and_errors(plan, ids)
+        by_p95 = sorted(ranked, key=lambda i: (-(ranked[i][0].quantile(0.95) or 0.0), ids[i]))
+        by_errors = sorted((i for i in ranked if ranked[i][1]), key=lambda i: -ranked[i][1])
+        chosen = {
+            s.series_id: s
+            for s in storage.request_series(
+                plan, ids={i: ids[i] for i in by_p95[:5] + by_errors[:5]}
+            )
+        }
+        for sid, series in chosen.items():
+            series.acc.hist = ranked[sid][0]
+        slowest = [chosen[i] for i in by_p95[:5]]
+        failing = [chosen[i] for i in by_errors[:5]]
         return m.PerformanceSummary(
             window=window,
             window_s=seconds,
@@ -522,7 +534,7 @@ class Monitor:
             agents=_agent_totals(agent_total),
             tools=_tool_totals(tool_total),
             slowest_endpoints=[_endpoint_stats(s, seconds) for s in slowest],
-            most_errors=[_endpoint_stats(s, seconds) for s in failing if s.acc.status[5]],
+            most_errors=[_endpoint_stats(s, seconds) for s in failing],
             slowest_requests=storage.slowest_requests(now - seconds, 5),
             folded_series=storage.folded_counts(),
         )

@@ -147,34 +147,39 @@ class LogHistogram:
 
         Each dense row becomes one big Python int, a fixed-width field per bucket, so merging
         is a shift and an add at C speed instead of a Python loop over buckets. Fields are
-        32 bits while the merged count cannot overflow them, else 64.
+        32 bits wide while no bucket of any row needs more; past that, 64.
         """
+        rows = [(data, *_decode_header(data)) for data in encoded]
         result = cls()
-        dense: list[tuple[int, int, bytes]] = []  # (lowest bucket, item size, body)
         sparse: dict[int, int] = {}
-        for data in encoded:
-            _version, kind, lo, n, count, lo_value, hi_value = _decode_header(data)
+        wide = any(row[2] == _DENSE64 for row in rows) or sum(row[5] for row in rows) >= 1 << 32
+        bits = 64 if wide else 32
+        total = 0
+        base = SIZE  # the bucket in field 0 of ``total``
+        for data, _version, kind, lo, n, count, lo_value, hi_value in rows:
             if kind == _EMPTY:
                 continue
-            body = data[_HEADER.size :]
-            if kind == _SPARSE:
-                for pos, c in _PAIR.iter_unpack(body):
-                    sparse[pos] = sparse.get(pos, 0) + c
-            else:
-                dense.append((lo, _ITEM_SIZE[kind], body))
             result.count += count
-            result.min = min(result.min, lo_value)
-            result.max = max(result.max, hi_value)
-        if dense:
-            size = 4 if result.count < 1 << 32 and all(d[1] == 4 for d in dense) else 8
-            base = min(d[0] for d in dense)
-            total = 0
-            for lo, item_size, body in dense:
-                if item_size != size:  # widen 32-bit fields to 64 (only past 2**32 samples)
-                    n = len(body) // item_size
-                    body = struct.pack(f"<{n}Q", *struct.unpack(f"<{n}I", body))
-                total += int.from_bytes(body, "little") << (8 * size * (lo - base))
-            width = -(-total.bit_length() // (8 * size))
+            if lo_value < result.min:
+                result.min = lo_value
+            if hi_value > result.max:
+                result.max = hi_value
+            if kind == _SPARSE:
+                for pos, c in _PAIR.iter_unpack(data[_HEADER.size :]):
+                    sparse[pos] = sparse.get(pos, 0) + c
+                continue
+            if kind == _DENSE32 and wide:  # widen 32-bit fields (only past 2**32 samples)
+                body = struct.pack(f"<{n}Q", *struct.unpack_from(f"<{n}I", data, _HEADER.size))
+                row = int.from_bytes(body, "little")
+            else:  # drop the header's bytes from the low end of the little-endian int
+                row = int.from_bytes(data, "little") >> (8 * _HEADER.size)
+            if lo < base:  # rebase: move what we have up to make room below
+                total <<= bits * (base - lo)
+                base = lo
+            total += row << (bits * (lo - base))
+        if total:
+            size = bits // 8
+            width = -(-total.bit_length() // bits)
             counts = struct.unpack(
                 f"<{width}{_DENSE_FORMAT[size]}", total.to_bytes(width * size, "little")
             )
