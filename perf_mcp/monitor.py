@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -39,10 +39,12 @@ PAST_LIMIT_S = 90 * 86400  # timestamps older than the longest retention are ref
 FUTURE_LIMIT_S = 300  # clock skew allowed for timestamps from other machines
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 _PERCENTILE_SORTS = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}
+ANSWER_CACHE = 64  # recent query answers kept until the store changes
 _MAX_LOG_VALUE = m.MAX_DURATION_MS
 _log, _floor = math.log, math.floor
 
 T = TypeVar("T")
+Q = TypeVar("Q", bound=BaseModel)
 
 
 class _Bucket:
@@ -94,6 +96,7 @@ class Monitor:
         self._folded: list[tuple[str, str]] = []
         self.dropped_raw = 0  # raw records dropped because the store could not be written
         self.dropped_buckets = 0  # 10 s buckets dropped for the same reason
+        self._answers: dict[tuple[Any, ...], tuple[tuple[int, int], BaseModel]] = {}
         path = settings.db if db_path is None else os.fspath(db_path)
         self.storage = Storage(
             path, retention_s=settings.retention_s, raw_records=settings.raw_records, clock=clock
@@ -449,6 +452,23 @@ class Monitor:
         seconds, plan = self._plan(window)
         name = endpoint_name(endpoint) if endpoint is not None else None
         verb = normalize_method(method) if method is not None else None
+        key = ("endpoints", name, verb, window, sort_by, limit)
+        return self._answer(
+            key,
+            plan,
+            lambda: self._endpoint_stats(name, verb, window, sort_by, limit, seconds, plan),
+        )
+
+    def _endpoint_stats(
+        self,
+        name: str | None,
+        verb: str | None,
+        window: m.Window,
+        sort_by: str,
+        limit: int,
+        seconds: int,
+        plan: list[Any],
+    ) -> m.EndpointStatsList:
         ids = self.storage.series_ids("request", name=name, method=verb)
         top, total = self._top("request", ids, plan, sort_by, limit)
         return m.EndpointStatsList(
@@ -470,6 +490,14 @@ class Monitor:
         limit = _checked_limit(limit)
         _checked_choice(sort_by, m.RunSort, "sort_by")
         _, plan = self._plan(window)
+        key = ("agents", agent_name, window, sort_by, limit)
+        return self._answer(
+            key, plan, lambda: self._agent_stats(agent_name, window, sort_by, limit, plan)
+        )
+
+    def _agent_stats(
+        self, agent_name: str | None, window: m.Window, sort_by: str, limit: int, plan: list[Any]
+    ) -> m.AgentStatsList:
         ids = self.storage.series_ids("agent", name=agent_name)
         top, total = self._top("agent", ids, plan, sort_by, limit)
         models, _ = self._top("model", self.storage.series_ids("model"), plan, "runs", limit)
@@ -492,6 +520,14 @@ class Monitor:
         limit = _checked_limit(limit)
         _checked_choice(sort_by, m.ToolSort, "sort_by")
         _, plan = self._plan(window)
+        key = ("tools", tool_name, window, sort_by, limit)
+        return self._answer(
+            key, plan, lambda: self._tool_stats(tool_name, window, sort_by, limit, plan)
+        )
+
+    def _tool_stats(
+        self, tool_name: str | None, window: m.Window, sort_by: str, limit: int, plan: list[Any]
+    ) -> m.ToolStatsList:
         ids = self.storage.series_ids("tool", name=tool_name)
         top, total = self._top("tool", ids, plan, sort_by, limit)
         return m.ToolStatsList(
@@ -504,6 +540,9 @@ class Monitor:
     def get_performance_summary(self, window: m.Window = "5m") -> m.PerformanceSummary:
         """Totals for requests, agents and tools, the slowest and most failing endpoints."""
         seconds, plan = self._plan(window)
+        return self._answer(("summary", window), plan, lambda: self._summary(window, seconds, plan))
+
+    def _summary(self, window: m.Window, seconds: int, plan: list[Any]) -> m.PerformanceSummary:
         now = self._clock()
         storage = self.storage
         request_total = storage.request_series(plan, totals=True)
@@ -538,6 +577,23 @@ class Monitor:
             slowest_requests=storage.slowest_requests(now - seconds, 5),
             folded_series=storage.folded_counts(),
         )
+
+    def _answer(self, key: tuple[Any, ...], plan: list[Any], compute: Callable[[], Q]) -> Q:
+        """The answer to a query, reused while neither the store nor the window's rows change.
+
+        An assistant often asks several questions in a row, and a dashboard polls: between two
+        writes (this process's, or any other's: SQLite's data_version) the answer is the same.
+        """
+        version = self.storage.data_version()
+        full_key = (*key, *plan)
+        cached = self._answers.get(full_key)
+        if cached is not None and cached[0] == version:
+            return cast(Q, cached[1])
+        answer = compute()
+        if len(self._answers) >= ANSWER_CACHE:
+            del self._answers[next(iter(self._answers))]
+        self._answers[full_key] = (version, answer)
+        return answer
 
     def known_names(self, kind: Literal["endpoint", "agent", "tool"]) -> list[str]:
         """Names seen so far, for argument completion."""

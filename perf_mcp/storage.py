@@ -215,6 +215,7 @@ class Storage:
         self._open_runs: dict[tuple[int, int, int], RunAcc] = {}
         self._last_expiry = 0.0
         self.last_flush_at: float | None = None
+        self.writes = 0  # successful flushes through this connection
         self._conn = self._connect()
 
     # ------------------------------------------------------------ opening
@@ -303,6 +304,7 @@ class Storage:
                 self._last_expiry = now
             self._evict_closed_rows(now)
             self.last_flush_at = now
+            self.writes += 1
 
     def _write_requests(self, buckets: Mapping[int, Mapping[tuple[str, str], RequestAcc]]) -> None:
         dirty: set[tuple[int, int, int]] = set()
@@ -480,6 +482,12 @@ class Storage:
         )
 
     # ------------------------------------------------------------ reading
+
+    def data_version(self) -> tuple[int, int]:
+        """Changes whenever any connection (this one, or another process's) wrote data."""
+        with self._lock:
+            others = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        return others, self.writes
 
     def series_ids(
         self,

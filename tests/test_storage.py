@@ -192,3 +192,19 @@ def test_migrates_a_version_1_store_keeping_its_data(db_path: Path) -> None:
     conn = sqlite3.connect(db_path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
+
+
+def test_a_cached_answer_is_dropped_when_another_writer_commits(db_path: Path) -> None:
+    """Answers are reused only while the store is unchanged, whoever changed it."""
+    with Monitor(db_path, start_flusher=False) as reader, Monitor(db_path) as writer:
+        writer.record_request("/a", "GET", 200, 5.0)
+        writer.flush()
+        first = reader.get_performance_summary()
+        assert reader.get_performance_summary() is first  # nothing changed: the same answer
+        writer.record_request("/a", "GET", 500, 9.0)
+        writer.flush()
+        second = reader.get_performance_summary()
+        reader.record_request("/b", "GET", 200, 1.0)
+        third = reader.get_performance_summary()
+    assert (first.requests.count, second.requests.count, third.requests.count) == (1, 2, 3)
+    assert second.requests.error_count == 1
