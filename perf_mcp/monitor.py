@@ -267,8 +267,11 @@ class Monitor:
             raise InvalidInputError(f"duration_ms must be a number, got {duration_ms!r}") from exc
         if success.__class__ is not bool:
             raise InvalidInputError(f"success must be true or false, got {success!r}")
-        ts = self._clock() if timestamp is None else timestamp
-        self._check_timestamp(ts)
+        if timestamp is None:
+            ts = self._clock()
+        else:
+            self._check_timestamp(timestamp)
+            ts = timestamp
         with self._lock:
             self._record_tool_locked(tool_name, duration_ms, success, error_type, agent_name, ts)
 
@@ -282,7 +285,10 @@ class Monitor:
         ts: float,
         call_id: str | None = None,
     ) -> None:
-        bucket = self._bucket_for(ts)
+        if self._bucket_lo <= ts < self._bucket_hi and self._current is not None:
+            bucket = self._current
+        else:
+            bucket = self._bucket_for(ts)
         self._run_acc(bucket, "tool", tool).add(duration_ms, error_type, not success)
         self._keep_raw(
             self._tool_calls, (ts, tool, agent, float(duration_ms), success, error_type, call_id)

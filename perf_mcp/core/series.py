@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable
 
-from perf_mcp.core.sketch import LogHistogram
+from perf_mcp.core.sketch import LogHistogram, position
 
 OTHER = "__other__"
 TOTAL = "*"  # the name of each kind's all-series total
@@ -105,9 +105,18 @@ class RunAcc:
         """Count one run or call."""
         self.count += 1
         self.sum_ms += duration_ms
-        self.min_ms = min(self.min_ms, duration_ms)
-        self.max_ms = max(self.max_ms, duration_ms)
-        self.hist.add(duration_ms)
+        if duration_ms < self.min_ms:
+            self.min_ms = duration_ms
+        if duration_ms > self.max_ms:
+            self.max_ms = duration_ms
+        hist = self.hist  # the caller checked the duration: skip LogHistogram.add's checks
+        pos = position(duration_ms)
+        hist.bins[pos] = hist.bins.get(pos, 0) + 1
+        hist.count += 1
+        if duration_ms < hist.min:
+            hist.min = duration_ms
+        if duration_ms > hist.max:
+            hist.max = duration_ms
         if failed:
             self.failures += 1
             add_label(self.errors, error_type or "unknown")
