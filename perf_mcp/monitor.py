@@ -453,37 +453,27 @@ class Monitor:
         limit: int = 20,
     ) -> m.EndpointStatsList:
         """Per endpoint+method latency, throughput, errors and sizes, sorted and capped."""
-        limit = _checked_limit(limit)
-        _checked_choice(sort_by, m.EndpointSort, "sort_by")
-        seconds, plan = self._plan(window)
-        name = endpoint_name(endpoint) if endpoint is not None else None
-        verb = normalize_method(method) if method is not None else None
-        key = ("endpoints", name, verb, window, sort_by, limit)
-        return self._answer(
-            key,
-            plan,
-            lambda: self._endpoint_stats(name, verb, window, sort_by, limit, seconds, plan),
-        )
+        name = endpoint_name(_checked_name(endpoint, "endpoint")) if endpoint is not None else None
+        try:
+            verb = normalize_method(method) if method is not None else None
+        except (ValueError, AttributeError) as exc:
+            raise InvalidInputError(
+                f"method must be an HTTP method like GET, got {method!r}"
+            ) from exc
 
-    def _endpoint_stats(
-        self,
-        name: str | None,
-        verb: str | None,
-        window: m.Window,
-        sort_by: str,
-        limit: int,
-        seconds: int,
-        plan: list[Any],
-    ) -> m.EndpointStatsList:
-        ids = self.storage.series_ids("request", name=name, method=verb)
-        top, total = self._top("request", ids, plan, sort_by, limit)
-        return m.EndpointStatsList(
-            window=window,
-            endpoints=[_endpoint_stats(s, seconds) for s in top],
-            total_endpoints=total,
-            truncated=total > limit,
-            folded_series=self.storage.folded_counts().get("request", 0),
-        )
+        def compute(seconds: int, plan: list[Any]) -> m.EndpointStatsList:
+            ids = self.storage.series_ids("request", name=name, method=verb)
+            top, total = self._top("request", ids, plan, sort_by, limit)
+            return m.EndpointStatsList(
+                window=window,
+                endpoints=[_endpoint_stats(s, seconds) for s in top],
+                total_endpoints=total,
+                truncated=total > limit,
+                folded_series=self.storage.folded_counts().get("request", 0),
+            )
+
+        key = ("endpoints", name, verb)
+        return self._query(key, window, sort_by, m.EndpointSort, limit, compute)
 
     def get_agent_stats(
         self,
@@ -493,27 +483,20 @@ class Monitor:
         limit: int = 20,
     ) -> m.AgentStatsList:
         """Per agent runs, success, latency, tokens, cost and tool usage; plus per model."""
-        limit = _checked_limit(limit)
-        _checked_choice(sort_by, m.RunSort, "sort_by")
-        _, plan = self._plan(window)
-        key = ("agents", agent_name, window, sort_by, limit)
-        return self._answer(
-            key, plan, lambda: self._agent_stats(agent_name, window, sort_by, limit, plan)
-        )
 
-    def _agent_stats(
-        self, agent_name: str | None, window: m.Window, sort_by: str, limit: int, plan: list[Any]
-    ) -> m.AgentStatsList:
-        ids = self.storage.series_ids("agent", name=agent_name)
-        top, total = self._top("agent", ids, plan, sort_by, limit)
-        models, _ = self._top("model", self.storage.series_ids("model"), plan, "runs", limit)
-        return m.AgentStatsList(
-            window=window,
-            agents=[_agent_stats(s) for s in top],
-            models=[_model_usage(s) for s in models],
-            total_agents=total,
-            truncated=total > limit,
-        )
+        def compute(seconds: int, plan: list[Any]) -> m.AgentStatsList:
+            ids = self.storage.series_ids("agent", name=agent_name)
+            top, total = self._top("agent", ids, plan, sort_by, limit)
+            models, _ = self._top("model", self.storage.series_ids("model"), plan, "runs", limit)
+            return m.AgentStatsList(
+                window=window,
+                agents=[_agent_stats(s) for s in top],
+                models=[_model_usage(s) for s in models],
+                total_agents=total,
+                truncated=total > limit,
+            )
+
+        return self._query(("agents", agent_name), window, sort_by, m.RunSort, limit, compute)
 
     def get_tool_stats(
         self,
@@ -523,25 +506,33 @@ class Monitor:
         limit: int = 20,
     ) -> m.ToolStatsList:
         """Per tool calls, failures and latency, sorted and capped."""
-        limit = _checked_limit(limit)
-        _checked_choice(sort_by, m.ToolSort, "sort_by")
-        _, plan = self._plan(window)
-        key = ("tools", tool_name, window, sort_by, limit)
-        return self._answer(
-            key, plan, lambda: self._tool_stats(tool_name, window, sort_by, limit, plan)
-        )
 
-    def _tool_stats(
-        self, tool_name: str | None, window: m.Window, sort_by: str, limit: int, plan: list[Any]
-    ) -> m.ToolStatsList:
-        ids = self.storage.series_ids("tool", name=tool_name)
-        top, total = self._top("tool", ids, plan, sort_by, limit)
-        return m.ToolStatsList(
-            window=window,
-            tools=[_tool_stats(s) for s in top],
-            total_tools=total,
-            truncated=total > limit,
-        )
+        def compute(seconds: int, plan: list[Any]) -> m.ToolStatsList:
+            ids = self.storage.series_ids("tool", name=tool_name)
+            top, total = self._top("tool", ids, plan, sort_by, limit)
+            return m.ToolStatsList(
+                window=window,
+                tools=[_tool_stats(s) for s in top],
+                total_tools=total,
+                truncated=total > limit,
+            )
+
+        return self._query(("tools", tool_name), window, sort_by, m.ToolSort, limit, compute)
+
+    def _query(
+        self,
+        key: tuple[Any, ...],
+        window: str,
+        sort_by: str,
+        sorts: Any,
+        limit: int,
+        compute: Callable[[int, list[Any]], Q],
+    ) -> Q:
+        """Check the common arguments, then answer (from the cache while nothing changed)."""
+        _checked_limit(limit)
+        _checked_choice(sort_by, sorts, "sort_by")
+        seconds, plan = self._plan(window)
+        return self._answer((*key, window, sort_by, limit), plan, lambda: compute(seconds, plan))
 
     def get_performance_summary(self, window: m.Window = "5m") -> m.PerformanceSummary:
         """Totals for requests, agents and tools, the slowest and most failing endpoints."""
@@ -682,10 +673,9 @@ def _checked_label(value: Any, what: str, *, required: bool = False) -> None:
         )
 
 
-def _checked_limit(limit: int) -> int:
+def _checked_limit(limit: int) -> None:
     if limit.__class__ is not int or not 1 <= limit <= MAX_LIMIT:
         raise InvalidInputError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
-    return limit
 
 
 def _checked_choice(value: str, choices: Any, what: str) -> None:

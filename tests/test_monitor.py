@@ -301,3 +301,10 @@ def test_a_failed_write_loses_nothing(mon: Monitor, monkeypatch: pytest.MonkeyPa
     assert (row.count, row.error_count, row.max_ms) == (2, 1, 7.0)
     assert mon.get_agent_stats().agents[0].runs == 1
     assert len(calls) == 1
+
+
+def test_query_filters_are_checked(mon: Monitor) -> None:
+    with pytest.raises(InvalidInputError, match="endpoint"):
+        mon.get_endpoint_stats(endpoint="")
+    with pytest.raises(InvalidInputError, match="method"):
+        mon.get_endpoint_stats(method="NOT A METHOD")
