@@ -1,52 +1,60 @@
-"""Idle overhead: CPU used by perf-mcp's background work when nothing is being recorded.
+"""Idle overhead: CPU the real `perf-mcp serve` uses when nobody records or asks anything.
 
-Starts a child process that holds a Monitor on a fresh file, the resource sampler every
-1 s and the alert manager every 10 s (or any command given with ``--cmd``, e.g. the server),
-lets it settle, then measures the child's CPU time with psutil over ``--seconds`` and prints
-it as a percentage of one core. Exits 1 when it is above ``--limit`` (default 2%).
+Starts the server on a fresh store with the resource sampler every 1 s and alert evaluation
+every 10 s (its background work: sampling, storing samples, evaluating every rule, the
+flusher), lets it settle, then measures its CPU time with psutil over ``--seconds`` and
+prints it as a percentage of one core. Exits 1 when it is above ``--limit`` (default 2%).
 
-    python bench/idle_overhead.py [--seconds 60] [--cmd "perf-mcp serve --transport http"]
+    python bench/idle_overhead.py [--seconds 60] [--transport http|stdio]
+    python bench/idle_overhead.py --cmd "perf-mcp serve --transport http --port 9999"
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 import psutil
 
 
-def child(db: str, sample_interval_s: float, eval_interval_s: float) -> None:
-    """The process being measured: the background work of a server, and nothing else."""
-    import anyio
-    import logfire
+def perf_mcp() -> list[str]:
+    """The installed console script, else the module from this checkout."""
+    script = Path(sys.executable).with_name("perf-mcp")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("perf-mcp")
+    return [found] if found else [sys.executable, "-m", "perf_mcp.cli"]
 
-    from perf_mcp import Monitor
-    from perf_mcp.alerting import AlertManager, monitor_source
-    from perf_mcp.sampler import ResourceSample, ResourceSampler
 
-    logfire.configure(send_to_logfire=False, console=False)
-    kept: list[ResourceSample] = []
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
-    def sink(sample: ResourceSample) -> None:  # stands in for the store until it takes samples
-        kept.append(sample)
-        del kept[:-100]
 
-    async def main() -> None:
-        with Monitor(db) as monitor:
-            async with ResourceSampler(sink, interval_s=sample_interval_s) as sampler:
-                source = monitor_source(monitor, sampler)
-                async with AlertManager(source, interval_s=eval_interval_s):
-                    print("ready", flush=True)
-                    await anyio.sleep_forever()
-
-    anyio.run(main)
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], log: IO[bytes], timeout_s: float = 30
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            said = log.read().decode(errors="replace")[-2000:]
+            raise SystemExit(f"the server exited with {process.returncode}:\n{said}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"the server did not listen on {port} within {timeout_s:g} s")
 
 
 def cpu_seconds(process: psutil.Process) -> float:
@@ -61,30 +69,37 @@ def cpu_seconds(process: psutil.Process) -> float:
     return total
 
 
-def measure(command: list[str], seconds: float, settle_s: float) -> tuple[float, float]:
-    """(percent of one core, RSS MiB) of ``command`` over ``seconds`` after ``settle_s``."""
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        if command[-1] == "--child":
-            assert proc.stdout is not None
-            if proc.stdout.readline().strip() != "ready":
-                raise SystemExit(f"the child did not start: exit code {proc.wait()}")
-        time.sleep(settle_s)
-        watched = psutil.Process(proc.pid)
-        cpu0, t0 = cpu_seconds(watched), time.monotonic()
-        time.sleep(seconds)
-        cpu1, t1 = cpu_seconds(watched), time.monotonic()
-        rss = watched.memory_info().rss / (1 << 20)
-        if proc.poll() is not None:
-            raise SystemExit(f"the measured process exited early with {proc.returncode}")
-        return 100 * (cpu1 - cpu0) / (t1 - t0), rss
-    finally:
-        proc.terminate()
+def measure(
+    command: list[str], seconds: float, settle_s: float, port: int | None
+) -> tuple[float, float]:
+    """(percent of one core, RSS MiB) of ``command`` over ``seconds`` after ``settle_s``.
+
+    stdin stays open and silent, as an MCP client that launched a stdio server and is idle.
+    """
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log
+        )
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            if port is not None:
+                wait_for_port(port, proc, log)
+            time.sleep(settle_s)
+            watched = psutil.Process(proc.pid)
+            cpu0, t0 = cpu_seconds(watched), time.monotonic()
+            time.sleep(seconds)
+            cpu1, t1 = cpu_seconds(watched), time.monotonic()
+            family = [watched, *watched.children(recursive=True)]
+            rss = sum(p.memory_info().rss for p in family)
+            if proc.poll() is not None:
+                raise SystemExit(f"the measured process exited early with {proc.returncode}")
+            return 100 * (cpu1 - cpu0) / (t1 - t0), rss / (1 << 20)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def main() -> int:
@@ -93,37 +108,35 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=5.0, help="seconds before measuring")
     parser.add_argument("--limit", type=float, default=2.0, help="percent of one core allowed")
     parser.add_argument("--sample-interval", type=float, default=1.0)
-    parser.add_argument("--eval-interval", type=float, default=10.0)
-    parser.add_argument("--cmd", help="measure this command instead of the built-in child")
-    parser.add_argument("--db", help=argparse.SUPPRESS)
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--alert-interval", type=float, default=10.0)
+    parser.add_argument("--transport", choices=("http", "stdio"), default="http")
+    parser.add_argument("--cmd", help="measure this command instead of perf-mcp serve")
     args = parser.parse_args()
-    if args.child:
-        child(args.db, args.sample_interval, args.eval_interval)
-        return 0
 
     with tempfile.TemporaryDirectory() as tmp:
-        db = str(Path(tmp) / "perf.db")
+        port = None
         if args.cmd:
             command = shlex.split(args.cmd)
             what = args.cmd
         else:
             command = [
-                sys.executable,
-                os.path.abspath(__file__),
+                *perf_mcp(),
+                "serve",
                 "--db",
-                db,
+                str(Path(tmp) / "perf.db"),
                 "--sample-interval",
-                str(args.sample_interval),
-                "--eval-interval",
-                str(args.eval_interval),
-                "--child",
+                f"{args.sample_interval:g}",
+                "--alert-interval",
+                f"{args.alert_interval:g}",
             ]
+            if args.transport == "http":
+                port = free_port()
+                command += ["--transport", "http", "--port", str(port)]
             what = (
-                f"Monitor + sampler every {args.sample_interval:g} s + alert evaluation "
-                f"every {args.eval_interval:g} s"
+                f"perf-mcp serve ({args.transport}), sampler every {args.sample_interval:g} s, "
+                f"alert evaluation every {args.alert_interval:g} s"
             )
-        percent, rss = measure(command, args.seconds, args.settle)
+        percent, rss = measure(command, args.seconds, args.settle, port)
     verdict = "ok" if percent < args.limit else "OVER"
     print(f"idle overhead of {what}")
     print(

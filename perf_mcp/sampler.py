@@ -75,7 +75,9 @@ class ResourceSample(_Answer):
     """One reading of the machine and of the watched processes."""
 
     timestamp: float = Field(description="Unix seconds.")
-    cpu_percent: float | None = Field(default=None, description="System CPU, 0..100.")
+    cpu_percent: float | None = Field(
+        default=None, description="System CPU, 0..100: the mean of cpu_per_core."
+    )
     cpu_per_core: list[float] | None = None
     cpu_count: int | None = None
     memory_total_bytes: int | None = None
@@ -136,6 +138,7 @@ class ResourceReader:
         self.disk_paths: list[str] = [os.fspath(p) for p in dict.fromkeys(disk_paths)]
         self._processes: dict[int, Any] = {}
         self._primed_cpu: set[int] = set()
+        self._cpu_count: int | None = None
         self._last_io: tuple[float, Any, Any] | None = None
         self._cpu_primed = False
 
@@ -160,7 +163,11 @@ class ResourceReader:
             gone["cpu_percent"] = gone["cpu_per_core"] = "first reading: CPU % needs two readings"
         else:
             fields["cpu_percent"], fields["cpu_per_core"] = cpu
-        self._try(fields, gone, "cpu_count", lambda: self._ps.cpu_count())
+        if self._cpu_count is None:  # the number of logical CPUs does not change
+            self._try(fields, gone, "cpu_count", lambda: self._ps.cpu_count())
+            self._cpu_count = fields.get("cpu_count")
+        else:
+            fields["cpu_count"] = self._cpu_count
         self._memory(fields, gone)
         self._swap(fields, gone)
         fields["disks"] = [self._disk(path) for path in self.disk_paths]
@@ -173,15 +180,15 @@ class ResourceReader:
     # ------------------------------------------------------------ system
 
     def _system_cpu_percent(self) -> tuple[float, list[float]] | None:
+        """(system CPU %, per-core %): the system figure is the mean of the cores'."""
         try:
-            total = float(self._ps.cpu_percent(interval=None))
             per_core = [float(v) for v in self._ps.cpu_percent(interval=None, percpu=True)]
         except _UNAVAILABLE:
             return None
-        if not self._cpu_primed:  # psutil answers a meaningless 0.0 to its first call
+        if not self._cpu_primed or not per_core:  # psutil's first answer is a meaningless 0
             self._cpu_primed = True
             return None
-        return total, per_core
+        return sum(per_core) / len(per_core), per_core
 
     def _memory(self, fields: dict[str, Any], gone: dict[str, str]) -> None:
         names = ("memory_total_bytes", "memory_available_bytes", "memory_percent")
