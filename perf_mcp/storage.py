@@ -846,6 +846,44 @@ class Storage:
             ).fetchall()
         return [r[0] for r in rows], int(count)
 
+    def last_alert_event_id(self) -> int:
+        """The id of the newest stored alert transition (0: none yet)."""
+        with self._lock:
+            (last,) = self._conn.execute("SELECT coalesce(max(id), 0) FROM alert_events").fetchone()
+        return int(last)
+
+    def alert_events_after(self, event_id: int, limit: int) -> list[tuple[int, AlertEvent]]:
+        """Alert transitions stored after ``event_id`` (by any server), oldest first, with
+        their ids; ``samples`` is not stored and reads 0."""
+        from perf_mcp.core.rules import RULES
+
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, at, kind, rule, subject, severity, value, threshold, notify, message "
+                "FROM alert_events WHERE id > ? ORDER BY id LIMIT ?",
+                (event_id, limit),
+            ).fetchall()
+        return [
+            (
+                row_id,
+                AlertEvent(
+                    kind=kind,
+                    rule=rule,
+                    subject=subject,
+                    severity=severity,
+                    value=value,
+                    threshold=threshold,
+                    unit=RULES[rule].unit,
+                    samples=0,
+                    at=at,
+                    notify=bool(notify),
+                    message=message,
+                ),
+            )
+            for row_id, at, kind, rule, subject, severity, value, threshold, notify, message in rows
+            if rule in RULES
+        ]
+
 
 def _fill_request_acc(acc: RequestAcc, row: Sequence[Any]) -> None:
     acc.hist.count = row[0]
