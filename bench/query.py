@@ -79,21 +79,31 @@ def main() -> None:
         print(f"store file: {size / 1e6:.1f} MB ({size / args.requests:.1f} bytes per request)\n")
 
         with Monitor(path, clock=lambda: now, start_flusher=False) as reader:
-            results = {}
+
+            def ask(query: str, window: str) -> None:
+                """An answer after a write, as in a live store (so no answer is reused)."""
+                reader.record_request("/api/service0/resource0/{id}", "GET", 200, 20.0)
+                getattr(reader, query)(window=window)
+
+            results: dict[str, float] = {}
             for window in ("5m", "1h", "24h"):
-                print(f"window {window} (target {TARGETS_MS[window]} ms):")
+                print(f"window {window} (target {TARGETS_MS[window]} ms; a write before each):")
                 results[window] = time_query(
                     "get_endpoint_stats(sort_by='p95_ms', limit=20)",
-                    lambda w=window: reader.get_endpoint_stats(window=w, sort_by="p95_ms"),
+                    lambda w=window: ask("get_endpoint_stats", w),
                 )
-                time_query(
+                results[window + " summary"] = time_query(
                     "get_performance_summary()",
-                    lambda w=window: reader.get_performance_summary(window=w),
+                    lambda w=window: ask("get_performance_summary", w),
                 )
-            day = reader.get_performance_summary(window="24h").requests
-            print(f"\n24 h summary: {day.count:,} requests, p95 {day.p95_ms:.1f} ms")
-            verdict = all(results[w] <= TARGETS_MS[w] for w in results)
-            print(f"endpoint stats within targets: {'yes' if verdict else 'no'}")
+            day = reader.get_performance_summary(window="24h")
+            time_query(
+                "get_performance_summary('24h'), store unchanged (reused)",
+                lambda: reader.get_performance_summary(window="24h"),
+            )
+        print(f"\n24 h summary: {day.requests.count:,} requests, p95 {day.requests.p95_ms:.1f} ms")
+        verdict = all(results[w] <= TARGETS_MS[w.split()[0]] for w in results)
+        print(f"endpoint stats and summary within targets: {'yes' if verdict else 'no'}")
 
 
 if __name__ == "__main__":
