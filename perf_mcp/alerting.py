@@ -26,6 +26,7 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
 DEFAULT_INTERVAL_S = 10.0
 MIN_INTERVAL_S = 1.0
 SUBSCRIBER_TIMEOUT_S = 10.0
+FOLLOWED_EVENTS = 1000  # another server's transitions relayed per catch-up; older are skipped
 HISTORY_HOURS = 24.0
 HISTORY_STEP_S = 60
 HISTORY_SUBJECTS = 20
@@ -131,6 +133,11 @@ class AlertStore(Protocol):
         """Count a change to alert state; return the new version."""
         ...
 
+    def last_alert_event_id(self) -> int: ...
+    def alert_events_after(self, event_id: int, limit: int) -> list[tuple[int, AlertEvent]]:
+        """Transitions stored after ``event_id`` by any server, oldest first, with their ids."""
+        ...
+
 
 class MemoryAlertStore:
     """An AlertStore in memory: for tests and for a private ``:memory:`` server."""
@@ -194,6 +201,12 @@ class MemoryAlertStore:
     def bump_alert_version(self) -> int:
         self.version += 1
         return self.version
+
+    def last_alert_event_id(self) -> int:
+        return len(self.events)
+
+    def alert_events_after(self, event_id: int, limit: int) -> list[tuple[int, AlertEvent]]:
+        return [(i + 1, e) for i, (_, e) in enumerate(self.events)][event_id : event_id + limit]
 
 
 def _survives_restart(store: AlertStore) -> bool:
@@ -467,7 +480,7 @@ class AlertManager:
         self._log = log or logfire.DEFAULT_LOGFIRE_INSTANCE
         self._lock = threading.Lock()  # state is read from tool calls while a thread evaluates
         self._evaluating = anyio.Lock()
-        self._subscribers: list[tuple[Subscriber, float]] = []
+        self._subscribers: list[tuple[Subscriber, float, bool]] = []
         self._task_group: anyio.abc.TaskGroup | None = None
         self.evaluations = 0
         self.errors = 0
@@ -481,6 +494,9 @@ class AlertManager:
         self._per_subject: set[str] = set()
         self._version = -1
         self._reload(self._store.alert_lease()[2])
+        self._last_event_id = self._store.last_alert_event_id()
+        # Transitions this manager stored, to tell them from other servers' when following.
+        self._own: deque[tuple[str, str, str, float]] = deque(maxlen=FOLLOWED_EVENTS)
 
     def _reload(self, version: int) -> None:
         """Replace overrides, states and open alerts with what the store holds (blocking)."""
@@ -540,14 +556,21 @@ class AlertManager:
             await self._sleep(max(0.0, self.interval_s - (anyio.current_time() - started)))
 
     def subscribe(
-        self, callback: Subscriber, *, timeout_s: float = SUBSCRIBER_TIMEOUT_S
+        self,
+        callback: Subscriber,
+        *,
+        timeout_s: float = SUBSCRIBER_TIMEOUT_S,
+        all_servers: bool = False,
     ) -> Callable[[], None]:
         """Call ``callback(events)`` after each change; returns a function that unsubscribes.
 
         It may be async. It runs in the event loop and is cancelled after ``timeout_s``;
-        an exception is logged and ignored.
+        an exception is logged and ignored. With ``all_servers`` it also hears, a tick
+        later, the transitions other servers sharing the store raised: for telling this
+        server's own clients. Leave it False for anything that must hear each transition
+        once, such as a webhook.
         """
-        entry = (callback, timeout_s)
+        entry = (callback, timeout_s, all_servers)
         self._subscribers.append(entry)
 
         def unsubscribe() -> None:
@@ -566,37 +589,50 @@ class AlertManager:
         """
         async with self._evaluating:
             try:
-                events = await anyio.to_thread.run_sync(self._tick)
+                events, followed = await anyio.to_thread.run_sync(self._tick)
             except Exception as exc:  # a failing source or store must not stop alerting
                 self.errors += 1
                 self.last_error = f"alert evaluation failed: {type(exc).__name__}: {exc}"
                 logger.warning("alert evaluation failed", exc_info=exc)
                 return []
+        await self._relay(followed)
         await self._publish(events)
         return events
 
     async def refresh(self) -> None:
         """Catch up with changes another server sharing the store made since the last tick."""
         async with self._evaluating:
-            await anyio.to_thread.run_sync(self._catch_up)
+            followed = await anyio.to_thread.run_sync(self._catch_up)
+        await self._relay(followed)
 
-    def _catch_up(self) -> None:
-        version = self._store.alert_lease()[2]
-        if version != self._version:
-            self._reload(version)
+    def _catch_up(self) -> list[AlertEvent]:
+        return self._follow(self._store.alert_lease()[2])
 
-    def _tick(self) -> list[AlertEvent]:
+    def _follow(self, version: int) -> list[AlertEvent]:
+        """Reload when the stored state changed; the transitions other servers stored."""
+        if version == self._version:
+            return []
+        self._reload(version)
+        found = self._store.alert_events_after(self._last_event_id, FOLLOWED_EVENTS)
+        if found:
+            self._last_event_id = found[-1][0]
+        if len(found) == FOLLOWED_EVENTS:  # a long absence: what is old is news to nobody
+            self._last_event_id = self._store.last_alert_event_id()
+        own = set(self._own)
+        return [e for _, e in found if (e.rule, e.subject, e.kind, e.at) not in own]
+
+    def _tick(self) -> tuple[list[AlertEvent], list[AlertEvent]]:
+        """(transitions this manager raised, transitions other servers raised)."""
         held, version = self._store.claim_alert_lease(self.lease_ttl_s)
         self.last_tick_at = self._clock()
-        if version != self._version:
-            self._reload(version)
+        followed = self._follow(version)
         if held != self.leader:
             logger.info(
                 "alert evaluation: %s",
                 "this server evaluates" if held else "another server sharing the store evaluates",
             )
             self.leader = held
-        return self._evaluate() if held else []
+        return (self._evaluate() if held else []), followed
 
     def _evaluate(self) -> list[AlertEvent]:
         observed = self._source()
@@ -719,6 +755,7 @@ class AlertManager:
                 current = self._open.get(key)
                 if current is not None and current.started_at == record.started_at:
                     self._open[key] = current.model_copy(update={"id": alert_id})
+        self._own.extend((e.rule, e.subject, e.kind, e.at) for e in events)
         self._store.add_alert_events(list(zip(ids, events, strict=True)))
         self._wrote()
 
@@ -726,8 +763,11 @@ class AlertManager:
         """Count a change in the store, so servers sharing it reload."""
         version = self._store.bump_alert_version()
         with self._lock:
-            # A jump of more than one: another server wrote since we looked; reload next tick.
-            self._version = version if version == self._version + 1 else -1
+            if version == self._version + 1:
+                self._version = version
+                self._last_event_id = self._store.last_alert_event_id()
+            else:  # another server wrote since we looked: catch up at the next tick
+                self._version = -1
 
     def _prune(self, now: float) -> None:
         """Forget quiet subjects whose cooldown has passed (memory stays bounded)."""
@@ -750,11 +790,23 @@ class AlertManager:
                 self._log_event(event)
             except Exception as exc:  # telemetry trouble must not stop alerting
                 logger.warning("logging an alert to Logfire failed: %r", exc)
-        for callback, timeout_s in list(self._subscribers):
-            if self._task_group is not None:
-                self._task_group.start_soon(self._deliver, callback, timeout_s, events)
-            else:
-                await self._deliver(callback, timeout_s, events)
+        for callback, timeout_s, _ in list(self._subscribers):
+            await self._start(callback, timeout_s, events)
+
+    async def _relay(self, events: Sequence[AlertEvent]) -> None:
+        """Hand other servers' transitions to the subscribers that asked for them."""
+        if events:
+            for callback, timeout_s, all_servers in list(self._subscribers):
+                if all_servers:
+                    await self._start(callback, timeout_s, events)
+
+    async def _start(
+        self, callback: Subscriber, timeout_s: float, events: Sequence[AlertEvent]
+    ) -> None:
+        if self._task_group is not None:
+            self._task_group.start_soon(self._deliver, callback, timeout_s, events)
+        else:
+            await self._deliver(callback, timeout_s, events)
 
     async def _deliver(
         self, callback: Subscriber, timeout_s: float, events: Sequence[AlertEvent]
@@ -828,7 +880,7 @@ class AlertManager:
     async def acknowledge(self, alert_id: int, until: float | None = None) -> AlertRecord:
         """Silence repeats of an active alert until it resolves, or until ``until``."""
         async with self._evaluating:  # so an evaluation cannot store an older state after it
-            await anyio.to_thread.run_sync(self._catch_up)
+            await self._relay(await anyio.to_thread.run_sync(self._catch_up))
             now = self._clock()
             with self._lock:
                 key = next((k for k, a in self._open.items() if a.id == alert_id), None)
@@ -879,7 +931,7 @@ class AlertManager:
         """
         async with self._evaluating:  # no reload of the store may slip between apply and save
             if not dry_run:
-                await anyio.to_thread.run_sync(self._catch_up)
+                await self._relay(await anyio.to_thread.run_sync(self._catch_up))
             with self._lock:
                 override = rules.make_override(
                     name,
@@ -927,7 +979,7 @@ class AlertManager:
         spec = rules.get_rule(name)
         subject = rules.check_subject(spec, subject)
         async with self._evaluating:
-            await anyio.to_thread.run_sync(self._catch_up)
+            await self._relay(await anyio.to_thread.run_sync(self._catch_up))
             with self._lock:
                 had = self._overrides.pop((name, subject), None) is not None
             if had:

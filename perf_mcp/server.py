@@ -238,7 +238,7 @@ class Runtime:
                 history=monitor_history(monitor),
             )
         )
-        alerts.subscribe(self.clients.alerts_changed)
+        alerts.subscribe(self.clients.alerts_changed, all_servers=True)
         if settings.webhook_url:
             self.webhook = WebhookNotifier(settings.webhook_url)
             alerts.subscribe(self.webhook, timeout_s=self.webhook.budget_s)

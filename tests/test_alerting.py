@@ -628,15 +628,24 @@ async def test_servers_sharing_a_store_evaluate_once_and_follow_each_other(
 ) -> None:
     path = tmp_path / "shared.db"
     with Storage(path, clock=clock) as first_store, Storage(path, clock=clock) as second_store:
-        first, second = Inbox(), Inbox()
+        first, second, second_clients = Inbox(), Inbox(), Inbox()
         a = AlertManager(world, store=first_store, clock=clock)
         b = AlertManager(world, store=second_store, clock=clock)
         a.subscribe(first)
-        b.subscribe(second)
+        b.subscribe(second)  # a webhook: each transition once, from where it happened
+        b.subscribe(second_clients, all_servers=True)  # b's own MCP clients: everything
         world.set("response_time_p95_ms", "overall", 5000)
         assert [e.kind for e in await a.evaluate_once()] == ["fired"]
         assert await b.evaluate_once() == []  # the lease is taken: b only follows
         assert (a.leader, b.leader) == (True, False)
+        assert second_clients.kinds == [("fired", "response_time_p95_ms", "overall")]
+        [relayed] = second_clients.batches[0]
+        assert (relayed.value, relayed.threshold, relayed.unit, relayed.notify) == (
+            5000,
+            2000,
+            "ms",
+            True,
+        )
         [alert] = b.list_alerts()
         assert (alert.id, alert.state) == (a.list_alerts()[0].id, "firing")
 
@@ -672,6 +681,13 @@ async def test_servers_sharing_a_store_evaluate_once_and_follow_each_other(
         ("resolved", "response_time_p95_ms", "overall"),
     ]
     assert second.kinds == [("acknowledged", "response_time_p95_ms", "overall")]
+    assert second_clients.kinds == [  # what b's clients heard: all of it, once
+        ("fired", "response_time_p95_ms", "overall"),
+        ("acknowledged", "response_time_p95_ms", "overall"),
+        ("resolved", "response_time_p95_ms", "overall"),
+        ("fired", "response_time_p95_ms", "overall"),
+        ("resolved", "response_time_p95_ms", "overall"),
+    ]
 
 
 # ---------------------------------------------------------------- history for dry runs

@@ -209,17 +209,20 @@ async def test_two_servers_on_one_store_notify_once(db_path: Path) -> None:
             http_server(db_path, extra=extra) as (first_url, _),
             http_server(db_path, extra=extra) as (second_url, _),
         ):
-            async with Client(first_url) as first, Client(second_url) as second:
+            inboxes = [Inbox(), Inbox()]
+            async with (
+                legacy_subscriber(first_url, inboxes[0]) as first,
+                legacy_subscriber(second_url, inboxes[1]) as second,
+            ):
                 await structured(first, "record_requests", {"requests": checkout(40, 20)})
-                deadline = time.monotonic() + INTERVAL_S + 2 * SLACK_S
-                while len(hook.kinds()) < 2 and time.monotonic() < deadline:
-                    await anyio.sleep(0.1)
+                for inbox in inboxes:  # each server tells its own clients, whoever evaluates
+                    await inbox.next_update(timeout_s=2 * INTERVAL_S + SLACK_S)
                 await anyio.sleep(3 * INTERVAL_S)  # time for a second server to repeat them
-                assert sorted(hook.kinds()) == [
-                    ("fired", "POST /checkout"),
-                    ("fired", "overall"),
-                ]
-                await second.call_tool("list_thresholds", {})  # follows the stored state
+                assert sorted(hook.kinds()) == [("fired", "POST /checkout"), ("fired", "overall")]
+                for inbox in inboxes:
+                    assert inbox.updated == [ALERTS]
+                    fired = sorted((log.data["subject"], log.level) for log in inbox.logs)
+                    assert fired == [("POST /checkout", "critical"), ("overall", "critical")]
                 views = [await structured(c, "list_alerts", {}) for c in (first, second)]
                 assert [len(v["alerts"]) for v in views] == [2, 2]
                 assert sorted(v["evaluation"] for v in views) == [

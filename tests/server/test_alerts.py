@@ -186,8 +186,12 @@ async def test_thresholds_and_alerts_survive_a_restart(db_path: Path) -> None:
 
 async def test_servers_sharing_a_store_list_the_same_alerts(db_path: Path) -> None:
     quiet_machine(db_path)
+    inbox = Inbox()
     with Monitor(db_path) as one, Monitor(db_path) as other:
-        async with Client(build_server(one)) as first, Client(build_server(other)) as second:
+        async with (
+            Client(build_server(one)) as first,
+            legacy(build_server(other), inbox, ALERTS) as second,
+        ):
             await call_ok(first, "record_requests", {"requests": requests("/pay", 30, status=500)})
             await call_ok(first, "set_threshold", {"name": "tool_error_rate", "value": 0.5})
             mine = await call_ok(first, "list_alerts")
@@ -195,6 +199,10 @@ async def test_servers_sharing_a_store_list_the_same_alerts(db_path: Path) -> No
             assert (mine["evaluation"], theirs["evaluation"]) == ("this server", "another server")
             assert theirs["alerts"] == mine["alerts"]
             assert theirs["last_evaluated_at"] is None
+            await settle()  # the second server tells its own clients what the first raised
+            assert inbox.updated == [ALERTS]
+            assert sorted(log.data["subject"] for log in inbox.logs) == ["POST /pay", "overall"]
+
             alert_id = theirs["alerts"][0]["id"]
             await call_ok(second, "acknowledge_alert", {"alert_id": alert_id})
             states = {a["id"]: a["state"] for a in (await call_ok(first, "list_alerts"))["alerts"]}
@@ -221,7 +229,7 @@ async def test_legacy_subscribers_hear_changes_and_alert_log_messages(quiet: Mon
         await call_ok(client, "record_requests", {"requests": requests("/slow", 30, ms=1500)})
         await call_ok(client, "set_threshold", {"name": "tool_error_rate", "value": 0.5})
         await settle()
-        assert everything.updated == [THRESHOLDS, ALERTS]
+        assert sorted(everything.updated) == [ALERTS, THRESHOLDS]  # in either order
         assert critical_only.updated == [ALERTS]
         assert unsubscribed.updated == []
         heard = {(log.data["subject"], log.data["rule"], log.level) for log in everything.logs}
@@ -242,7 +250,7 @@ async def test_legacy_subscribers_hear_changes_and_alert_log_messages(quiet: Mon
             await client.unsubscribe_resource(ALERTS)
         await call_ok(client, "set_threshold", {"name": "error_rate_5min", "value": 0.5})
         await settle()
-        assert everything.updated == [THRESHOLDS, ALERTS, THRESHOLDS]
+        assert sorted(everything.updated) == [ALERTS, THRESHOLDS, THRESHOLDS]
 
 
 async def test_only_alerts_and_thresholds_can_be_subscribed(server: MCPServer[Runtime]) -> None:
