@@ -75,7 +75,11 @@ def test_version() -> None:
     ("command", "mentions"),
     [
         ((), ["serve", "summary"]),
-        (("serve",), ["--transport", "--host", "--port", "--db"]),
+        (
+            ("serve",),
+            ["--transport", "--host", "--port", "--db", "--sample-interval", "--alert-interval"]
+            + ["--webhook-url", "--watch-pid", "--disk-path"],
+        ),
         (("summary",), ["--window", "--json", "--db"]),
     ],
 )
@@ -84,3 +88,23 @@ def test_every_command_has_help(command: tuple[str, ...], mentions: list[str]) -
     assert result.returncode == 0
     for flag in mentions:
         assert flag in result.stdout
+
+
+AT_LEAST_ONE = "Input should be greater than or equal to 1"
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (("--sample-interval", "0.5"), f"--sample-interval: {AT_LEAST_ONE}"),
+        (("--alert-interval", "0"), f"--alert-interval: {AT_LEAST_ONE}"),
+        (("--webhook-url", "ftp://hooks"), "webhook URL must be http:// or https://"),
+    ],
+)
+def test_serve_refuses_bad_watching_settings(
+    db_path: Path, flags: tuple[str, ...], says: str
+) -> None:
+    result = run_cli("serve", "--db", str(db_path), *flags, timeout=30)
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
