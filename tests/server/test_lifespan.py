@@ -11,6 +11,7 @@ from mcp_calls import call_ok
 
 from perf_mcp import Monitor
 from perf_mcp.server import build_server
+from perf_mcp.storage import Storage
 
 pytestmark = pytest.mark.anyio
 
@@ -68,3 +69,20 @@ async def test_concurrent_recording_from_many_clients_loses_nothing(
             tasks.start_soon(agent, 25)
     with Monitor(db_path, start_flusher=False) as reader:
         assert reader.get_tool_stats("fetch", window="5m").tools[0].calls == 200
+
+
+async def test_sampler_and_alerting_run_with_the_lifespan_and_hand_over_at_the_end(
+    db_path: Path,
+) -> None:
+    server = build_server(db_path=db_path)
+    async with Client(server) as client:
+        health = await call_ok(client, "health_check")
+        components = {c["name"]: c for c in health["components"]}
+        assert components["sampler"]["status"] == components["alerting"]["status"] == "ok"
+        assert "every 30 s" in components["sampler"]["detail"]
+        usage = await call_ok(client, "get_resource_usage", {"window": "1m"})
+        assert usage["samples"] >= 1
+    with Storage(db_path) as store:
+        holder, _, _ = store.alert_lease()
+        assert holder is None  # released: another server takes over alerting at once
+        assert store.resource_samples_spread(0, 10)[1] >= 1  # samples went to the store
