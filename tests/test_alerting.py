@@ -13,7 +13,6 @@ import anyio
 import httpx
 import pytest
 from logfire.testing import CaptureLogfire
-from logfire_capture import alert_logs, capture_logfire
 
 from perf_mcp import Monitor
 from perf_mcp.alerting import (
@@ -29,6 +28,7 @@ from perf_mcp.core.models import InvalidInputError
 from perf_mcp.core.rules import AlertEvent
 from perf_mcp.sampler import ResourceSample
 from perf_mcp.storage import Storage
+from tests.logfire_capture import alert_logs, capture_logfire
 
 pytestmark = pytest.mark.anyio
 

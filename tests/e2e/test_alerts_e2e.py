@@ -21,8 +21,9 @@ from mcp.types import (
     ResourceUpdatedNotification,
     ServerNotification,
 )
-from mcp_process import http_server, stdio_params
-from quiet_machine import quiet_machine
+
+from tests.e2e.mcp_process import http_server, stdio_params
+from tests.quiet_machine import quiet_machine
 
 pytestmark = pytest.mark.anyio
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from mcp_process import run_cli
 
 from perf_mcp import Monitor
+from tests.e2e.mcp_process import run_cli
 
 
 @pytest.fixture

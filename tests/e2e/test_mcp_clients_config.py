@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from mcp import Client, StdioServerParameters
-from mcp_process import REPO, perf_mcp_command, server_env
 
 from perf_mcp.cli import DEFAULT_HOST, DEFAULT_PORT, build_parser
+from tests.e2e.mcp_process import REPO, perf_mcp_command, server_env
 
 EXAMPLE = json.loads((REPO / "mcp.json.example").read_text())
 CLIENTS = ["claude_desktop", "claude_desktop_http", "claude_code", "cursor", "vscode"]

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from mcp import Client
-from mcp_process import STOP_TIMEOUT_S, free_port, http_server, run_cli
+
+from tests.e2e.mcp_process import STOP_TIMEOUT_S, free_port, http_server, run_cli
 
 pytestmark = pytest.mark.anyio
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp_process import STOP_TIMEOUT_S, perf_mcp_command, server_env, stdio_params
 
 from perf_mcp import Monitor
+from tests.e2e.mcp_process import STOP_TIMEOUT_S, perf_mcp_command, server_env, stdio_params
 
 pytestmark = pytest.mark.anyio
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from asgi_apps import AppFactory, build_fastapi, build_starlette
+
+from tests.integrations.asgi_apps import AppFactory, build_fastapi, build_starlette
 
 
 @pytest.fixture(params=["fastapi", "starlette"])

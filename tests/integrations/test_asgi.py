@@ -10,16 +10,6 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from asgi_apps import (
-    CHUNK,
-    CHUNKS,
-    AppFactory,
-    Boom,
-    Gate,
-    build_fastapi,
-    endpoint_stats,
-    recorded,
-)
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -32,6 +22,16 @@ from perf_mcp import Monitor
 from perf_mcp.core.paths import endpoint_name
 from perf_mcp.integrations import PerformanceMiddleware, in_flight_requests
 from perf_mcp.integrations.asgi import UNMATCHED
+from tests.integrations.asgi_apps import (
+    CHUNK,
+    CHUNKS,
+    AppFactory,
+    Boom,
+    Gate,
+    build_fastapi,
+    endpoint_stats,
+    recorded,
+)
 
 pytestmark = pytest.mark.anyio
 

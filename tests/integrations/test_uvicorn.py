@@ -10,7 +10,6 @@ import anyio
 import httpx
 import pytest
 import uvicorn
-from asgi_apps import CHUNK, CHUNKS, AppFactory, endpoint_stats, recorded
 from fastapi.responses import StreamingResponse
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -19,6 +18,7 @@ from perf_mcp import Monitor
 from perf_mcp.core.paths import endpoint_name
 from perf_mcp.integrations import in_flight_requests
 from perf_mcp.integrations.asgi import UNMATCHED
+from tests.integrations.asgi_apps import CHUNK, CHUNKS, AppFactory, endpoint_stats, recorded
 
 pytestmark = pytest.mark.anyio
 

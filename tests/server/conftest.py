@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 from logfire.testing import CaptureLogfire
-from logfire_capture import capture_logfire
 from mcp import Client
 from mcp.server import MCPServer
 
 from perf_mcp import Monitor
 from perf_mcp.server import Runtime, build_server
+from tests.logfire_capture import capture_logfire
 
 # "legacy" is the 2025-11-25 initialize handshake; "auto" discovers the stateless 2026-07-28.
 PROTOCOLS = ["legacy", "auto"]

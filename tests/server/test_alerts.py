@@ -21,12 +21,12 @@ from mcp.types import (
     ResourceUpdatedNotification,
     ServerNotification,
 )
-from mcp_calls import call_error, call_ok
-from quiet_machine import quiet_machine
 
 from perf_mcp import Monitor
 from perf_mcp.sampler import ProcessUsage, ResourceSample
 from perf_mcp.server import Runtime, build_server
+from tests.quiet_machine import quiet_machine
+from tests.server.mcp_calls import call_error, call_ok
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp_calls import call_error, call_ok
+
+from tests.server.mcp_calls import call_error, call_ok
 
 pytestmark = pytest.mark.anyio
 

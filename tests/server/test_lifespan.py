@@ -7,11 +7,11 @@ from pathlib import Path
 import anyio
 import pytest
 from mcp import Client
-from mcp_calls import call_ok
 
 from perf_mcp import Monitor
 from perf_mcp.server import build_server
 from perf_mcp.storage import Storage
+from tests.server.mcp_calls import call_ok
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,8 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import PromptReference, TextContent, TextResourceContents
-from mcp_calls import call_ok
+
+from tests.server.mcp_calls import call_ok
 
 pytestmark = pytest.mark.anyio
 

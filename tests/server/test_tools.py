@@ -9,11 +9,11 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning
-from mcp_calls import call_ok
 
 from perf_mcp.core.alerts_models import ThresholdName
 from perf_mcp.core.rules import RULES
 from perf_mcp.server import Runtime
+from tests.server.mcp_calls import call_ok
 
 pytestmark = pytest.mark.anyio
 
