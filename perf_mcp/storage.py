@@ -775,13 +775,21 @@ class Storage:
         "CREATE TABLE IF NOT EXISTS alert_lease (id INTEGER PRIMARY KEY CHECK (id = 1), "
         "holder INTEGER, expires_at REAL NOT NULL, version INTEGER NOT NULL)"
     )
+    _alert_lease_ready = False
+
+    def _ensure_alert_lease(self) -> None:
+        """Create the lease table once per connection (even IF NOT EXISTS takes the write
+        lock, so not on every read). Call under ``self._lock``."""
+        if not self._alert_lease_ready:
+            self._conn.execute(self._ALERT_LEASE_TABLE)
+            self._alert_lease_ready = True
 
     def claim_alert_lease(self, ttl_s: float) -> tuple[bool, int]:
         """Take or renew the evaluation lease for ``ttl_s`` seconds unless another live
         connection holds it; return (held by this connection, alert state version)."""
         now = self._clock()
         with self._lock:
-            self._conn.execute(self._ALERT_LEASE_TABLE)
+            self._ensure_alert_lease()
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 row = self._conn.execute(
@@ -803,7 +811,7 @@ class Storage:
     def release_alert_lease(self) -> None:
         """Give the lease up (at shutdown) so another server takes over at once."""
         with self._lock:
-            self._conn.execute(self._ALERT_LEASE_TABLE)
+            self._ensure_alert_lease()
             self._conn.execute(
                 "UPDATE alert_lease SET holder = NULL, expires_at = 0 WHERE holder = ?",
                 (self.source,),
@@ -812,7 +820,7 @@ class Storage:
     def alert_lease(self) -> tuple[int | None, float, int]:
         """(holder source id or None, lease expiry, alert state version)."""
         with self._lock:
-            self._conn.execute(self._ALERT_LEASE_TABLE)
+            self._ensure_alert_lease()
             row = self._conn.execute(
                 "SELECT holder, expires_at, version FROM alert_lease WHERE id = 1"
             ).fetchone()
@@ -821,7 +829,7 @@ class Storage:
     def bump_alert_version(self) -> int:
         """Count one change to alert state, overrides or acknowledgements; return the count."""
         with self._lock:
-            self._conn.execute(self._ALERT_LEASE_TABLE)
+            self._ensure_alert_lease()
             self._conn.execute(
                 "INSERT INTO alert_lease VALUES (1, NULL, 0, 1) "
                 "ON CONFLICT (id) DO UPDATE SET version = version + 1"
