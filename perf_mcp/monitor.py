@@ -112,6 +112,11 @@ class Monitor:
             self._flusher.start()
 
     @property
+    def flusher_alive(self) -> bool | None:
+        """Whether the background flush thread runs (None: started without one)."""
+        return None if self._flusher is None else self._flusher.is_alive()
+
+    @property
     def db_path(self) -> str:
         """The store's path (":memory:" for a private store)."""
         return self.storage.path

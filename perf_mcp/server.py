@@ -1004,7 +1004,7 @@ def _stale_after(interval_s: float) -> float:
 def _flusher_health(monitor: Monitor, now: float) -> ComponentHealth:
     last = monitor.storage.last_flush_at
     age = f"last write {now - last:.1f} s ago" if last is not None else "nothing written yet"
-    alive = _flusher_alive(monitor)
+    alive = monitor.flusher_alive
     if alive is None:
         return ComponentHealth(
             name="flusher", status="disabled", detail=f"no background flusher: queries flush; {age}"
@@ -1018,13 +1018,6 @@ def _flusher_health(monitor: Monitor, now: float) -> ComponentHealth:
     return ComponentHealth(
         name="flusher", status="ok", detail=f"every {monitor.flush_interval_s:g} s; {age}"
     )
-
-
-def _flusher_alive(monitor: Monitor) -> bool | None:
-    """Whether the Monitor's flush thread runs (None: it was started without one)."""
-    # Monitor has no public word for it yet; its thread attribute is the truth.
-    thread = getattr(monitor, "_flusher", None)
-    return None if thread is None else bool(thread.is_alive())
 
 
 def _sampler_health(sampler: ResourceSampler | None, now: float) -> ComponentHealth:

@@ -308,3 +308,12 @@ def test_query_filters_are_checked(mon: Monitor) -> None:
         mon.get_endpoint_stats(endpoint="")
     with pytest.raises(InvalidInputError, match="method"):
         mon.get_endpoint_stats(method="NOT A METHOD")
+
+
+def test_flusher_alive_reports_the_background_thread(db_path: Path) -> None:
+    with Monitor(db_path, start_flusher=False) as quiet:
+        assert quiet.flusher_alive is None
+    monitor = Monitor(db_path, flush_interval_s=0.05)
+    assert monitor.flusher_alive is True
+    monitor.close()
+    assert monitor.flusher_alive is False
