@@ -26,7 +26,7 @@ from perf_mcp.core.sketch import LogHistogram
 from perf_mcp.core.window import TIERS, TierRange, bucket_start
 
 APPLICATION_ID = 0x70657266  # "perf": marks a SQLite file as a perf-mcp store
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 EXPIRE_EVERY_S = 60.0
 SLOW_REQUESTS_PER_FLUSH = 50
 MMAP_BYTES = 1 << 30  # address space, not memory: pages stay in the OS cache
@@ -130,8 +130,16 @@ CREATE TABLE alert_events (
 );
 CREATE INDEX alert_events_by_alert ON alert_events (alert_id, at);
 """
+_SCHEMA_V3 = """
+CREATE TABLE IF NOT EXISTS alert_lease (  -- schema-2 stores made it on first use
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    holder INTEGER,
+    expires_at REAL NOT NULL,
+    version INTEGER NOT NULL
+);
+"""
 # MIGRATIONS[i] takes the schema from version i to i + 1.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
 FOLDED_NAMES_KEPT = 10_000
 RESOURCE_SAMPLES_KEPT_S = 7 * 86400
 ALERT_EVENTS_KEPT = 10_000
@@ -768,28 +776,14 @@ class Storage:
     # ------------------------------------------------------------ alert evaluation lease
 
     # Several servers may share one file (Claude Desktop and Cursor each start a stdio server
-    # on the default store): one row says which connection evaluates alerts and notifies, and
-    # counts changes to alert state so the others know when to reload it. Created on first
-    # use; a later schema migration can own it.
-    _ALERT_LEASE_TABLE = (
-        "CREATE TABLE IF NOT EXISTS alert_lease (id INTEGER PRIMARY KEY CHECK (id = 1), "
-        "holder INTEGER, expires_at REAL NOT NULL, version INTEGER NOT NULL)"
-    )
-    _alert_lease_ready = False
-
-    def _ensure_alert_lease(self) -> None:
-        """Create the lease table once per connection (even IF NOT EXISTS takes the write
-        lock, so not on every read). Call under ``self._lock``."""
-        if not self._alert_lease_ready:
-            self._conn.execute(self._ALERT_LEASE_TABLE)
-            self._alert_lease_ready = True
+    # on the default store): the alert_lease row says which connection evaluates alerts and
+    # notifies, and counts changes to alert state so the others know when to reload it.
 
     def claim_alert_lease(self, ttl_s: float) -> tuple[bool, int]:
         """Take or renew the evaluation lease for ``ttl_s`` seconds unless another live
         connection holds it; return (held by this connection, alert state version)."""
         now = self._clock()
         with self._lock:
-            self._ensure_alert_lease()
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 row = self._conn.execute(
@@ -811,7 +805,6 @@ class Storage:
     def release_alert_lease(self) -> None:
         """Give the lease up (at shutdown) so another server takes over at once."""
         with self._lock:
-            self._ensure_alert_lease()
             self._conn.execute(
                 "UPDATE alert_lease SET holder = NULL, expires_at = 0 WHERE holder = ?",
                 (self.source,),
@@ -820,7 +813,6 @@ class Storage:
     def alert_lease(self) -> tuple[int | None, float, int]:
         """(holder source id or None, lease expiry, alert state version)."""
         with self._lock:
-            self._ensure_alert_lease()
             row = self._conn.execute(
                 "SELECT holder, expires_at, version FROM alert_lease WHERE id = 1"
             ).fetchone()
@@ -829,7 +821,6 @@ class Storage:
     def bump_alert_version(self) -> int:
         """Count one change to alert state, overrides or acknowledgements; return the count."""
         with self._lock:
-            self._ensure_alert_lease()
             self._conn.execute(
                 "INSERT INTO alert_lease VALUES (1, NULL, 0, 1) "
                 "ON CONFLICT (id) DO UPDATE SET version = version + 1"
