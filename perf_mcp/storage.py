@@ -255,7 +255,7 @@ class Storage:
             )
         if self.path != ":memory:":
             conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # reads without a copy per page
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
         self._migrate(conn, version)
         return conn
@@ -903,6 +903,20 @@ def _sum_labels(dicts: Iterable[dict[str, int]]) -> dict[str, int]:
         for label, n in d.items():
             total[label] = total.get(label, 0) + n
     return total
+
+
+def _enable_wal(conn: sqlite3.Connection, timeout_s: float = 30.0) -> None:
+    """Switch a file to WAL. Two processes opening a new file at once can meet here, and
+    the switch needs an exclusive lock that SQLite's busy timeout does not wait for."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _alert_record(row: Sequence[Any]) -> AlertRecord:

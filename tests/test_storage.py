@@ -208,3 +208,16 @@ def test_a_cached_answer_is_dropped_when_another_writer_commits(db_path: Path) -
         third = reader.get_performance_summary()
     assert (first.requests.count, second.requests.count, third.requests.count) == (1, 2, 3)
     assert second.requests.error_count == 1
+
+
+def test_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> None:
+    """The first open of a file switches it to WAL: racing openers wait instead of failing."""
+    opener = "import sys\nfrom perf_mcp import Monitor\nMonitor(sys.argv[1]).close()"
+    for trial in range(5):
+        path = tmp_path / f"new-{trial}.db"
+        openers = [
+            subprocess.Popen([sys.executable, "-c", opener, str(path)], stderr=subprocess.PIPE)
+            for _ in range(4)
+        ]
+        errors = [p.communicate(timeout=60)[1].decode() for p in openers]
+        assert [p.returncode for p in openers] == [0, 0, 0, 0], errors
