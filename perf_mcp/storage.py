@@ -892,7 +892,7 @@ def _fill_request_acc(acc: RequestAcc, row: Sequence[Any]) -> None:
 
 
 def _fill_run_acc(acc: RunAcc, row: Sequence[Any]) -> None:
-    acc.count, acc.failures, acc.sum_ms, acc.min_ms, acc.max_ms = row[:5]
+    acc.hist.count, acc.failures, acc.sum_ms, acc.hist.min, acc.hist.max = row[:5]
     acc.input_tokens, acc.output_tokens, acc.cache_read_tokens = row[5:8]
     acc.cost_usd, acc.tool_calls = row[8], row[9]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable
 
 from perf_mcp.core.sketch import LogHistogram, position
@@ -12,34 +11,14 @@ TOTAL = "*"  # the name of each kind's all-series total
 LABEL_BUDGET = 50  # distinct error types / tool names kept per accumulator
 
 
-class RequestAcc:
-    """Requests of one endpoint+method in one bucket. ``status[c]`` counts class c (1-5)xx.
+class _Timed:
+    """What every accumulator has: a latency histogram (carrying count, min and max) and a sum."""
 
-    The histogram carries the count, min and max, so the record path updates each once.
-    """
-
-    __slots__ = (
-        "hist",
-        "req_bytes",
-        "req_n",
-        "resp_bytes",
-        "resp_n",
-        "slowest_status",
-        "slowest_ts",
-        "status",
-        "sum_ms",
-    )
+    __slots__ = ("hist", "sum_ms")
 
     def __init__(self) -> None:
-        self.status = [0, 0, 0, 0, 0, 0]
-        self.sum_ms = 0.0
-        self.req_bytes = 0
-        self.req_n = 0
-        self.resp_bytes = 0
-        self.resp_n = 0
         self.hist = LogHistogram()
-        self.slowest_ts = 0.0
-        self.slowest_status = 0
+        self.sum_ms = 0.0
 
     @property
     def count(self) -> int:
@@ -52,6 +31,33 @@ class RequestAcc:
     @property
     def max_ms(self) -> float:
         return self.hist.max
+
+
+class RequestAcc(_Timed):
+    """Requests of one endpoint+method in one bucket. ``status[c]`` counts class c (1-5)xx.
+
+    The histogram carries the count, min and max, so the record path updates each once.
+    """
+
+    __slots__ = (
+        "req_bytes",
+        "req_n",
+        "resp_bytes",
+        "resp_n",
+        "slowest_status",
+        "slowest_ts",
+        "status",
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status = [0, 0, 0, 0, 0, 0]
+        self.req_bytes = 0
+        self.req_n = 0
+        self.resp_bytes = 0
+        self.resp_n = 0
+        self.slowest_ts = 0.0
+        self.slowest_status = 0
 
     def merge(self, other: RequestAcc) -> None:
         """Add ``other``'s samples to this accumulator."""
@@ -67,33 +73,24 @@ class RequestAcc:
         self.hist.merge(other.hist)
 
 
-class RunAcc:
+class RunAcc(_Timed):
     """Agent runs (per agent or per model) or tool calls (per tool) in one bucket."""
 
     __slots__ = (
         "cache_read_tokens",
         "cost_usd",
-        "count",
         "errors",
         "failures",
-        "hist",
         "input_tokens",
-        "max_ms",
-        "min_ms",
         "output_tokens",
-        "sum_ms",
         "tool_calls",
         "tools",
     )
 
     def __init__(self) -> None:
-        self.count = 0
+        super().__init__()
         self.failures = 0
         self.errors: dict[str, int] = {}
-        self.sum_ms = 0.0
-        self.min_ms = math.inf
-        self.max_ms = -math.inf
-        self.hist = LogHistogram()
         self.input_tokens = 0
         self.output_tokens = 0
         self.cache_read_tokens = 0
@@ -103,12 +100,7 @@ class RunAcc:
 
     def add(self, duration_ms: float, error_type: str | None, failed: bool) -> None:
         """Count one run or call."""
-        self.count += 1
         self.sum_ms += duration_ms
-        if duration_ms < self.min_ms:
-            self.min_ms = duration_ms
-        if duration_ms > self.max_ms:
-            self.max_ms = duration_ms
         hist = self.hist  # the caller checked the duration: skip LogHistogram.add's checks
         pos = position(duration_ms)
         hist.bins[pos] = hist.bins.get(pos, 0) + 1
@@ -123,11 +115,8 @@ class RunAcc:
 
     def merge(self, other: RunAcc) -> None:
         """Add ``other``'s samples to this accumulator."""
-        self.count += other.count
         self.failures += other.failures
         self.sum_ms += other.sum_ms
-        self.min_ms = min(self.min_ms, other.min_ms)
-        self.max_ms = max(self.max_ms, other.max_ms)
         self.hist.merge(other.hist)
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
