@@ -25,9 +25,14 @@ from perf_mcp.core import models as m
 from perf_mcp.core.models import InvalidInputError
 from perf_mcp.core.paths import endpoint_name, normalize_method
 from perf_mcp.core.series import OTHER, TOTAL, RequestAcc, RunAcc, SeriesRegistry, add_label
-from perf_mcp.core.sketch import INV_LOG_GAMMA, MIN_VALUE, OFFSET, SIZE
+from perf_mcp.core.sketch import INV_LOG_GAMMA, MIN_VALUE, OFFSET, SIZE, LogHistogram
 from perf_mcp.core.window import BUCKET_S, bucket_start, plan_window
 from perf_mcp.storage import FlushBatch, RawToolCall, SeriesAgg, Storage
+
+try:  # the compiled fast lane of record_request; without a C compiler, Python does it all
+    from perf_mcp import _accel
+except ImportError:  # pragma: no cover - depends on the install
+    _accel = None  # type: ignore[assignment]
 
 log = logging.getLogger("perf_mcp")
 
@@ -41,7 +46,6 @@ QUANTILES = (0.5, 0.9, 0.95, 0.99)
 _PERCENTILE_SORTS = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}
 ANSWER_CACHE = 64  # recent query answers kept until the store changes
 _MAX_LOG_VALUE = m.MAX_DURATION_MS
-_log, _floor = math.log, math.floor
 
 T = TypeVar("T")
 Q = TypeVar("Q", bound=BaseModel)
@@ -89,8 +93,13 @@ class Monitor:
             kind: SeriesRegistry(budget) for kind in ("request", "agent", "model", "tool")
         }
         self._pending: dict[int, _Bucket] = {}
-        self._current: _Bucket | None = None
-        self._bucket_lo = self._bucket_hi = 0.0
+        # The record path's fast lane: (start, end, bucket) of the bucket used last, or None.
+        # Code that touches request accumulators other than through _add_request resets it
+        # first (holding the lock): the compiled lane reaches accumulators only through it.
+        self._lane: tuple[float, float, _Bucket] | None = None
+        self._add_request: Callable[
+            [RequestAcc, int, float, int | None, int | None, float], None
+        ] = RequestAcc.add
         self._agent_runs: list[tuple[float, m.AgentRunRecord]] = []
         self._tool_calls: list[RawToolCall] = []
         self._folded: list[tuple[str, str]] = []
@@ -104,12 +113,38 @@ class Monitor:
         self._load_known_series()
         self._closed = threading.Event()
         self._flusher: threading.Thread | None = None
+        if settings.accelerate and _accel is not None:
+            self._bind_recorder()
         atexit.register(self.close)  # an exiting app keeps what it recorded since the last flush
         if start_flusher:
             self._flusher = threading.Thread(
                 target=self._flush_loop, name="perf-mcp-flusher", daemon=True
             )
             self._flusher.start()
+
+    def _bind_recorder(self) -> None:
+        """Make this instance's record_request the compiled lane, falling back to Python's."""
+        recorder = _accel.Recorder(
+            monitor=self,
+            slow=self.record_request,
+            clock=None if self._clock is time.time else self._clock,
+            bucket_type=_Bucket,
+            acc_type=RequestAcc,
+            hist_type=LogHistogram,
+            inv_log_gamma=INV_LOG_GAMMA,
+            offset=OFFSET,
+            min_value=MIN_VALUE,
+            size=SIZE,
+            max_duration=_MAX_LOG_VALUE,
+            max_bytes=m.MAX_BYTES,
+        )
+        self._add_request = recorder.add
+        self.__dict__["record_request"] = recorder  # shadows the method on this instance
+
+    @property
+    def accelerated(self) -> bool:
+        """Whether record_request runs the compiled fast lane (perf_mcp._accel)."""
+        return "record_request" in self.__dict__
 
     @property
     def flusher_alive(self) -> bool | None:
@@ -155,44 +190,16 @@ class Monitor:
         except TypeError as exc:
             raise InvalidInputError(f"record_request got a value of the wrong type: {exc}") from exc
         ts = self._clock() if timestamp is None else timestamp
-        # The histogram position, inlined from sketch.position for the hot path.
-        if duration_ms >= MIN_VALUE:
-            pos = _floor(_log(duration_ms) * INV_LOG_GAMMA + OFFSET)
-            if pos >= SIZE:
-                pos = SIZE - 1
-        else:
-            pos = 1 if duration_ms > 0 else 0
-        lock = self._lock
-        lock.acquire()
-        try:
-            if self._bucket_lo <= ts < self._bucket_hi:
-                bucket = self._current
-            else:
-                bucket = self._bucket_for(ts)
+        with self._lock:
+            lane = self._lane
+            bucket = (
+                lane[2] if lane is not None and lane[0] <= ts < lane[1] else self._bucket_for(ts)
+            )
             try:
-                acc = bucket.aliases[method][endpoint]  # type: ignore[union-attr]
+                acc = bucket.aliases[method][endpoint]
             except (KeyError, TypeError):  # first sight in this bucket, or not a string
-                acc = self._request_acc(bucket, endpoint, method)  # type: ignore[arg-type]
-            acc.status[status_code // 100] += 1
-            acc.sum_ms += duration_ms
-            hist = acc.hist
-            hist.count += 1
-            if duration_ms < hist.min:
-                hist.min = duration_ms
-            if duration_ms > hist.max:
-                hist.max = duration_ms
-                acc.slowest_ts = ts
-                acc.slowest_status = status_code
-            bins = hist.bins
-            bins[pos] = bins.get(pos, 0) + 1
-            if request_bytes is not None:
-                acc.req_bytes += request_bytes
-                acc.req_n += 1
-            if response_bytes is not None:
-                acc.resp_bytes += response_bytes
-                acc.resp_n += 1
-        finally:
-            lock.release()
+                acc = self._request_acc(bucket, endpoint, method)
+            self._add_request(acc, status_code, duration_ms, request_bytes, response_bytes, ts)
 
     def record_requests(self, samples: Sequence[m.RequestSample | dict[str, Any]]) -> int:
         """Record a batch of requests, all or nothing; returns how many were recorded."""
@@ -290,10 +297,8 @@ class Monitor:
         ts: float,
         call_id: str | None = None,
     ) -> None:
-        if self._bucket_lo <= ts < self._bucket_hi and self._current is not None:
-            bucket = self._current
-        else:
-            bucket = self._bucket_for(ts)
+        lane = self._lane
+        bucket = lane[2] if lane is not None and lane[0] <= ts < lane[1] else self._bucket_for(ts)
         self._run_acc(bucket, "tool", tool).add(duration_ms, error_type, not success)
         self._keep_raw(
             self._tool_calls, (ts, tool, agent, float(duration_ms), success, error_type, call_id)
@@ -318,8 +323,7 @@ class Monitor:
         bucket = self._pending.get(start)
         if bucket is None:
             bucket = self._pending[start] = _Bucket()
-        # The record path's fast lane: the bucket used last (usually the current one).
-        self._current, self._bucket_lo, self._bucket_hi = bucket, start, start + BUCKET_S
+        self._lane = (float(start), float(start + BUCKET_S), bucket)
         return bucket
 
     def _check_timestamp(self, ts: float | None) -> None:
@@ -372,8 +376,8 @@ class Monitor:
         """Write everything recorded so far to the store."""
         with self._flush_lock:
             with self._lock:
+                self._lane = None
                 pending, self._pending = self._pending, {}
-                self._current, self._bucket_lo, self._bucket_hi = None, 0.0, 0.0
                 batch = FlushBatch(
                     agent_runs=self._agent_runs,
                     tool_calls=self._tool_calls,
@@ -396,6 +400,7 @@ class Monitor:
     def _requeue(self, pending: dict[int, _Bucket], batch: FlushBatch) -> None:
         """Put back what a failed write held, so the next flush retries it (bounded)."""
         with self._lock:
+            self._lane = None  # merging below writes accumulators the fast lane could reach
             for start, old in pending.items():
                 bucket = self._pending.setdefault(start, _Bucket())
                 for key, acc in old.requests.items():
@@ -408,7 +413,6 @@ class Monitor:
             self._agent_runs[:0] = self._room_for(batch.agent_runs, len(self._agent_runs))
             self._tool_calls[:0] = self._room_for(batch.tool_calls, len(self._tool_calls))
             self._folded[:0] = batch.folded
-            self._current, self._bucket_lo, self._bucket_hi = None, 0.0, 0.0
 
     def _flush_loop(self) -> None:
         while not self._closed.wait(self.flush_interval_s):

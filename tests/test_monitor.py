@@ -12,6 +12,7 @@ import pytest
 
 from perf_mcp import InvalidInputError, Monitor
 from perf_mcp.core.models import AgentRunRecord, RequestSample
+from perf_mcp.monitor import _accel
 
 T0 = 1_800_000_000.0  # a fixed "now" well inside the retention limits
 
@@ -35,6 +36,15 @@ def exact_quantile(values: list[float], q: float) -> float:
 def assert_close(actual: float | None, expected: float) -> None:
     assert actual is not None
     assert abs(actual - expected) <= 0.01 * expected + 1e-12, (actual, expected)
+
+
+@pytest.fixture(autouse=True, params=["compiled", "python"])
+def record_lane(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs on both record lanes: perf_mcp._accel, and Python alone."""
+    if request.param == "compiled" and _accel is None:
+        pytest.skip("perf_mcp._accel was not built (no C compiler at install)")
+    monkeypatch.setenv("PERF_MCP_ACCELERATE", str(request.param == "compiled"))
+    return str(request.param)
 
 
 @pytest.fixture
@@ -263,7 +273,9 @@ def test_summary_names_slowest_and_failing_endpoints(mon: Monitor) -> None:
     assert_close(summary.requests.p99_ms, 900.0)
 
 
-def test_concurrent_threads_lose_nothing(mon: Monitor) -> None:
+def test_concurrent_threads_lose_nothing(mon: Monitor, record_lane: str) -> None:
+    assert mon.accelerated is (record_lane == "compiled")
+
     def work(n: int) -> None:
         for i in range(5000):
             mon.record_request(f"/t{n}", "GET", 200, float(i % 100 + 1))

@@ -59,6 +59,34 @@ class RequestAcc(_Timed):
         self.slowest_ts = 0.0
         self.slowest_status = 0
 
+    def add(
+        self,
+        status_code: int,
+        duration_ms: float,
+        request_bytes: int | None,
+        response_bytes: int | None,
+        ts: float,
+    ) -> None:
+        """Count one checked request (perf_mcp._accel's Recorder.add is the compiled twin)."""
+        hist = self.hist
+        pos = position(duration_ms)
+        hist.bins[pos] = hist.bins.get(pos, 0) + 1
+        self.status[status_code // 100] += 1
+        self.sum_ms += duration_ms
+        hist.count += 1
+        if duration_ms < hist.min:
+            hist.min = duration_ms
+        if duration_ms > hist.max:
+            hist.max = duration_ms
+            self.slowest_ts = ts
+            self.slowest_status = status_code
+        if request_bytes is not None:
+            self.req_bytes += request_bytes
+            self.req_n += 1
+        if response_bytes is not None:
+            self.resp_bytes += response_bytes
+            self.resp_n += 1
+
     def merge(self, other: RequestAcc) -> None:
         """Add ``other``'s samples to this accumulator."""
         self.status = [a + b for a, b in zip(self.status, other.status, strict=True)]

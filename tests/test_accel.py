@@ -1,0 +1,157 @@
+"""The compiled record lane (perf_mcp._accel) against the Python reference path."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perf_mcp import Monitor
+from perf_mcp.config import Settings
+from perf_mcp.monitor import _accel
+
+from .test_monitor import T0, FakeClock
+
+pytestmark = pytest.mark.skipif(
+    _accel is None, reason="perf_mcp._accel was not built (no C compiler at install)"
+)
+
+ENDPOINTS = ["/users/42", "/users/{id}", "/orders", "/orders/7/items", "/", "/a" * 300]
+METHODS = ["GET", "get", "POST", "DELETE", "G E T", ""]
+
+
+def monitor(path: Path, clock: FakeClock, *, accelerate: bool) -> Monitor:
+    return Monitor(path, clock=clock, start_flusher=False, settings=Settings(accelerate=accelerate))
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[Monitor, Monitor, FakeClock]]:
+    clock = FakeClock()
+    with (
+        monitor(tmp_path / "c.db", clock, accelerate=True) as compiled,
+        monitor(tmp_path / "p.db", clock, accelerate=False) as python,
+    ):
+        yield compiled, python, clock
+
+
+def random_call(rng: random.Random) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Mostly valid requests, with every kind of unusual or invalid argument mixed in."""
+    args: list[Any] = [
+        rng.choice(ENDPOINTS),
+        rng.choice(METHODS) if rng.random() < 0.2 else "GET",
+        rng.choice([200, 201, 302, 404, 500, 503]),
+        rng.lognormvariate(3, 1.5),
+    ]
+    odd = rng.random()
+    if odd < 0.03:
+        args[2] = rng.choice([99, 600, True, "200", 200.0, 1 << 70])
+    elif odd < 0.06:
+        args[3] = rng.choice([-1.0, float("nan"), float("inf"), 3e9, "5", None, 0, 0.0, 7, 1e-9])
+    elif odd < 0.08:
+        args[0] = rng.choice(["", 42, None, "x" * 5000])
+    extra = rng.random()
+    if extra < 0.5:
+        args.append(rng.choice([None, 0, 512, 1 << 41, -1, 3.5]))
+        args.append(rng.choice([None, 0, 2048, 1 << 60]))
+    if extra < 0.3:
+        args.append(rng.choice([None, T0 - rng.uniform(0, 60), T0 + 1e7, 5, float("nan")]))
+    if rng.random() < 0.1:  # the same call by keyword
+        names = ["request_bytes", "response_bytes", "timestamp"]
+        return tuple(args[:4]), dict(zip(names, args[4:], strict=False))
+    return tuple(args), {}
+
+
+def outcome(record: Callable[..., None], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    try:
+        record(*args, **kwargs)
+    except Exception as exc:  # the error is part of the behaviour compared
+        return type(exc), str(exc)
+    return None
+
+
+def test_the_compiled_lane_is_bound_and_can_be_turned_off(
+    pair: tuple[Monitor, Monitor, FakeClock],
+) -> None:
+    compiled, python, _ = pair
+    assert compiled.accelerated
+    assert isinstance(compiled.record_request, _accel.Recorder)
+    assert not python.accelerated
+    assert python.record_request.__func__ is Monitor.record_request  # type: ignore[attr-defined]
+
+
+def test_same_answers_and_same_errors_as_python(pair: tuple[Monitor, Monitor, FakeClock]) -> None:
+    compiled, python, clock = pair
+    rng = random.Random(7)
+    errors = 0
+    for i in range(20_000):
+        args, kwargs = random_call(rng)
+        got = outcome(compiled.record_request, args, kwargs)
+        assert got == outcome(python.record_request, args, kwargs), (args, kwargs)
+        errors += got is not None
+        clock.now += rng.expovariate(50)  # crosses a 10 s bucket every ~500 calls
+        if i % 3000 == 0:
+            compiled.flush()
+            python.flush()
+    assert errors > 500  # the stream did exercise the error paths
+
+    for query in (
+        lambda mon: mon.get_endpoint_stats(window="15m", limit=500),
+        lambda mon: mon.get_performance_summary(window="15m"),
+    ):
+        expected = query(python).model_dump(exclude={"generated_at"})
+        assert query(compiled).model_dump(exclude={"generated_at"}) == expected
+    assert sum(e.count for e in compiled.get_endpoint_stats(window="15m").endpoints) > 10_000
+
+
+def test_threads_and_the_flusher_lose_nothing(db_path: Path) -> None:
+    """Recording without a lock while the flusher swaps buckets and queries read them."""
+    with Monitor(db_path, flush_interval_s=0.001) as mon:
+        assert mon.accelerated
+
+        def work(n: int) -> None:
+            for i in range(20_000):
+                mon.record_request(f"/t{n}", "GET", 500 if i % 10 == 0 else 200, 1.0 + i % 50)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads):
+            mon.get_performance_summary(window="1m")
+        for t in threads:
+            t.join()
+        rows = mon.get_endpoint_stats(window="5m").endpoints
+        assert sorted((r.count, r.error_count) for r in rows) == [(20_000, 2_000)] * 4
+
+
+def test_a_requeued_flush_keeps_what_the_lane_adds(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed write merges its buckets back while new requests arrive on the fast lane."""
+    clock = FakeClock()
+    with monitor(db_path, clock, accelerate=True) as mon:
+        real_write = mon.storage.write
+        mon.record_request("/kept", "GET", 200, 5.0)
+
+        def failing_write(batch: object) -> None:
+            mon.record_request("/kept", "GET", 200, 6.0)  # lands in the new current bucket
+            raise OSError("disk full")
+
+        monkeypatch.setattr(mon.storage, "write", failing_write)
+        with pytest.raises(OSError, match="disk full"):
+            mon.flush()
+        mon.record_request("/kept", "GET", 500, 7.0)  # fast lane after the requeue
+        monkeypatch.setattr(mon.storage, "write", real_write)
+        (row,) = mon.get_endpoint_stats().endpoints
+        assert (row.count, row.error_count, row.min_ms, row.max_ms) == (3, 1, 5.0, 7.0)
+
+
+def test_recorder_add_checks_its_arguments(pair: tuple[Monitor, Monitor, FakeClock]) -> None:
+    compiled, _, _ = pair
+    with pytest.raises(TypeError, match="RequestAcc"):
+        compiled._add_request(object(), 200, 1.0, None, None, T0)
+    with pytest.raises(TypeError, match="6 arguments"):
+        compiled._add_request()  # type: ignore[call-arg]
