@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import anyio
@@ -51,6 +49,7 @@ from perf_mcp.core.rules import (
     ThresholdOverride,
 )
 from perf_mcp.core.window import plan_window
+from perf_mcp.periodic import Periodic
 
 if TYPE_CHECKING:
     import httpx
@@ -436,10 +435,10 @@ def _resource_history(monitor: Monitor, rule: str, since: float, limit: int) -> 
 # ---------------------------------------------------------------- the manager
 
 
-class AlertManager:
+class AlertManager(Periodic):
     """Evaluates every rule each ``interval_s`` seconds over what ``source`` observes.
 
-    An async context manager owning a task group. Every transition is logged to Logfire
+    An async context manager owning a task group (Periodic). Every transition is logged to Logfire
     (``warn`` for warnings, ``error`` for critical, ``info`` for resolved and acknowledged)
     and handed to subscribers; subscribers run in the task group, so a slow or failing one
     never holds up evaluation.
@@ -461,14 +460,9 @@ class AlertManager:
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         log: logfire.Logfire | None = None,
     ) -> None:
-        if not (isinstance(interval_s, int | float) and math.isfinite(interval_s)) or (
-            interval_s < MIN_INTERVAL_S
-        ):
-            raise InvalidInputError(
-                f"alert evaluation interval must be at least {MIN_INTERVAL_S:g} s, "
-                f"got {interval_s!r}"
-            )
-        self.interval_s = float(interval_s)
+        super().__init__(
+            interval_s, what="alert evaluation", min_interval_s=MIN_INTERVAL_S, sleep=sleep
+        )
         # Long enough that a busy evaluator keeps it, short enough that a dead one is replaced.
         self.lease_ttl_s = max(3 * self.interval_s, self.interval_s + 15)
         self.settings = settings or RuleSettings()
@@ -476,12 +470,10 @@ class AlertManager:
         self._store: AlertStore = store if store is not None else MemoryAlertStore()
         self._history = history
         self._clock = clock
-        self._sleep = sleep
         self._log = log or logfire.DEFAULT_LOGFIRE_INSTANCE
         self._lock = threading.Lock()  # state is read from tool calls while a thread evaluates
         self._evaluating = anyio.Lock()
         self._subscribers: list[tuple[Subscriber, float, bool]] = []
-        self._task_group: anyio.abc.TaskGroup | None = None
         self.evaluations = 0
         self.errors = 0
         self.last_error: str | None = None
@@ -513,47 +505,21 @@ class AlertManager:
     # ------------------------------------------------------------ lifecycle
 
     @property
-    def running(self) -> bool:
-        """True between entering and leaving the context."""
-        return self._task_group is not None
-
-    @property
     def persistent(self) -> bool:
         """True when alerts and overrides survive a restart (a store on a file)."""
         return _survives_restart(self._store)
 
-    async def __aenter__(self) -> AlertManager:
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
-        task_group.start_soon(self._run)
-        return self
+    async def tick(self) -> object:
+        return await self.evaluate_once()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        task_group, self._task_group = self._task_group, None
-        assert task_group is not None
-        task_group.cancel_scope.cancel()
-        try:
-            return await task_group.__aexit__(exc_type, exc, tb)
-        finally:
-            if self.leader:  # let another server sharing the store take over at once
-                with anyio.CancelScope(shield=True):
-                    try:
-                        await anyio.to_thread.run_sync(self._store.release_alert_lease)
-                    except Exception as exc:  # a closed store: the lease simply expires
-                        logger.debug("could not release the alert lease: %r", exc)
-                self.leader = None
-
-    async def _run(self) -> None:
-        while True:
-            started = anyio.current_time()
-            await self.evaluate_once()
-            await self._sleep(max(0.0, self.interval_s - (anyio.current_time() - started)))
+    async def _stopped(self) -> None:
+        if self.leader:  # let another server sharing the store take over at once
+            with anyio.CancelScope(shield=True):
+                try:
+                    await anyio.to_thread.run_sync(self._store.release_alert_lease)
+                except Exception as exc:  # a closed store: the lease simply expires
+                    logger.debug("could not release the alert lease: %r", exc)
+            self.leader = None
 
     def subscribe(
         self,

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from types import ModuleType, TracebackType
+from types import ModuleType
 from typing import Any
 
 import anyio
@@ -32,7 +32,7 @@ import anyio.abc
 import psutil
 from pydantic import BaseModel, ConfigDict, Field
 
-from perf_mcp.core.models import InvalidInputError
+from perf_mcp.periodic import Periodic
 
 DEFAULT_INTERVAL_S = 30.0
 MIN_INTERVAL_S = 1.0
@@ -354,10 +354,10 @@ def _existing_ancestor(path: str) -> str:
 # ---------------------------------------------------------------- the background task
 
 
-class ResourceSampler:
+class ResourceSampler(Periodic):
     """Samples every ``interval_s`` seconds in a worker thread and hands samples to ``sink``.
 
-    An async context manager owning a task group. The sink runs in the worker thread too
+    An async context manager owning a task group (Periodic). The sink runs in the worker thread too
     (it may block: the store writes the sample to SQLite); if it raises, the error is logged
     and sampling goes on.
     """
@@ -374,64 +374,34 @@ class ResourceSampler:
         psutil_module: ModuleType = psutil,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
-        if not (isinstance(interval_s, int | float) and math.isfinite(interval_s)) or (
-            interval_s < MIN_INTERVAL_S
-        ):
-            raise InvalidInputError(
-                f"resource sampling interval must be at least {MIN_INTERVAL_S:g} s, "
-                f"got {interval_s!r}"
-            )
-        self.interval_s = float(interval_s)
-        self.first_after_s = min(max(0.0, first_after_s), self.interval_s)
+        super().__init__(
+            interval_s,
+            what="resource sampling",
+            min_interval_s=MIN_INTERVAL_S,
+            first_after_s=first_after_s,
+            sleep=sleep,
+        )
         self.reader = reader or ResourceReader(
             pids=pids, disk_paths=disk_paths, psutil_module=psutil_module
         )
         self._sink = sink
-        self._sleep = sleep
         self._reading = threading.Lock()  # the schedule and sample_once() may overlap
-        self._task_group: anyio.abc.TaskGroup | None = None
         self.latest: ResourceSample | None = None
         self.samples_taken = 0
         self.errors = 0
         self.last_error: str | None = None
         self.started_at: float | None = None
 
-    @property
-    def running(self) -> bool:
-        """True between entering and leaving the context."""
-        return self._task_group is not None
-
-    async def __aenter__(self) -> ResourceSampler:
+    async def _started(self) -> None:
         await anyio.to_thread.run_sync(self.reader.prime)
         self.started_at = time.time()
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
-        task_group.start_soon(self._run)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        task_group, self._task_group = self._task_group, None
-        assert task_group is not None
-        task_group.cancel_scope.cancel()
-        return await task_group.__aexit__(exc_type, exc, tb)
 
     async def sample_once(self) -> ResourceSample | None:
         """Take one sample now in a worker thread and hand it to the sink (None if it failed)."""
         return await anyio.to_thread.run_sync(self._take)
 
-    async def _run(self) -> None:
-        await self._sleep(self.first_after_s)
-        while True:
-            started = anyio.current_time()
-            await self.sample_once()
-            elapsed = anyio.current_time() - started
-            await self._sleep(max(0.0, self.interval_s - elapsed))
+    async def tick(self) -> object:
+        return await self.sample_once()
 
     def _take(self) -> ResourceSample | None:
         with self._reading:
