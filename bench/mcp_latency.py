@@ -2,8 +2,12 @@
 
 Fills a store with 1M requests across 200 endpoints over the last hour, starts
 `perf-mcp serve` (plus an `echo` tool) as a subprocess over stdio and over streamable HTTP,
-and times both tools alternately from the SDK's client in the same run. The target: the
-summary's median within 1.5x of echo's, i.e. the query costs less than the protocol.
+and times both tools alternately from the SDK's client in the same run. The summary is timed
+in three cases: right after one request was recorded (the endpoints' rows changed, so the
+server must rank them again), right after one tool call was recorded (the store changed, the
+request rows did not), and with the store unchanged (the server reuses its last answer).
+The target: the summary's median within 1.5x of echo's, i.e. the query costs less than the
+protocol.
 
     python bench/mcp_latency.py [--requests 1000000] [--endpoints 200] [--calls 300]
 """
@@ -19,7 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 from mcp import Client, StdioServerParameters
@@ -72,23 +78,40 @@ def serve(transport: str, db: str, port: int) -> None:
 
 
 SUMMARY = "get_performance_summary"
-AFTER_WRITE = "summary after a write"  # the store changed: nothing is reused
-UNCHANGED = "summary, store unchanged"  # the server reuses its last answer
+# Each summary case is timed right after an untimed call that sets it up:
+AFTER_REQUEST = "summary after a request"  # one request recorded: the endpoints' rows changed
+AFTER_TOOL = "summary after a tool call"  # one tool call recorded: the request rows did not
+UNCHANGED = "summary, store unchanged"  # nothing recorded: the server reuses its last answer
+WRITES: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
+    AFTER_REQUEST: (
+        "record_requests",
+        lambda i: {
+            "requests": [
+                {
+                    "endpoint": f"/api/service{i % 20}/resource{i % 200}/{i}",
+                    "status_code": 500 if i % 10 == 0 else 200,
+                    "duration_ms": 5.0 + i % 97,
+                }
+            ]
+        },
+    ),
+    AFTER_TOOL: ("record_tool_call", lambda i: {"tool_name": "bench_tick", "duration_ms": 1.0}),
+}
 
 
 async def measure(client: Client, calls: int, window: str) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {"echo": [], AFTER_WRITE: [], UNCHANGED: []}
-    write = {"tool_name": "bench_tick", "duration_ms": 1.0}
+    order = ["echo", AFTER_REQUEST, AFTER_TOOL, UNCHANGED]
+    times: dict[str, list[float]] = {label: [] for label in order}
     for i in range(calls + 20):
-        order = ["echo", AFTER_WRITE, UNCHANGED]
         for label in order if i % 2 else reversed(order):
-            if label == AFTER_WRITE:  # untimed: makes the next summary a fresh one
-                await client.call_tool("record_tool_call", write)
-            name, arguments = (
+            if label in WRITES:  # untimed: makes the next summary a fresh one
+                tool, arguments = WRITES[label]
+                assert not (await client.call_tool(tool, arguments(i))).is_error
+            name, arguments_now = (
                 ("echo", {"text": "ping"}) if label == "echo" else (SUMMARY, {"window": window})
             )
             started = time.perf_counter()
-            result = await client.call_tool(name, arguments)
+            result = await client.call_tool(name, arguments_now)
             elapsed = (time.perf_counter() - started) * 1000
             assert not result.is_error, result.content
             if i >= 20:  # warm-up
