@@ -102,36 +102,38 @@ class AgentRun:
     def _finish(self, error: BaseException | None, result: Any = None) -> None:
         duration_ms = (perf_counter() - self.start) * 1000
         try:
-            self._record(duration_ms, error, result)
+            if error is None:
+                if result.__class__ not in _PLAIN_TYPES and not self._usage_added:
+                    self._take_usage(result)  # not for None, a str, a number...
+                fields: dict[str, Any] = {"agent_name": self.agent_name, "duration_ms": duration_ms}
+            else:
+                fields = {
+                    "agent_name": self.agent_name,
+                    "duration_ms": duration_ms,
+                    "success": False,
+                    "error_type": type(error).__name__,
+                }
+            # Only what differs from the defaults: fewer keyword arguments to pass and check.
+            if self.input_tokens or self.output_tokens or self.cache_read_tokens or self.cost_usd:
+                fields["input_tokens"] = self.input_tokens
+                fields["output_tokens"] = self.output_tokens
+                fields["cache_read_tokens"] = self.cache_read_tokens
+                fields["cost_usd"] = self.cost_usd
+            if self.tool_calls:
+                fields["tool_calls"] = self.tool_calls
+            if self.model is not None:
+                fields["model"] = self.model
+            if self.provider is not None:
+                fields["provider"] = self.provider
+            if self.run_id is not None:
+                fields["run_id"] = self.run_id
+            if self.conversation_id is not None:
+                fields["conversation_id"] = self.conversation_id
+            _resolve(self._monitor).record_agent_run(**fields)
         except Exception:
             _log_failure_once("agent run", self.agent_name)
 
-    def _record(self, duration_ms: float, error: BaseException | None, result: Any) -> None:
-        if error is None and not self._usage_added and result is not None:
-            self._take_usage(result)
-        fields: dict[str, Any] = {
-            "agent_name": self.agent_name,
-            "duration_ms": duration_ms,
-            "success": error is None,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-        }
-        if error is not None:
-            fields["error_type"] = type(error).__name__
-        if self.cost_usd:
-            fields["cost_usd"] = self.cost_usd
-        if self.tool_calls:
-            fields["tool_calls"] = self.tool_calls
-        for key in ("model", "provider", "run_id", "conversation_id"):
-            value = getattr(self, key)
-            if value is not None:
-                fields[key] = value
-        _resolve(self._monitor).record_agent_run(**fields)
-
     def _take_usage(self, result: Any) -> None:
-        if result.__class__ in _PLAIN_TYPES:
-            return  # a str, a number...: nothing to read
         usage = usage_from(result)
         if usage is not None:
             self.input_tokens, self.output_tokens, self.cache_read_tokens = usage
@@ -269,8 +271,15 @@ class AgentInstrument(_Instrument):
         self.__exit__(exc_type, exc, traceback)
 
     def _wrap_sync(self, func: Callable[..., Any], name: str) -> Callable[..., Any]:
+        monitor, model, provider, conversation_id = (
+            self.monitor,
+            self.model,
+            self.provider,
+            self.conversation_id,
+        )
+
         def run_agent(*args: Any, **kwargs: Any) -> Any:
-            run = self._start(name)
+            run = AgentRun(name, monitor, model, provider, conversation_id)
             token = _current_run.set(run)
             try:
                 result = func(*args, **kwargs)
@@ -285,8 +294,15 @@ class AgentInstrument(_Instrument):
         return run_agent
 
     def _wrap_async(self, func: Callable[..., Any], name: str) -> Callable[..., Any]:
+        monitor, model, provider, conversation_id = (
+            self.monitor,
+            self.model,
+            self.provider,
+            self.conversation_id,
+        )
+
         async def run_agent(*args: Any, **kwargs: Any) -> Any:
-            run = self._start(name)
+            run = AgentRun(name, monitor, model, provider, conversation_id)
             token = _current_run.set(run)
             try:
                 result = await func(*args, **kwargs)
