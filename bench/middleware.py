@@ -11,8 +11,10 @@ Two drivers, each printing added µs per request and the throughput ratio to bar
    time per request: the ratio of those is the throughput ratio of a CPU-bound server.
 
 Peers: prometheus-fastapi-instrumentator, starlette-exporter, OpenTelemetry's ASGI middleware
-(with an SDK tracer and meter provider, no exporter), a ``BaseHTTPMiddleware`` timer, and a
-minimal pure-ASGI timer (the floor any timing middleware pays).
+(with an SDK tracer and meter provider, no exporter), a ``BaseHTTPMiddleware`` timer, a
+minimal pure-ASGI timer (the floor any timing middleware pays), and that timer calling
+``Monitor.record_request`` (the floor of any middleware recording to a perf-mcp Monitor: ours
+minus it is the cost of our own per-request work).
 
     pip install -e ".[bench]"
     python bench/middleware.py [--requests 20000] [--rounds 5] [--seconds 4] [--skip-uvicorn]
@@ -30,10 +32,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
+from typing import TYPE_CHECKING
 
 import psutil
 from starlette.applications import Starlette
@@ -42,6 +45,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from perf_mcp import Monitor
 
 PATH = "/users/42"
 ROUTE = "/users/{user_id}"
@@ -75,6 +81,35 @@ class MinimalTimer:
             self.count += 1
 
 
+class MinimalRecorder:
+    """The floor of a recording middleware: the minimal timer, the status seen on ``send``, and
+    one ``Monitor.record_request`` (of the raw path, which the monitor collapses and caches).
+    Ours minus this is what our features cost: templates, sizes, header, disconnects, gauge."""
+
+    def __init__(self, app: ASGIApp, monitor: Monitor) -> None:
+        self.app = app
+        self.monitor = monitor
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        def observe(message: Message) -> Awaitable[None]:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            return send(message)
+
+        start = perf_counter()
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            duration_ms = (perf_counter() - start) * 1000
+            self.monitor.record_request(scope["path"], scope["method"], status, duration_ms)
+
+
 class BaseHTTPTimer(BaseHTTPMiddleware):
     """The timer most tutorials show: BaseHTTPMiddleware setting X-Response-Time."""
 
@@ -91,13 +126,25 @@ def with_minimal_timer() -> Starlette:
     return app
 
 
-def with_perf_mcp(header: bool = True) -> Starlette:
+def bench_monitor() -> Monitor:
+    """A real monitor on a temporary file store, its flusher running."""
     from perf_mcp import Monitor
-    from perf_mcp.integrations import PerformanceMiddleware
 
     db = Path(tempfile.mkdtemp(prefix="perf-mcp-bench-")) / "perf.db"
+    return Monitor(db, flush_interval_s=1.0)
+
+
+def with_minimal_recorder() -> Starlette:
     app = bare()
-    monitor = Monitor(db, flush_interval_s=1.0)
+    app.add_middleware(MinimalRecorder, monitor=bench_monitor())
+    return app
+
+
+def with_perf_mcp(header: bool = True) -> Starlette:
+    from perf_mcp.integrations import PerformanceMiddleware
+
+    app = bare()
+    monitor = bench_monitor()
     app.add_middleware(PerformanceMiddleware, monitor=monitor, response_time_header=header)
     return app
 
@@ -140,6 +187,7 @@ def with_base_http_timer() -> Starlette:
 VARIANTS: dict[str, Callable[[], Starlette]] = {
     "bare": bare,
     "minimal pure-ASGI timer": with_minimal_timer,
+    "minimal timer + record_request": with_minimal_recorder,
     "perf-mcp": with_perf_mcp,
     "perf-mcp, no header": lambda: with_perf_mcp(header=False),
     "starlette-exporter": with_starlette_exporter,

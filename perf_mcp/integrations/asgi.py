@@ -162,12 +162,29 @@ class PerformanceMiddleware:
             raise
         duration_ms = (perf_counter() - start) * 1000
         self.in_flight -= 1
-        if disconnected and not complete:
-            self.disconnects += 1
-            status = DISCONNECTED_STATUS
-        elif status == 0:  # returned without a response: the server answers 500
-            status = 500
-        self._record(monitor, scope, root_path, path, status, duration_ms, received, sent)
+        if not complete:
+            if disconnected:
+                self.disconnects += 1
+                status = DISCONNECTED_STATUS
+            elif status == 0:  # returned without a response: the server answers 500
+                status = 500
+        # _record inlined for the common case (a Starlette route, not mounted): no calls but one.
+        route = scope.get("route")
+        if route.__class__ is not Route or scope.get("root_path", "") != root_path:
+            self._record(monitor, scope, root_path, path, status, duration_ms, received, sent)
+            return
+        method: str = scope["method"]
+        try:
+            monitor.record_request(
+                route.path_format,
+                method,
+                status,
+                duration_ms,
+                received if received or method in _BODYLESS_METHODS else _content_length(scope),
+                sent,
+            )
+        except Exception:
+            self._record_failed(path)
 
     def _flush_before_shutdown_completes(self, send: Send) -> Send:
         # uvicorn re-raises SIGTERM/SIGINT after a graceful shutdown, so atexit never runs:
@@ -201,9 +218,12 @@ class PerformanceMiddleware:
             endpoint = self._endpoint(scope, root_path, path, status)
             monitor.record_request(endpoint, method, status, duration_ms, request_bytes, sent)
         except Exception:
-            self.record_failures += 1
-            if self.record_failures == 1:
-                _log.warning("perf-mcp could not record a request to %s", path, exc_info=True)
+            self._record_failed(path)
+
+    def _record_failed(self, path: str) -> None:
+        self.record_failures += 1
+        if self.record_failures == 1:
+            _log.warning("perf-mcp could not record a request to %s", path, exc_info=True)
 
     def _endpoint(self, scope: Scope, root_path: str, path: str, status: int) -> str:
         """The route template the framework matched, else the raw path (ids collapse later)."""
