@@ -154,9 +154,6 @@ class ToolCall:
         self._token: Token[ToolCall | None] | None = None
         self.start = perf_counter()
 
-    def _finish(self, error: BaseException | None) -> None:
-        _finish_tool(self.tool_name, self._monitor, self.start, error)
-
 
 def _finish_tool(
     tool_name: str, monitor: Monitor | None, start: float, error: BaseException | None
@@ -377,7 +374,7 @@ class ToolInstrument(_Instrument):
     """``@monitor_tool(...)``: a decorator, and a context manager giving a :class:`ToolCall`."""
 
     def __enter__(self) -> ToolCall:
-        call = ToolCall(self._context_name(), self.monitor)
+        call = ToolCall(self.name or self._context_name(), self.monitor)
         call._token = _open_tool_call.set(call)
         return call
 
@@ -391,7 +388,7 @@ class ToolInstrument(_Instrument):
         if call is None or call._token is None:
             raise RuntimeError("monitor_tool context exited where it was not entered")
         _open_tool_call.reset(call._token)
-        call._finish(exc)
+        _finish_tool(call.tool_name, call._monitor, call.start, exc)
 
     async def __aenter__(self) -> ToolCall:
         return self.__enter__()
