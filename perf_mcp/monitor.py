@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
@@ -26,8 +27,8 @@ from perf_mcp.core.models import InvalidInputError
 from perf_mcp.core.paths import endpoint_name, normalize_method
 from perf_mcp.core.series import OTHER, TOTAL, RequestAcc, RunAcc, SeriesRegistry, add_label
 from perf_mcp.core.sketch import INV_LOG_GAMMA, MIN_VALUE, OFFSET, SIZE, LogHistogram
-from perf_mcp.core.window import BUCKET_S, bucket_start, plan_window
-from perf_mcp.storage import FlushBatch, RawToolCall, SeriesAgg, Storage
+from perf_mcp.core.window import BUCKET_S, TierRange, bucket_start, plan_window
+from perf_mcp.storage import FlushBatch, RawAgentRun, RawToolCall, SeriesAgg, Storage
 
 try:  # the compiled fast lane of record_request; without a C compiler, Python does it all
     from perf_mcp import _accel
@@ -43,9 +44,20 @@ MAX_PENDING_BUCKETS = 360  # an hour of 10 s buckets held while the store cannot
 PAST_LIMIT_S = 90 * 86400  # timestamps older than the longest retention are refused
 FUTURE_LIMIT_S = 300  # clock skew allowed for timestamps from other machines
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
+SUMMARY_QUANTILES = (0.5, 0.95, 0.99)
+RECENT_S = 30  # rows that ended this recently may still change (flush lag): re-read per summary
 _PERCENTILE_SORTS = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}
 ANSWER_CACHE = 64  # recent query answers kept until the store changes
 _MAX_LOG_VALUE = m.MAX_DURATION_MS
+# tool_name, duration_ms, success, error_type, agent_name, timestamp, call_id
+_RunToolCall = tuple[str, float, bool, str | None, str | None, float | None, str | None]
+_PLAIN_RUN_FIELDS = frozenset(m.AgentRunRecord.model_fields) - {"start_time", "end_time"}
+_PLAIN_CALL_FIELDS = frozenset({"tool_name", "duration_ms", "success", "error_type"})
+_MAX_NAME = m.MAX_NAME_LENGTH
+_MAX_RUN_TOOL_CALLS = 1000  # AgentRunRecord.tool_calls' max_length
+_NO_CALLS: Any = ()  # tool_calls not given (an explicit None is the model's to refuse)
+_ZERO: Any = 0  # the defaults of record_agent_run's plain lane, compared by identity
+_ZERO_COST: Any = 0.0
 
 T = TypeVar("T")
 Q = TypeVar("Q", bound=BaseModel)
@@ -100,12 +112,13 @@ class Monitor:
         self._add_request: Callable[
             [RequestAcc, int, float, int | None, int | None, float], None
         ] = RequestAcc.add
-        self._agent_runs: list[tuple[float, m.AgentRunRecord]] = []
+        self._agent_runs: list[RawAgentRun] = []
         self._tool_calls: list[RawToolCall] = []
         self._folded: list[tuple[str, str]] = []
         self.dropped_raw = 0  # raw records dropped because the store could not be written
         self.dropped_buckets = 0  # 10 s buckets dropped for the same reason
         self._answers: dict[tuple[Any, ...], tuple[tuple[int, int], BaseModel]] = {}
+        self._rankings: dict[str, _Ranking] = {}  # the summary's endpoint ranking, per window
         path = settings.db if db_path is None else os.fspath(db_path)
         self.storage = Storage(
             path, retention_s=settings.retention_s, raw_records=settings.raw_records, clock=clock
@@ -223,37 +236,127 @@ class Monitor:
     def record_agent_run(self, run: m.AgentRunRecord | None = None, /, **fields: Any) -> None:
         """Record one agent run (an AgentRunRecord, or its fields as keywords)."""
         if run is None:
+            # Plain keyword values (what the decorators send) are checked here, without building
+            # a model; anything else, and every value out of range, goes through AgentRunRecord
+            # for its coercions and its error messages.
+            if _PLAIN_RUN_FIELDS.issuperset(fields) and self._record_plain_run(**fields):
+                return
             run = _validated(m.AgentRunRecord, fields)
         elif fields:
             raise InvalidInputError("give an AgentRunRecord or keyword fields, not both")
         ts = run.end_time if run.end_time is not None else self._clock()
         self._check_timestamp(ts)
-        model = "/".join(p for p in (run.provider, run.model) if p) or None
+        row: RawAgentRun = (
+            (ts, run.agent_name, run.elapsed_ms, run.success, run.error_type, run.model)
+            + (run.provider, run.input_tokens, run.output_tokens, run.cache_read_tokens)
+            + (run.cost_usd, len(run.tool_calls), run.run_id, run.conversation_id)
+        )
+        calls = [
+            (c.tool_name, c.duration_ms, c.success, c.error_type, c.agent_name, c.timestamp)
+            + (c.call_id,)
+            for c in run.tool_calls
+        ]
+        self._record_run(row, calls)
+
+    def _record_plain_run(
+        self,
+        agent_name: Any = None,
+        duration_ms: Any = None,
+        success: Any = True,
+        error_type: Any = None,
+        model: Any = None,
+        provider: Any = None,
+        input_tokens: Any = _ZERO,
+        output_tokens: Any = _ZERO,
+        cache_read_tokens: Any = _ZERO,
+        cost_usd: Any = _ZERO_COST,
+        tool_calls: Any = _NO_CALLS,
+        run_id: Any = None,
+        conversation_id: Any = None,
+    ) -> bool:
+        """Record the run if every value is of the exact type AgentRunRecord keeps unchanged and
+        within its limits (the model would hold the same values); False for anything else."""
+        if (
+            agent_name.__class__ is not str
+            or len(agent_name) > _MAX_NAME
+            or not agent_name.strip()
+            or (duration_ms.__class__ is not float and duration_ms.__class__ is not int)
+            or not 0.0 <= duration_ms <= _MAX_LOG_VALUE
+            or (success is not True and success is not False)
+        ):
+            return False
+        # Defaults are compared by identity first: a run that reports no usage checks no more.
+        if not (
+            input_tokens is _ZERO
+            and output_tokens is _ZERO
+            and cache_read_tokens is _ZERO
+            and cost_usd is _ZERO_COST
+        ) and not _plain_usage(input_tokens, output_tokens, cache_read_tokens, cost_usd):
+            return False
+        if not (
+            error_type is None
+            and model is None
+            and provider is None
+            and run_id is None
+            and conversation_id is None
+        ) and not _plain_labels(error_type, model, provider, run_id, conversation_id):
+            return False
+        calls: list[_RunToolCall] = []
+        if tool_calls is not _NO_CALLS and not _plain_tool_calls(tool_calls, calls):
+            return False
+        row: RawAgentRun = (
+            self._clock(),
+            agent_name,
+            float(duration_ms),
+            success,
+            error_type,
+            model,
+            provider,
+            input_tokens,
+            output_tokens,
+            cache_read_tokens,
+            float(cost_usd),
+            len(calls),
+            run_id,
+            conversation_id,
+        )
+        self._record_run(row, calls)
+        return True
+
+    def _record_run(self, row: RawAgentRun, calls: list[_RunToolCall]) -> None:
+        """Add a checked agent run (and the tool calls it made) to its bucket."""
+        ts, agent, duration_ms, success, error_type, model, provider = row[:7]
+        failed = not success
+        used = row[7] or row[8] or row[9] or row[10] or calls  # tokens, cost or tool calls
         with self._lock:
-            bucket = self._bucket_for(ts)
-            for kind, name in (("agent", run.agent_name), ("model", model)):
-                if name is None:
-                    continue
-                acc = self._run_acc(bucket, kind, name)
-                acc.add(run.elapsed_ms, run.error_type, not run.success)
-                acc.input_tokens += run.input_tokens
-                acc.output_tokens += run.output_tokens
-                acc.cache_read_tokens += run.cache_read_tokens
-                acc.cost_usd += run.cost_usd
-                acc.tool_calls += len(run.tool_calls)
-                for call in run.tool_calls:
-                    add_label(acc.tools, call.tool_name)
-            for call in run.tool_calls:
+            lane = self._lane
+            bucket = (
+                lane[2] if lane is not None and lane[0] <= ts < lane[1] else self._bucket_for(ts)
+            )
+            acc = self._run_acc(bucket, "agent", agent)
+            acc.add(duration_ms, error_type, failed)
+            if used:
+                _add_usage(acc, row, calls)
+            if model or provider:
+                name = f"{provider}/{model}" if provider and model else str(model or provider)
+                acc = self._run_acc(bucket, "model", name)
+                acc.add(duration_ms, error_type, failed)
+                if used:
+                    _add_usage(acc, row, calls)
+            for tool, tool_ms, tool_ok, tool_error, tool_agent, tool_ts, call_id in calls:
                 self._record_tool_locked(
-                    call.tool_name,
-                    call.duration_ms,
-                    call.success,
-                    call.error_type,
-                    call.agent_name or run.agent_name,
-                    ts if call.timestamp is None else call.timestamp,
-                    call.call_id,
+                    tool,
+                    tool_ms,
+                    tool_ok,
+                    tool_error,
+                    tool_agent or agent,
+                    ts if tool_ts is None else tool_ts,
+                    call_id,
                 )
-            self._keep_raw(self._agent_runs, (ts, run))
+            if len(self._agent_runs) < MAX_PENDING_RAW:
+                self._agent_runs.append(row)
+            else:
+                self.dropped_raw += 1
 
     def record_tool_call(
         self,
@@ -556,21 +659,13 @@ class Monitor:
         agent_total = storage.run_series("agent", plan, totals=True)
         tool_total = storage.run_series("tool", plan, totals=True)
         storage.fill_histograms("run_buckets", plan, agent_total + tool_total)
-        # Both rankings from one pass over the endpoints' rows; sums only for the chosen.
         ids = storage.series_ids("request")
-        ranked = storage.histograms_and_errors(plan, ids)
-        by_p95 = sorted(ranked, key=lambda i: (-(ranked[i][0].quantile(0.95) or 0.0), ids[i]))
-        by_errors = sorted((i for i in ranked if ranked[i][1]), key=lambda i: -ranked[i][1])
-        chosen = {
-            s.series_id: s
-            for s in storage.request_series(
-                plan, ids={i: ids[i] for i in by_p95[:5] + by_errors[:5]}
-            )
-        }
-        for sid, series in chosen.items():
-            series.acc.hist = ranked[sid][0]
-        slowest = [chosen[i] for i in by_p95[:5]]
-        failing = [chosen[i] for i in by_errors[:5]]
+        ranking = self._ranking(window, plan, now, ids, _fingerprint(request_total))
+        merged = ranking.merged
+        rows = m.SUMMARY_ROWS
+        by_p95 = sorted(merged, key=lambda i: (-merged[i][2], ids[i]))[:rows]
+        by_errors = sorted((i for i in merged if merged[i][1]), key=lambda i: -merged[i][1])[:rows]
+        chosen = {sid: _endpoint_summary(*ids[sid], *merged[sid][:2]) for sid in by_p95 + by_errors}
         return m.PerformanceSummary(
             window=window,
             window_s=seconds,
@@ -578,11 +673,59 @@ class Monitor:
             requests=_request_totals(request_total, seconds),
             agents=_agent_totals(agent_total),
             tools=_tool_totals(tool_total),
-            slowest_endpoints=[_endpoint_stats(s, seconds) for s in slowest],
-            most_errors=[_endpoint_stats(s, seconds) for s in failing],
-            slowest_requests=storage.slowest_requests(now - seconds, 5),
+            slowest_endpoints=[chosen[i] for i in by_p95],
+            most_errors=[chosen[i] for i in by_errors],
+            slowest_requests=storage.slowest_requests(now - seconds, rows),
             folded_series=storage.folded_counts(),
         )
+
+    def _ranking(
+        self,
+        window: str,
+        plan: list[TierRange],
+        now: float,
+        ids: dict[int, tuple[str, str]],
+        total: tuple[int, int, float],
+    ) -> _Ranking:
+        """Every endpoint's merged histogram, 5xx count and p95 over the window's rows.
+
+        Merging every endpoint's rows is most of a summary's cost, and after a write only the
+        rows of the last minute or so change. So the older ("settled") rows are merged once per
+        plan and kept; each summary re-reads the newer rows' sums and merges again only the
+        endpoints whose newer rows changed. Rows only ever grow while they are in a plan (every
+        write adds to the all-endpoint total too), so the settled rows are unchanged exactly
+        when their total is: when it is not (late data, another process catching up),
+        everything is merged anew. Likewise no endpoint changed when the window's total did not
+        (the write was an agent run or a tool call).
+        """
+        storage = self.storage
+        old = self._rankings.get(window)
+        if old is not None and old.plan == plan and old.total == total:
+            return old
+        settled, recent = _split_plan(plan, now - RECENT_S)
+        settled_total = _fingerprint(storage.request_series(settled, totals=True))
+        sums = {s.series_id: _fingerprint([s]) for s in storage.request_series(recent, ids=ids)}
+        if (
+            old is None
+            or old.plan != plan
+            or old.settled_total != settled_total
+            or not sums.keys() >= old.recent.keys()  # recent rows went away (expired)
+        ):
+            settled_rows = storage.histograms_and_errors(settled, ids)
+            old = _Ranking.settled_only(plan, total, settled_total, settled_rows)
+        changed = {sid: ids[sid] for sid, fp in sums.items() if old.recent.get(sid) != fp}
+        ranking = _Ranking(plan, total, settled_total, old.settled, sums, dict(old.merged))
+        for sid, (recent_hist, recent_errors) in storage.histograms_and_errors(
+            recent, changed
+        ).items():
+            hist, errors = LogHistogram(), recent_errors
+            hist.merge(recent_hist)
+            if sid in old.settled:
+                hist.merge(old.settled[sid][0])
+                errors += old.settled[sid][1]
+            ranking.merged[sid] = (hist, errors, hist.quantile(0.95) or 0.0)
+        self._rankings[window] = ranking
+        return ranking
 
     def _answer(self, key: tuple[Any, ...], plan: list[Any], compute: Callable[[], Q]) -> Q:
         """The answer to a query, reused while neither the store nor the window's rows change.
@@ -661,6 +804,65 @@ def _validated(model: type[M], data: Any) -> M:
     except ValidationError as exc:
         raise InvalidInputError(f"invalid {model.__name__}: {exc}") from exc
     return validated
+
+
+def _plain_usage(input_tokens: Any, output_tokens: Any, cache_read: Any, cost_usd: Any) -> bool:
+    """Whether the counts are ints and the cost a number, all within AgentRunRecord's limits."""
+    return (
+        input_tokens.__class__ is int
+        and 0 <= input_tokens <= m.MAX_TOKENS
+        and output_tokens.__class__ is int
+        and 0 <= output_tokens <= m.MAX_TOKENS
+        and cache_read.__class__ is int
+        and 0 <= cache_read <= m.MAX_TOKENS
+        and (cost_usd.__class__ is float or cost_usd.__class__ is int)
+        and 0.0 <= cost_usd <= m.MAX_COST_USD
+    )
+
+
+def _plain_labels(*labels: Any) -> bool:
+    """Whether each optional label is None or a str within AgentRunRecord's length limit."""
+    return all(
+        label is None or (label.__class__ is str and len(label) <= _MAX_NAME) for label in labels
+    )
+
+
+def _plain_tool_calls(tool_calls: Any, calls: list[_RunToolCall]) -> bool:
+    """Append each call of a plain list of plain dicts (what the decorators send) to ``calls``;
+    False at the first call ToolCallRecord should judge (other keys, types or limits)."""
+    if tool_calls.__class__ is not list or len(tool_calls) > _MAX_RUN_TOOL_CALLS:
+        return False
+    for call in tool_calls:
+        if call.__class__ is not dict or not _PLAIN_CALL_FIELDS.issuperset(call):
+            return False
+        tool = call.get("tool_name")
+        tool_ms = call.get("duration_ms")
+        tool_ok = call.get("success", True)
+        tool_error = call.get("error_type")
+        if (
+            tool.__class__ is not str
+            or len(tool) > _MAX_NAME
+            or not tool.strip()
+            or (tool_ms.__class__ is not float and tool_ms.__class__ is not int)
+            or not 0.0 <= tool_ms <= _MAX_LOG_VALUE
+            or (tool_ok is not True and tool_ok is not False)
+            or not (
+                tool_error is None or (tool_error.__class__ is str and len(tool_error) <= _MAX_NAME)
+            )
+        ):
+            return False
+        calls.append((tool, float(tool_ms), tool_ok, tool_error, None, None, None))
+    return True
+
+
+def _add_usage(acc: RunAcc, row: RawAgentRun, calls: list[_RunToolCall]) -> None:
+    acc.input_tokens += row[7]
+    acc.output_tokens += row[8]
+    acc.cache_read_tokens += row[9]
+    acc.cost_usd += row[10]
+    acc.tool_calls += len(calls)
+    for call in calls:
+        add_label(acc.tools, call[0])
 
 
 def _checked_name(value: Any, what: str) -> str:
@@ -831,6 +1033,69 @@ def _tool_stats(s: SeriesAgg) -> m.ToolStats:
     )
 
 
+Merged = dict[int, tuple[LogHistogram, int]]  # per series id: merged histogram, 5xx count
+
+
+@dataclass(frozen=True)
+class _Ranking:
+    """The summary's per-endpoint data for one window plan (see Monitor._ranking)."""
+
+    plan: list[TierRange]
+    total: tuple[int, int, float]  # the all-endpoint total of the plan's rows
+    settled_total: tuple[int, int, float]  # the all-endpoint total of the settled rows
+    settled: Merged  # per endpoint, its settled rows merged
+    recent: dict[int, tuple[int, int, float]]  # per endpoint, its recent rows' sums
+    merged: dict[int, tuple[LogHistogram, int, float]]  # per endpoint: all rows, 5xx, p95
+
+    @classmethod
+    def settled_only(
+        cls,
+        plan: list[TierRange],
+        total: tuple[int, int, float],
+        settled_total: tuple[int, int, float],
+        settled: Merged,
+    ) -> _Ranking:
+        merged = {sid: (h, errors, h.quantile(0.95) or 0.0) for sid, (h, errors) in settled.items()}
+        return cls(plan, total, settled_total, settled, {}, merged)
+
+
+def _split_plan(plan: list[TierRange], cutoff: float) -> tuple[list[TierRange], list[TierRange]]:
+    """The plan's rows that ended before ``cutoff``, and the rest."""
+    settled, recent = [], []
+    for r in plan:
+        edge = min(max(bucket_start(cutoff, r.tier_s), r.start), r.end)
+        if edge > r.start:
+            settled.append(TierRange(r.tier_s, r.start, edge))
+        if r.end > edge:
+            recent.append(TierRange(r.tier_s, edge, r.end))
+    return settled, recent
+
+
+def _fingerprint(series: list[SeriesAgg]) -> tuple[int, int, float]:
+    """Count, 5xx and summed time of a series' rows: any write to them changes the count."""
+    if not series:
+        return (0, 0, 0.0)
+    acc: RequestAcc = series[0].acc
+    return (acc.count, acc.status[5], acc.sum_ms)
+
+
+def _percentiles(hist: Any) -> dict[str, float | None]:
+    """p50, p95 and p99 of a merged histogram (None when it is empty)."""
+    p50, p95, p99 = hist.quantiles(SUMMARY_QUANTILES) if hist.count else (None,) * 3
+    return {"p50_ms": p50, "p95_ms": p95, "p99_ms": p99}
+
+
+def _endpoint_summary(name: str, method: str, hist: LogHistogram, errors: int) -> m.EndpointSummary:
+    return m.EndpointSummary(
+        endpoint=name,
+        method=method,
+        count=hist.count,
+        error_count=errors,
+        error_rate=errors / hist.count if hist.count else 0.0,
+        **_percentiles(hist),
+    )
+
+
 def _request_totals(total: list[SeriesAgg], seconds: int) -> m.RequestTotals:
     if not total:
         return m.RequestTotals()
@@ -841,7 +1106,7 @@ def _request_totals(total: list[SeriesAgg], seconds: int) -> m.RequestTotals:
         error_count=acc.status[5],
         error_rate=acc.status[5] / acc.count if acc.count else 0.0,
         status_counts=_status_counts(acc),
-        **_latency(acc.hist, acc.count, acc.sum_ms, acc.min_ms, acc.max_ms),
+        **_percentiles(acc.hist),
     )
 
 
@@ -849,15 +1114,15 @@ def _agent_totals(total: list[SeriesAgg]) -> m.AgentTotals:
     if not total:
         return m.AgentTotals()
     acc: RunAcc = total[0].acc
-    fields = _run_fields(acc)
-    fields.pop("error_rate")
     return m.AgentTotals(
         runs=acc.count,
+        failures=acc.failures,
+        success_rate=1 - acc.failures / acc.count if acc.count else None,
         input_tokens=acc.input_tokens,
         output_tokens=acc.output_tokens,
         cache_read_tokens=acc.cache_read_tokens,
         cost_usd=acc.cost_usd,
-        **fields,
+        **_percentiles(acc.hist),
     )
 
 
@@ -865,6 +1130,9 @@ def _tool_totals(total: list[SeriesAgg]) -> m.ToolTotals:
     if not total:
         return m.ToolTotals()
     acc: RunAcc = total[0].acc
-    fields = _run_fields(acc)
-    fields.pop("error_rate")
-    return m.ToolTotals(calls=acc.count, **fields)
+    return m.ToolTotals(
+        calls=acc.count,
+        failures=acc.failures,
+        success_rate=1 - acc.failures / acc.count if acc.count else None,
+        **_percentiles(acc.hist),
+    )

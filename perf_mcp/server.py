@@ -539,10 +539,12 @@ class PerfTools:
     async def get_performance_summary(self, window: WindowArg = "5m") -> PerformanceSummary:
         """Everything at a glance for one window: requests, agents, tools, worst endpoints.
 
-        Returns request count, rate (per second), 5xx error rate and latency percentiles in
-        milliseconds; agent runs, success rate, tokens and cost; tool calls; the slowest
-        endpoints by p95, the endpoints with most 5xx and the slowest single requests.
-        Start here, then drill down with get_endpoint_stats, get_agent_stats, get_tool_stats.
+        Returns request count, rate (per second), 5xx count and rate, status classes and
+        p50/p95/p99 latency in milliseconds; agent runs, success rate, p50/p95/p99, tokens and
+        cost; tool calls, success rate and p50/p95/p99; the 5 slowest endpoints by p95 and the
+        5 with most 5xx (count, 5xx, p50/p95/p99 each) and the 5 slowest single requests.
+        Start here, then drill down with get_endpoint_stats (p90, mean, min, max, sizes),
+        get_agent_stats, get_tool_stats.
         """
         return await _in_thread(self.runtime.monitor.get_performance_summary, window)
 

@@ -17,14 +17,15 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from perf_mcp.core.models import AgentRunRecord, SlowRequest
+from perf_mcp.core.models import SlowRequest
 from perf_mcp.core.rules import AlertEvent, AlertRecord, AlertState, AlertStatus, ThresholdOverride
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.core.sketch import LogHistogram
 from perf_mcp.core.window import TIERS, TierRange, bucket_start
 
+T = TypeVar("T")
 APPLICATION_ID = 0x70657266  # "perf": marks a SQLite file as a perf-mcp store
 SCHEMA_VERSION = 3
 EXPIRE_EVERY_S = 60.0
@@ -34,6 +35,24 @@ MMAP_BYTES = 1 << 30  # address space, not memory: pages stay in the OS cache
 SeriesKey = tuple[str, str, str]  # kind, name, method ("" where the kind has none)
 # ts, tool_name, agent_name, duration_ms, success, error_type, call_id: a tool_calls row
 RawToolCall = tuple[float, str, str | None, float, bool, str | None, str | None]
+# ts, agent_name, duration_ms, success, error_type, model, provider, input_tokens, output_tokens,
+# cache_read_tokens, cost_usd, tool_calls (how many), run_id, conversation_id: an agent_runs row
+RawAgentRun = tuple[
+    float,
+    str,
+    float,
+    bool,
+    str | None,
+    str | None,
+    str | None,
+    int,
+    int,
+    int,
+    float,
+    int,
+    str | None,
+    str | None,
+]
 
 _SCHEMA_V1 = """
 CREATE TABLE series (
@@ -169,7 +188,7 @@ class FlushBatch:
 
     requests: dict[int, dict[tuple[str, str], RequestAcc]] = field(default_factory=dict)
     runs: dict[int, dict[tuple[str, str], RunAcc]] = field(default_factory=dict)
-    agent_runs: list[tuple[float, AgentRunRecord]] = field(default_factory=list)
+    agent_runs: list[RawAgentRun] = field(default_factory=list)
     tool_calls: list[RawToolCall] = field(default_factory=list)
     folded: list[tuple[str, str]] = field(default_factory=list)
 
@@ -236,9 +255,12 @@ class Storage:
                 self.path, timeout=30, check_same_thread=False, isolation_level=None
             )
             conn.execute("PRAGMA busy_timeout = 30000")
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            app_id, version, tables = _while_locked(
+                lambda: conn.execute(
+                    "SELECT application_id, user_version, (SELECT count(*) FROM sqlite_master)"
+                    " FROM pragma_application_id, pragma_user_version"
+                ).fetchone()
+            )
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a perf-mcp database ({exc})") from exc
         if app_id != APPLICATION_ID and (app_id != 0 or tables):
@@ -255,7 +277,7 @@ class Storage:
             )
         if self.path != ":memory:":
             conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # reads without a copy per page
-            _enable_wal(conn)
+            _while_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
             conn.execute("PRAGMA synchronous = NORMAL")
         self._migrate(conn, version)
         return conn
@@ -370,12 +392,7 @@ class Storage:
             "INSERT INTO agent_runs (ts, agent_name, duration_ms, success, error_type, model, "
             "provider, input_tokens, output_tokens, cache_read_tokens, cost_usd, tool_calls, "
             "run_id, conversation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (ts, r.agent_name, r.elapsed_ms, r.success, r.error_type, r.model, r.provider)
-                + (r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cost_usd)
-                + (len(r.tool_calls), r.run_id, r.conversation_id)
-                for ts, r in batch.agent_runs
-            ],
+            batch.agent_runs,
         )
         execute(
             "INSERT INTO tool_calls (ts, tool_name, agent_name, duration_ms, success, error_type, "
@@ -905,14 +922,13 @@ def _sum_labels(dicts: Iterable[dict[str, int]]) -> dict[str, int]:
     return total
 
 
-def _enable_wal(conn: sqlite3.Connection, timeout_s: float = 30.0) -> None:
-    """Switch a file to WAL. Two processes opening a new file at once can meet here, and
-    the switch needs an exclusive lock that SQLite's busy timeout does not wait for."""
+def _while_locked(step: Callable[[], T], timeout_s: float = 30.0) -> T:
+    """Run ``step``, again while the file is locked. Processes opening a new file at once meet
+    while one switches it to WAL, which takes locks SQLite's busy timeout does not wait for."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
+            return step()
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 Window = Literal["1m", "5m", "15m", "1h", "24h", "7d"]
 WINDOW_SECONDS: dict[str, int] = {
@@ -22,6 +32,7 @@ MAX_BYTES = 1 << 40  # 1 TiB: beyond this a body size is a bug
 MAX_TOKENS = 1 << 40
 MAX_COST_USD = 1e6
 MAX_NAME_LENGTH = 200
+SUMMARY_ROWS = 5  # rows in each of the summary's lists
 
 EndpointSort = Literal[
     "p95_ms", "p99_ms", "p50_ms", "count", "error_rate", "error_count", "mean_ms"
@@ -32,6 +43,10 @@ ToolSort = Literal["p95_ms", "p99_ms", "p50_ms", "calls", "failures", "error_rat
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 DurationMs = Annotated[float, Field(ge=0, le=MAX_DURATION_MS, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
+# A number that is null when there was nothing to measure. Spelled as one JSON Schema type list
+# rather than pydantic's anyOf: an MCP client validates every answer against the schema, and an
+# anyOf costs it two or three sub-validations per field instead of one.
+OptionalNumber = Annotated[float | None, WithJsonSchema({"type": ["number", "null"]})]
 
 
 class InvalidInputError(ValueError):
@@ -140,16 +155,24 @@ def _not_blank(value: str | None) -> str | None:
 class LatencyStats(_Answer):
     """Latency percentiles in milliseconds (None when there were no samples)."""
 
-    p50_ms: float | None = None
-    p90_ms: float | None = None
-    p95_ms: float | None = None
-    p99_ms: float | None = None
-    mean_ms: float | None = None
-    min_ms: float | None = None
-    max_ms: float | None = None
+    p50_ms: OptionalNumber = None
+    p95_ms: OptionalNumber = None
+    p99_ms: OptionalNumber = None
 
 
-class EndpointStats(LatencyStats):
+class LatencyDetail(_Answer):
+    """Latency percentiles, mean, min and max in milliseconds (None when there were no samples)."""
+
+    p50_ms: OptionalNumber = None
+    p90_ms: OptionalNumber = None
+    p95_ms: OptionalNumber = None
+    p99_ms: OptionalNumber = None
+    mean_ms: OptionalNumber = None
+    min_ms: OptionalNumber = None
+    max_ms: OptionalNumber = None
+
+
+class EndpointStats(LatencyDetail):
     """One endpoint (route template + method) over the window."""
 
     endpoint: str
@@ -159,8 +182,8 @@ class EndpointStats(LatencyStats):
     error_count: int = Field(description="Responses with a 5xx status.")
     error_rate: float = Field(description="error_count / count, a fraction in [0, 1].")
     status_counts: dict[str, int] = Field(description='By class: "2xx", "3xx", "4xx", "5xx".')
-    avg_request_bytes: float | None = None
-    avg_response_bytes: float | None = None
+    avg_request_bytes: OptionalNumber = None
+    avg_response_bytes: OptionalNumber = None
 
 
 class EndpointStatsList(_Answer):
@@ -178,7 +201,7 @@ class CountShare(_Answer):
     count: int
 
 
-class AgentStats(LatencyStats):
+class AgentStats(LatencyDetail):
     """One agent over the window."""
 
     agent_name: str
@@ -202,8 +225,8 @@ class ModelUsage(_Answer):
     runs: int
     failures: int
     error_rate: float
-    p50_ms: float | None
-    p95_ms: float | None
+    p50_ms: OptionalNumber
+    p95_ms: OptionalNumber
     input_tokens: int
     output_tokens: int
     cache_read_tokens: int
@@ -218,7 +241,7 @@ class AgentStatsList(_Answer):
     truncated: bool
 
 
-class ToolStats(LatencyStats):
+class ToolStats(LatencyDetail):
     """One tool over the window."""
 
     tool_name: str
@@ -236,18 +259,32 @@ class ToolStatsList(_Answer):
     truncated: bool
 
 
+# ---------------------------------------------------------------- the summary
+#
+# The summary is what an assistant reads first, on every question, so it carries what a
+# first answer needs and no more: totals, and short rows for the worst endpoints with the
+# three percentiles a person quotes (p50, p95, p99). get_endpoint_stats, get_agent_stats and
+# get_tool_stats give the full rows (p90, mean, min, max, sizes, status classes, top errors).
+
+
 class RequestTotals(LatencyStats):
+    """All HTTP requests in the window."""
+
     count: int = 0
     requests_per_s: float = 0.0
-    error_count: int = 0
-    error_rate: float = 0.0
-    status_counts: dict[str, int] = {}
+    error_count: int = Field(default=0, description="Responses with a 5xx status.")
+    error_rate: float = Field(default=0.0, description="error_count / count, in [0, 1].")
+    status_counts: dict[str, int] = Field(
+        default={}, description='By class: "2xx", "3xx", "4xx", "5xx" (classes seen only).'
+    )
 
 
 class AgentTotals(LatencyStats):
+    """All agent runs in the window."""
+
     runs: int = 0
     failures: int = 0
-    success_rate: float | None = None
+    success_rate: OptionalNumber = Field(default=None, description="In [0, 1]; null: no runs.")
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
@@ -255,9 +292,22 @@ class AgentTotals(LatencyStats):
 
 
 class ToolTotals(LatencyStats):
+    """All tool calls in the window."""
+
     calls: int = 0
     failures: int = 0
-    success_rate: float | None = None
+    success_rate: OptionalNumber = Field(default=None, description="In [0, 1]; null: no calls.")
+
+
+class EndpointSummary(LatencyStats):
+    """One endpoint (route template + method) in a summary list; the full row is in
+    get_endpoint_stats."""
+
+    endpoint: str
+    method: str
+    count: int
+    error_count: int = Field(description="Responses with a 5xx status.")
+    error_rate: float = Field(description="error_count / count, in [0, 1].")
 
 
 class SlowRequest(_Answer):
@@ -267,7 +317,7 @@ class SlowRequest(_Answer):
     method: str
     status_code: int
     duration_ms: float
-    timestamp: float
+    timestamp: float = Field(description="When it ended, Unix seconds.")
 
 
 class PerformanceSummary(_Answer):
@@ -279,9 +329,35 @@ class PerformanceSummary(_Answer):
     requests: RequestTotals
     agents: AgentTotals
     tools: ToolTotals
-    slowest_endpoints: list[EndpointStats] = Field(description="Top endpoints by p95.")
-    most_errors: list[EndpointStats] = Field(description="Top endpoints by 5xx count.")
-    slowest_requests: list[SlowRequest]
+    slowest_endpoints: list[EndpointSummary] = Field(
+        description=f"Up to {SUMMARY_ROWS} endpoints with the highest p95, slowest first."
+    )
+    most_errors: list[EndpointSummary] = Field(
+        description=f"Up to {SUMMARY_ROWS} endpoints with the most 5xx responses, most first."
+    )
+    slowest_requests: list[SlowRequest] = Field(
+        description=f"Up to {SUMMARY_ROWS} slowest single requests, slowest first."
+    )
     folded_series: dict[str, int] = Field(
         description="Per kind, names folded into __other__ by the series budget."
     )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # One self-contained schema, without $defs: a client validating each answer resolves
+        # every "$ref" anew (per list item), which costs more than the item's own checks.
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        inlined: JsonSchemaValue = _inlined(schema, handler)
+        return inlined
+
+
+def _inlined(node: Any, handler: GetJsonSchemaHandler) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inlined(handler.resolve_ref_schema(node), handler)
+        return {key: _inlined(value, handler) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inlined(item, handler) for item in node]
+    return node
