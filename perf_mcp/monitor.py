@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import atexit
+import contextvars
 import logging
 import math
 import os
@@ -61,6 +62,12 @@ _ZERO_COST: Any = 0.0
 
 T = TypeVar("T")
 Q = TypeVar("Q", bound=BaseModel)
+# Set by Monitor.cached_answer: a query must answer from the cache or raise _NotCached.
+_CACHED_ONLY = contextvars.ContextVar("perf_mcp_cached_only", default=False)
+
+
+class _NotCached(Exception):
+    """The query needs I/O or a lock (nothing current is cached): ask it in a thread."""
 
 
 class _Bucket:
@@ -477,6 +484,10 @@ class Monitor:
 
     def flush(self) -> None:
         """Write everything recorded so far to the store."""
+        if _CACHED_ONLY.get():
+            if self._pending or self._agent_runs or self._tool_calls or self._folded:
+                raise _NotCached
+            return
         with self._flush_lock:
             with self._lock:
                 self._lane = None
@@ -733,16 +744,33 @@ class Monitor:
         An assistant often asks several questions in a row, and a dashboard polls: between two
         writes (this process's, or any other's: SQLite's data_version) the answer is the same.
         """
-        version = self.storage.data_version()
+        cached_only = _CACHED_ONLY.get()
+        version = self.storage.data_version(wait=not cached_only)
         full_key = (*key, *plan)
         cached = self._answers.get(full_key)
         if cached is not None and cached[0] == version:
             return cast(Q, cached[1])
+        if cached_only or version is None:
+            raise _NotCached
         answer = compute()
         if len(self._answers) >= ANSWER_CACHE:
             del self._answers[next(iter(self._answers))]
         self._answers[full_key] = (version, answer)
         return answer
+
+    def cached_answer(self, query: Callable[[], Q]) -> Q | None:
+        """``query()``'s answer if it is cached and current, found without I/O or waiting for
+        a lock (so an event loop may ask); None when the query must run (in a thread).
+
+        Bad arguments raise as they do when the query runs.
+        """
+        token = _CACHED_ONLY.set(True)
+        try:
+            return query()
+        except _NotCached:
+            return None
+        finally:
+            _CACHED_ONLY.reset(token)
 
     def known_names(self, kind: Literal["endpoint", "agent", "tool"]) -> list[str]:
         """Names seen so far, for argument completion."""

@@ -18,8 +18,8 @@ import inspect
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -103,6 +103,7 @@ logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
+Q = TypeVar("Q", bound=BaseModel)
 
 MAX_BATCH = 10_000
 MAX_LIMIT = 500
@@ -395,14 +396,21 @@ def _invalid(exc: ValueError) -> ToolError:
     )
 
 
-async def _in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a blocking Monitor call off the event loop; bad input becomes a ToolError."""
+@contextmanager
+def _tool_errors() -> Iterator[None]:
+    """Bad input and an unusable store become ToolErrors, the errors a client is shown."""
     try:
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+        yield
     except ValueError as exc:
         raise _invalid(exc) from exc
     except StoreError as exc:
         raise ToolError(f"the metrics store cannot be used: {exc}") from exc
+
+
+async def _in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a blocking Monitor call off the event loop; bad input becomes a ToolError."""
+    with _tool_errors():
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
 
 class PerfTools:
@@ -410,6 +418,14 @@ class PerfTools:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+
+    async def _query(self, query: Callable[P, Q], *args: P.args, **kwargs: P.kwargs) -> Q:
+        """A Monitor query's answer: at once when it is cached and current (no thread hop,
+        no I/O), else from a worker thread."""
+        call = functools.partial(query, *args, **kwargs)
+        with _tool_errors():
+            answer = self.runtime.monitor.cached_answer(call)
+        return answer if answer is not None else await _in_thread(call)
 
     # ------------------------------------------------------------ reporting
 
@@ -546,7 +562,7 @@ class PerfTools:
         Start here, then drill down with get_endpoint_stats (p90, mean, min, max, sizes),
         get_agent_stats, get_tool_stats.
         """
-        return await _in_thread(self.runtime.monitor.get_performance_summary, window)
+        return await self._query(self.runtime.monitor.get_performance_summary, window)
 
     async def get_endpoint_stats(
         self,
@@ -569,7 +585,7 @@ class PerfTools:
         Latencies are milliseconds (p50, p90, p95, p99, mean, min, max); error_rate is the
         5xx share (0..1). Use it to answer "which endpoints are slow or failing?".
         """
-        return await _in_thread(
+        return await self._query(
             self.runtime.monitor.get_endpoint_stats,
             endpoint=endpoint,
             method=method,
@@ -592,7 +608,7 @@ class PerfTools:
         Also lists usage per model and the tools each agent called. Use it to answer "which
         agent is slow, failing or expensive?".
         """
-        return await _in_thread(
+        return await self._query(
             self.runtime.monitor.get_agent_stats,
             agent_name=agent_name,
             window=window,
@@ -610,7 +626,7 @@ class PerfTools:
         limit: LimitArg = 20,
     ) -> ToolStatsList:
         """Per-tool call statistics: calls, failures, error rate, latency (ms), top errors."""
-        return await _in_thread(
+        return await self._query(
             self.runtime.monitor.get_tool_stats,
             tool_name=tool_name,
             window=window,
@@ -786,7 +802,7 @@ class PerfTools:
 
     async def summary_resource(self) -> str:
         """The performance summary over the last 5 minutes, as JSON."""
-        summary = await _in_thread(self.runtime.monitor.get_performance_summary, "5m")
+        summary = await self._query(self.runtime.monitor.get_performance_summary, "5m")
         return summary.model_dump_json(indent=1)
 
     async def alerts_resource(self) -> str:
@@ -840,7 +856,7 @@ class PerfTools:
     ) -> list[UserMessage]:
         """Review the performance of everything monitored over a window, worst first."""
         checked = _prompt_window(window)
-        summary = await _in_thread(self.runtime.monitor.get_performance_summary, checked)
+        summary = await self._query(self.runtime.monitor.get_performance_summary, checked)
         text = (
             f"Review the performance of my services and agents over the last {checked}.\n\n"
             "Here is the current summary from perf-mcp (durations in milliseconds, rates as "

@@ -508,10 +508,17 @@ class Storage:
 
     # ------------------------------------------------------------ reading
 
-    def data_version(self) -> tuple[int, int]:
-        """Changes whenever any connection (this one, or another process's) wrote data."""
-        with self._lock:
+    def data_version(self, *, wait: bool = True) -> tuple[int, int] | None:
+        """Changes whenever any connection (this one, or another process's) wrote data.
+
+        ``wait=False``: None instead of waiting while this process uses the connection.
+        """
+        if not self._lock.acquire(blocking=wait):
+            return None
+        try:
             others = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        finally:
+            self._lock.release()
         return others, self.writes
 
     def series_ids(

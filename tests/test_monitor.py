@@ -329,3 +329,31 @@ def test_flusher_alive_reports_the_background_thread(db_path: Path) -> None:
     assert monitor.flusher_alive is True
     monitor.close()
     assert monitor.flusher_alive is False
+
+
+def test_cached_answer_needs_no_io_and_says_when_the_query_must_run(mon: Monitor) -> None:
+    """What the server's event loop asks before it hands a query to a thread."""
+    summary = mon.get_performance_summary  # ask for the answer, not compute it
+    assert mon.cached_answer(summary) is None  # nothing asked yet: it must run
+    mon.record_request("/a", "GET", 200, 5.0)
+    first = mon.get_performance_summary()
+    assert mon.cached_answer(summary) is first  # current: given at once
+    mon.record_request("/a", "GET", 500, 9.0)
+    assert mon.cached_answer(summary) is None  # unflushed data: a flush (I/O) comes first
+    assert mon.get_performance_summary().requests.count == 2
+    assert mon.cached_answer(summary) is not None
+    holding, release = threading.Event(), threading.Event()
+
+    def use_the_connection() -> None:
+        with mon.storage._lock:
+            holding.set()
+            release.wait(10)
+
+    other = threading.Thread(target=use_the_connection)
+    other.start()
+    holding.wait(10)
+    assert mon.cached_answer(summary) is None  # another thread has the connection: no waiting
+    release.set()
+    other.join()
+    with pytest.raises(InvalidInputError, match="window"):
+        mon.cached_answer(lambda: mon.get_performance_summary("2m"))  # type: ignore[arg-type]
