@@ -115,59 +115,34 @@ class PerformanceMiddleware:
             return
 
         monitor = self._monitor or self.monitor
-        header = self.response_time_header
-        status = 0
-        sent = 0
-        received = 0
-        complete = False
-        disconnected = False
-
-        def observe_send(message: Message) -> Awaitable[None]:
-            # A plain function handing back the server's awaitable: no extra coroutine frame.
-            nonlocal status, sent, complete
-            kind = message["type"]
-            if kind == "http.response.body":
-                sent += len(message.get("body", b""))
-                if not message.get("more_body", False):
-                    complete = True
-            elif kind == "http.response.start":
-                status = message["status"]
-                if header:  # a fresh list in the same message, as Starlette's own middleware do
-                    elapsed = b"%.2fms" % ((perf_counter() - start) * 1000)
-                    message["headers"] = [*message.get("headers", ()), (_HEADER_NAME, elapsed)]
-            return send(message)
-
-        async def observe_receive() -> Message:
-            nonlocal received, disconnected
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-            elif message["type"] == "http.disconnect":
-                disconnected = True
-            return message
-
+        exchange = _Exchange(receive, send, self.response_time_header)
         self.in_flight += 1
-        start = perf_counter()
+        exchange.start = start = perf_counter()
         try:
-            await self.app(scope, observe_receive, observe_send)
+            await self.app(scope, exchange.receive, exchange.send)
         except BaseException as exc:
             duration_ms = (perf_counter() - start) * 1000
             self.in_flight -= 1
-            if (disconnected and not complete) or _is_hang_up(exc, started=status != 0):
+            started = exchange.status != 0
+            hung_up = exchange.disconnected and not exchange.complete
+            if hung_up or _is_hang_up(exc, started=started):
                 self.disconnects += 1
                 status = DISCONNECTED_STATUS
             else:
                 status = 500
+            received, sent = exchange.received, exchange.sent
             self._record(monitor, scope, root_path, path, status, duration_ms, received, sent)
             raise
         duration_ms = (perf_counter() - start) * 1000
         self.in_flight -= 1
-        if not complete:
-            if disconnected:
+        status = exchange.status
+        if not exchange.complete:
+            if exchange.disconnected:
                 self.disconnects += 1
                 status = DISCONNECTED_STATUS
             elif status == 0:  # returned without a response: the server answers 500
                 status = 500
+        received, sent = exchange.received, exchange.sent
         # _record inlined for the common case (a Starlette route, not mounted): no calls but one.
         route = scope.get("route")
         if route.__class__ is not Route or scope.get("root_path", "") != root_path:
@@ -257,6 +232,58 @@ class PerformanceMiddleware:
         if len(self._mount_templates) < _MOUNT_CACHE_SIZE:
             self._mount_templates[raw_prefix] = prefix
         return prefix
+
+
+class _Exchange:
+    """One request's view of the ASGI messages: status, sizes, completion, disconnect.
+
+    Its bound ``send`` and ``receive`` wrap the server's (a slotted object per request costs
+    less than two closures over nine cells)."""
+
+    __slots__ = (
+        "_receive",
+        "_send",
+        "complete",
+        "disconnected",
+        "header",
+        "received",
+        "sent",
+        "start",
+        "status",
+    )
+
+    def __init__(self, receive: Receive, send: Send, header: bool) -> None:
+        self._receive = receive
+        self._send = send
+        self.header = header
+        self.start = 0.0
+        self.status = 0
+        self.sent = 0
+        self.received = 0
+        self.complete = False
+        self.disconnected = False
+
+    def send(self, message: Message) -> Awaitable[None]:
+        # A plain function handing back the server's awaitable: no extra coroutine frame.
+        kind = message["type"]
+        if kind == "http.response.body":
+            self.sent += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.complete = True
+        elif kind == "http.response.start":
+            self.status = message["status"]
+            if self.header:  # a fresh list in the same message, as Starlette's own middleware do
+                elapsed = b"%.2fms" % ((perf_counter() - self.start) * 1000)
+                message["headers"] = [*message.get("headers", ()), (_HEADER_NAME, elapsed)]
+        return self._send(message)
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+        elif message["type"] == "http.disconnect":
+            self.disconnected = True
+        return message
 
 
 def _is_hang_up(exc: BaseException, started: bool) -> bool:
