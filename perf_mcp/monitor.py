@@ -52,7 +52,6 @@ ANSWER_CACHE = 64  # recent query answers kept until the store changes
 _MAX_LOG_VALUE = m.MAX_DURATION_MS
 # tool_name, duration_ms, success, error_type, agent_name, timestamp, call_id
 _RunToolCall = tuple[str, float, bool, str | None, str | None, float | None, str | None]
-_PLAIN_RUN_FIELDS = frozenset(m.AgentRunRecord.model_fields) - {"start_time", "end_time"}
 _PLAIN_CALL_FIELDS = frozenset({"tool_name", "duration_ms", "success", "error_type"})
 _MAX_NAME = m.MAX_NAME_LENGTH
 _MAX_RUN_TOOL_CALLS = 1000  # AgentRunRecord.tool_calls' max_length
@@ -246,7 +245,7 @@ class Monitor:
             # Plain keyword values (what the decorators send) are checked here, without building
             # a model; anything else, and every value out of range, goes through AgentRunRecord
             # for its coercions and its error messages.
-            if _PLAIN_RUN_FIELDS.issuperset(fields) and self._record_plain_run(**fields):
+            if self._record_plain_run(**fields):
                 return
             run = _validated(m.AgentRunRecord, fields)
         elif fields:
@@ -280,11 +279,13 @@ class Monitor:
         tool_calls: Any = _NO_CALLS,
         run_id: Any = None,
         conversation_id: Any = None,
+        **other: Any,  # start_time, end_time, or a name the model refuses
     ) -> bool:
         """Record the run if every value is of the exact type AgentRunRecord keeps unchanged and
         within its limits (the model would hold the same values); False for anything else."""
         if (
-            agent_name.__class__ is not str
+            other
+            or agent_name.__class__ is not str
             or len(agent_name) > _MAX_NAME
             or not agent_name.strip()
             or (duration_ms.__class__ is not float and duration_ms.__class__ is not int)

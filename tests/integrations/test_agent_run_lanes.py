@@ -4,6 +4,7 @@ record the same thing and refuse the same input with the same message."""
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -241,6 +242,12 @@ def test_bad_keywords_are_refused_with_the_model_message(
         AgentRunRecord.model_validate(fields)
     assert str(refused.value) == f"invalid AgentRunRecord: {invalid.value}"
     assert recorded(keywords) == ([], [], [])
+
+
+def test_the_plain_lane_takes_the_model_fields_but_the_times() -> None:
+    # A field the model drops but the plain lane kept would be recorded instead of refused.
+    lane = set(inspect.signature(Monitor._record_plain_run).parameters) - {"self", "other"}
+    assert lane == set(AgentRunRecord.model_fields) - {"start_time", "end_time"}
 
 
 def test_a_model_and_keywords_together_are_refused(pair: tuple[Monitor, Monitor]) -> None:
