@@ -715,8 +715,10 @@ class Monitor:
         if old is not None and old.plan == plan and old.total == total:
             return old
         settled, recent = _split_plan(plan, now - RECENT_S)
-        settled_total = _fingerprint(storage.request_series(settled, totals=True))
-        sums = {s.series_id: _fingerprint([s]) for s in storage.request_series(recent, ids=ids)}
+        total_id = storage.series_ids("request", totals=True)
+        settled_counts = storage.request_counts(settled, total_id)
+        settled_total = next(iter(settled_counts.values()), (0, 0, 0.0))
+        sums = storage.request_counts(recent, ids)
         if (
             old is None
             or old.plan != plan

@@ -569,6 +569,14 @@ class Storage:
             result.append(SeriesAgg(row[0], *ids[row[0]], acc))
         return result
 
+    def request_counts(
+        self, plan: Sequence[TierRange], ids: Iterable[int]
+    ) -> dict[int, tuple[int, int, float]]:
+        """Each request series' count, 5xx count and summed ms over the plan's rows: enough to
+        tell whether they changed, without building accumulators."""
+        rows = self._sums("request_buckets", "SUM(count), SUM(s5xx), SUM(sum_ms)", plan, ids)
+        return {sid: (count, errors, total_ms) for sid, count, errors, total_ms in rows}
+
     def run_series(
         self,
         kind: str,
