@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,10 +74,12 @@ async def legacy(server: MCPServer[Runtime], inbox: Inbox, *uris: str) -> AsyncI
         yield client
 
 
-async def settle() -> None:
-    """Let notifications sent in the background reach the in-process clients."""
-    for _ in range(20):
-        await anyio.lowlevel.checkpoint()
+async def settle(arrived: Callable[[], bool]) -> None:
+    """Let notifications sent in the background reach the in-process clients: until
+    ``arrived()`` (then a moment more, for any that should not come), at most 10 s."""
+    with anyio.move_on_after(10):
+        while not arrived():
+            await anyio.sleep(0.01)
     await anyio.sleep(0.05)
 
 
@@ -199,7 +201,8 @@ async def test_servers_sharing_a_store_list_the_same_alerts(db_path: Path) -> No
             assert (mine["evaluation"], theirs["evaluation"]) == ("this server", "another server")
             assert theirs["alerts"] == mine["alerts"]
             assert theirs["last_evaluated_at"] is None
-            await settle()  # the second server tells its own clients what the first raised
+            # the second server tells its own clients what the first raised
+            await settle(lambda: len(inbox.logs) >= 2)
             assert inbox.updated == [ALERTS]
             assert sorted(log.data["subject"] for log in inbox.logs) == ["POST /pay", "overall"]
 
@@ -228,7 +231,7 @@ async def test_legacy_subscribers_hear_changes_and_alert_log_messages(quiet: Mon
         await call_ok(client, "record_requests", {"requests": requests("/pay", 30, status=500)})
         await call_ok(client, "record_requests", {"requests": requests("/slow", 30, ms=1500)})
         await call_ok(client, "set_threshold", {"name": "tool_error_rate", "value": 0.5})
-        await settle()
+        await settle(lambda: len(everything.updated) >= 2 and len(everything.logs) >= 4)
         assert sorted(everything.updated) == [ALERTS, THRESHOLDS]  # in either order
         assert critical_only.updated == [ALERTS]
         assert unsubscribed.updated == []
@@ -249,7 +252,7 @@ async def test_legacy_subscribers_hear_changes_and_alert_log_messages(quiet: Mon
         with pytest.warns(MCPDeprecationWarning):
             await client.unsubscribe_resource(ALERTS)
         await call_ok(client, "set_threshold", {"name": "error_rate_5min", "value": 0.5})
-        await settle()
+        await settle(lambda: len(everything.updated) >= 3)
         assert sorted(everything.updated) == [ALERTS, THRESHOLDS, THRESHOLDS]
 
 
