@@ -1,14 +1,16 @@
-/* perf_mcp._accel: the compiled fast lane of Monitor.record_request.
+/* perf_mcp._accel: the compiled fast lanes of Monitor.record_request and record_agent_run.
  *
- * A Recorder is bound to one Monitor as its `record_request`. It handles the common call -- a
- * valid request for a series already seen in the current 10 s bucket -- entirely in C, and
- * hands every other call (keywords, new names, another bucket, anything invalid or unusual) to
- * the Python implementation, which stays the reference for behaviour and error messages.
+ * A Recorder is bound to one Monitor as its `record_request` (kind "request") or its
+ * `record_agent_run` (kind "agent"). It handles the common call -- valid values for series
+ * already seen in the current 10 s bucket (for agent runs: keywords, no nested tool calls) --
+ * entirely in C, and hands every other call (new names, another bucket, anything invalid or
+ * unusual) to the Python implementation, which stays the reference for behaviour and errors.
  *
  * The update is one step under the GIL: no Python code runs between reading the Monitor's
- * fast lane and the last write to the accumulator, so the fast lane needs no lock. The Python
+ * fast lane and the last write to the accumulators, so the fast lane needs no lock. The Python
  * side keeps that sound by resetting `Monitor._lane` before it takes buckets away, and by
- * updating accumulators only through Recorder.add (the same C step) while a Recorder is bound.
+ * updating accumulators only through Recorder.add / Recorder.add_run (the same C steps) while
+ * a Recorder is bound.
  *
  * Accumulator fields are Python __slots__; their offsets are read once from the member
  * descriptors of the classes passed in, and each object's exact type is checked before use.
@@ -18,6 +20,7 @@
 #include <Python.h>
 #include <structmember.h>
 #include <math.h>
+#include <string.h>
 #include <time.h>
 
 enum { ACC_STATUS, ACC_SUM, ACC_HIST, ACC_SLOWEST_TS, ACC_SLOWEST_STATUS, ACC_REQ_BYTES,
@@ -26,21 +29,36 @@ static const char *acc_names[ACC_FIELDS] = {"status", "sum_ms", "hist", "slowest
     "slowest_status", "req_bytes", "req_n", "resp_bytes", "resp_n"};
 enum { HIST_BINS, HIST_COUNT, HIST_MIN, HIST_MAX, HIST_FIELDS };
 static const char *hist_names[HIST_FIELDS] = {"bins", "count", "min", "max"};
+enum { RUN_SUM, RUN_HIST, RUN_FAILURES, RUN_ERRORS, RUN_INPUT, RUN_OUTPUT, RUN_CACHE_READ,
+       RUN_COST, RUN_TOOL_CALLS, RUN_TOOLS, RUN_FIELDS };
+static const char *run_names[RUN_FIELDS] = {"sum_ms", "hist", "failures", "errors",
+    "input_tokens", "output_tokens", "cache_read_tokens", "cost_usd", "tool_calls", "tools"};
+/* record_agent_run's keywords the agent lane takes; any other keyword goes to Python. */
+enum { KW_AGENT, KW_DURATION, KW_SUCCESS, KW_ERROR, KW_MODEL, KW_PROVIDER, KW_INPUT, KW_OUTPUT,
+       KW_CACHE_READ, KW_COST, KW_RUN_ID, KW_CONVERSATION, KW_COUNT };
+static const char *kw_names[KW_COUNT] = {"agent_name", "duration_ms", "success", "error_type",
+    "model", "provider", "input_tokens", "output_tokens", "cache_read_tokens", "cost_usd",
+    "run_id", "conversation_id"};
 
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     PyObject *monitor;   /* the Monitor; its `_lane` is (lo, hi, bucket) or None */
-    PyObject *slow;      /* the Python record_request, bound to the Monitor */
+    PyObject *slow;      /* the Python method this lane stands in for, bound to the Monitor */
     PyObject *clock;     /* NULL: the system clock, as time.time */
-    PyTypeObject *bucket_type, *acc_type, *hist_type;
-    Py_ssize_t aliases_offset, acc_offsets[ACC_FIELDS], hist_offsets[HIST_FIELDS];
-    double inv_log_gamma, offset, min_value, max_duration;
+    PyTypeObject *bucket_type, *acc_type, *hist_type, *run_type;
+    Py_ssize_t aliases_offset, runs_offset, acc_offsets[ACC_FIELDS], hist_offsets[HIST_FIELDS],
+        run_offsets[RUN_FIELDS];
+    PyObject *other;     /* the label that new labels fold into past label_budget */
+    double inv_log_gamma, offset, min_value, max_duration, max_cost;
     long size;
-    long long max_bytes;
+    long long max_bytes, max_tokens;
+    Py_ssize_t label_budget, max_name, max_pending_raw;
 } Recorder;
 
-static PyObject *lane_name;  /* interned "_lane" */
+/* Interned names: Monitor attributes, run kinds and the agent lane's keywords. */
+static PyObject *lane_name, *agent_runs_name, *dropped_raw_name, *agent_kind, *model_kind;
+static PyObject *kw_strings[KW_COUNT], *int_zero;
 
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
 
@@ -110,18 +128,17 @@ position(Recorder *self, double ms)
     return ms > 0 ? 1 : 0;
 }
 
-/* Count one request in `acc`, as RequestAcc.add does. `duration` is the caller's number
- * object (kept as the new min or max, like the Python path), `ms` its value. */
+/* Add one sample to a LogHistogram and to the accumulator's `sum_ms` slot, as the Python
+ * accumulators do: `duration` is the caller's number object (kept as the new min or max),
+ * `ms` its value. Sets *above when it is the new maximum. */
 static int
-add_request(Recorder *self, PyObject *acc, long status, PyObject *duration, double ms,
-            PyObject *req, PyObject *resp, PyObject *ts)
+add_sample(Recorder *self, PyObject *hist, PyObject *acc, Py_ssize_t sum_offset,
+           PyObject *duration, double ms, int *above)
 {
-    const Py_ssize_t *a = self->acc_offsets, *h = self->hist_offsets;
-    PyObject *counts = SLOT(acc, a[ACC_STATUS]), *hist = SLOT(acc, a[ACC_HIST]);
-    PyObject *sum = SLOT(acc, a[ACC_SUM]);
-    if (counts == NULL || !PyList_CheckExact(counts) || PyList_GET_SIZE(counts) != 6
-        || hist == NULL || !Py_IS_TYPE(hist, self->hist_type) || sum == NULL) {
-        PyErr_SetString(PyExc_TypeError, "not a RequestAcc in its initial shape");
+    const Py_ssize_t *h = self->hist_offsets;
+    PyObject *sum = SLOT(acc, sum_offset);
+    if (hist == NULL || !Py_IS_TYPE(hist, self->hist_type) || sum == NULL) {
+        PyErr_SetString(PyExc_TypeError, "not an accumulator in its initial shape");
         return -1;
     }
     PyObject *bins = SLOT(hist, h[HIST_BINS]), *lo = SLOT(hist, h[HIST_MIN]);
@@ -132,9 +149,9 @@ add_request(Recorder *self, PyObject *acc, long status, PyObject *duration, doub
     }
     int below = PyFloat_CheckExact(lo) ? ms < PyFloat_AS_DOUBLE(lo)
                                        : PyObject_RichCompareBool(duration, lo, Py_LT);
-    int above = PyFloat_CheckExact(hi) ? ms > PyFloat_AS_DOUBLE(hi)
-                                       : PyObject_RichCompareBool(duration, hi, Py_GT);
-    if (below < 0 || above < 0)
+    *above = PyFloat_CheckExact(hi) ? ms > PyFloat_AS_DOUBLE(hi)
+                                    : PyObject_RichCompareBool(duration, hi, Py_GT);
+    if (below < 0 || *above < 0)
         return -1;
 
     PyObject *key = PyLong_FromLong(position(self, ms));
@@ -148,24 +165,43 @@ add_request(Recorder *self, PyObject *acc, long status, PyObject *duration, doub
     if (failed)
         return -1;
 
+    PyObject *total = PyFloat_CheckExact(sum) ? PyFloat_FromDouble(PyFloat_AS_DOUBLE(sum) + ms)
+                                              : PyNumber_Add(sum, duration);
+    if (set_slot(acc, sum_offset, total) < 0 || increment(hist, h[HIST_COUNT], 1) < 0)
+        return -1;
+    if (below) {
+        Py_INCREF(duration);
+        set_slot(hist, h[HIST_MIN], duration);
+    }
+    if (*above) {
+        Py_INCREF(duration);
+        set_slot(hist, h[HIST_MAX], duration);
+    }
+    return 0;
+}
+
+/* Count one request in `acc`, as RequestAcc.add does. */
+static int
+add_request(Recorder *self, PyObject *acc, long status, PyObject *duration, double ms,
+            PyObject *req, PyObject *resp, PyObject *ts)
+{
+    const Py_ssize_t *a = self->acc_offsets;
+    PyObject *counts = SLOT(acc, a[ACC_STATUS]);
+    if (counts == NULL || !PyList_CheckExact(counts) || PyList_GET_SIZE(counts) != 6) {
+        PyErr_SetString(PyExc_TypeError, "not a RequestAcc in its initial shape");
+        return -1;
+    }
+    int above;
+    if (add_sample(self, SLOT(acc, a[ACC_HIST]), acc, a[ACC_SUM], duration, ms, &above) < 0)
+        return -1;
+
     PyObject *item = PyList_GET_ITEM(counts, status / 100);
     PyObject *bumped = add_integer(item, 1);
     if (bumped == NULL)
         return -1;
     PyList_SET_ITEM(counts, status / 100, bumped);
     Py_DECREF(item);
-
-    PyObject *total = PyFloat_CheckExact(sum) ? PyFloat_FromDouble(PyFloat_AS_DOUBLE(sum) + ms)
-                                              : PyNumber_Add(sum, duration);
-    if (set_slot(acc, a[ACC_SUM], total) < 0 || increment(hist, h[HIST_COUNT], 1) < 0)
-        return -1;
-    if (below) {
-        Py_INCREF(duration);
-        set_slot(hist, h[HIST_MIN], duration);
-    }
     if (above) {
-        Py_INCREF(duration);
-        set_slot(hist, h[HIST_MAX], duration);
         Py_INCREF(ts);
         set_slot(acc, a[ACC_SLOWEST_TS], ts);
         if (set_slot(acc, a[ACC_SLOWEST_STATUS], PyLong_FromLong(status)) < 0)
@@ -179,6 +215,88 @@ add_request(Recorder *self, PyObject *acc, long status, PyObject *duration, doub
     if (resp != Py_None) {
         PyObject *bytes = PyNumber_Add(SLOT(acc, a[ACC_RESP_BYTES]), resp);
         if (set_slot(acc, a[ACC_RESP_BYTES], bytes) < 0 || increment(acc, a[ACC_RESP_N], 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* counts[label] += n, folding a new label into `other` once label_budget are known. */
+static int
+add_label(Recorder *self, PyObject *counts, PyObject *label, long long n)
+{
+    if (!PyDict_CheckExact(counts)) {
+        PyErr_SetString(PyExc_TypeError, "label counts must be a dict");
+        return -1;
+    }
+    PyObject *held = PyDict_GetItemWithError(counts, label);
+    if (held == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        if (PyDict_GET_SIZE(counts) >= self->label_budget) {
+            label = self->other;
+            held = PyDict_GetItemWithError(counts, label);
+            if (held == NULL && PyErr_Occurred())
+                return -1;
+        }
+    }
+    PyObject *count = held ? add_integer(held, n) : PyLong_FromLongLong(n);
+    if (count == NULL)
+        return -1;
+    int failed = PyDict_SetItem(counts, label, count);
+    Py_DECREF(count);
+    return failed;
+}
+
+/* Count one run in a RunAcc, as RunAcc.add_run does: `duration` is a float, `tools` a
+ * sequence of the tool names the run called (counted only when usage is reported). */
+static int
+add_run(Recorder *self, PyObject *acc, PyObject *duration, PyObject *error_type, int failed,
+        PyObject *input, PyObject *output, PyObject *cache_read, PyObject *cost, PyObject *tools)
+{
+    const Py_ssize_t *r = self->run_offsets;
+    int above;
+    if (add_sample(self, SLOT(acc, r[RUN_HIST]), acc, r[RUN_SUM], duration,
+                   PyFloat_AS_DOUBLE(duration), &above) < 0)
+        return -1;
+    if (failed) {
+        PyObject *errors = SLOT(acc, r[RUN_ERRORS]);
+        if (increment(acc, r[RUN_FAILURES], 1) < 0 || errors == NULL)
+            return -1;
+        int named = error_type != Py_None && PyObject_IsTrue(error_type);
+        if (named < 0)
+            return -1;
+        PyObject *label = named ? Py_NewRef(error_type) : PyUnicode_FromString("unknown");
+        if (label == NULL)
+            return -1;
+        int failed_label = add_label(self, errors, label, 1);
+        Py_DECREF(label);
+        if (failed_label < 0)
+            return -1;
+    }
+    Py_ssize_t calls = PySequence_Size(tools);
+    if (calls < 0)
+        return -1;
+    int used = calls > 0;
+    PyObject *usage[4] = {input, output, cache_read, cost};
+    for (int i = 0; i < 4 && !used; i++)
+        if ((used = PyObject_IsTrue(usage[i])) < 0)
+            return -1;
+    if (!used)
+        return 0;
+    static const int usage_slots[4] = {RUN_INPUT, RUN_OUTPUT, RUN_CACHE_READ, RUN_COST};
+    for (int i = 0; i < 4; i++) {
+        Py_ssize_t off = r[usage_slots[i]];
+        if (set_slot(acc, off, PyNumber_Add(SLOT(acc, off), usage[i])) < 0)
+            return -1;
+    }
+    if (increment(acc, r[RUN_TOOL_CALLS], calls) < 0)
+        return -1;
+    PyObject *counts = SLOT(acc, r[RUN_TOOLS]);
+    for (Py_ssize_t i = 0; i < calls; i++) {
+        PyObject *name = PySequence_GetItem(tools, i);
+        int failed_label = name == NULL || counts == NULL || add_label(self, counts, name, 1) < 0;
+        Py_XDECREF(name);
+        if (failed_label)
             return -1;
     }
     return 0;
@@ -287,6 +405,243 @@ Recorder_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject
     return PyObject_Vectorcall(self->slow, args, nargsf, kwnames);
 }
 
+/* Whether `value` is None or an exact str of at most max_name characters. */
+static int
+plain_label(Recorder *self, PyObject *value)
+{
+    return value == Py_None
+           || (PyUnicode_CheckExact(value) && PyUnicode_GET_LENGTH(value) <= self->max_name);
+}
+
+/* Whether `value` is an exact int in [0, max_tokens]. */
+static int
+plain_count(Recorder *self, PyObject *value)
+{
+    if (!PyLong_CheckExact(value))
+        return 0;
+    int overflow;
+    long long n = PyLong_AsLongLongAndOverflow(value, &overflow);
+    return !overflow && n >= 0 && n <= self->max_tokens;
+}
+
+/* A float object for an exact float or int in [0, max]; NULL (no error set) otherwise. */
+static PyObject *
+plain_number(PyObject *value, double max)
+{
+    double x;
+    if (PyFloat_CheckExact(value))
+        x = PyFloat_AS_DOUBLE(value);
+    else if (PyLong_CheckExact(value)) {
+        x = PyLong_AsDouble(value);
+        if (x == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return NULL;
+        }
+    }
+    else
+        return NULL;
+    if (!(x >= 0.0 && x <= max))
+        return NULL;
+    return PyFloat_CheckExact(value) ? Py_NewRef(value) : PyFloat_FromDouble(x);
+}
+
+/* Whether a str has a character other than whitespace (as `name.strip()` is truthy). */
+static int
+has_text(PyObject *name)
+{
+    int kind = PyUnicode_KIND(name);
+    const void *data = PyUnicode_DATA(name);
+    for (Py_ssize_t i = 0, n = PyUnicode_GET_LENGTH(name); i < n; i++)
+        if (!Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)))
+            return 1;
+    return 0;
+}
+
+/* The run accumulator of (kind, name) in the bucket's runs, borrowed; NULL if not there. */
+static PyObject *
+run_acc(Recorder *self, PyObject *runs, PyObject *kind, PyObject *name)
+{
+    PyObject *key = PyTuple_Pack(2, kind, name);
+    if (key == NULL)
+        return NULL;
+    PyObject *acc = PyDict_GetItemWithError(runs, key);
+    Py_DECREF(key);
+    return acc != NULL && Py_IS_TYPE(acc, self->run_type) ? acc : NULL;
+}
+
+/* The agent lane; 1 when the run was counted, 0 to defer to Python, -1 on error. */
+static int
+fast_agent_run(Recorder *self, PyObject *const *values, PyObject *kwnames)
+{
+    PyObject *kw[KW_COUNT] = {NULL};
+    for (Py_ssize_t i = 0, n = PyTuple_GET_SIZE(kwnames); i < n; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+        int k = 0;
+        while (k < KW_COUNT && name != kw_strings[k]
+               && !(PyUnicode_Check(name) && PyUnicode_Compare(name, kw_strings[k]) == 0))
+            k++;
+        if (k == KW_COUNT || kw[k] != NULL)
+            return 0;  /* tool_calls, start_time, end_time, or a name Python refuses */
+        kw[k] = values[i];
+    }
+    PyObject *agent = kw[KW_AGENT], *success = kw[KW_SUCCESS] ? kw[KW_SUCCESS] : Py_True;
+    PyObject *zero = int_zero;
+    PyObject *input = kw[KW_INPUT] ? kw[KW_INPUT] : zero;
+    PyObject *output = kw[KW_OUTPUT] ? kw[KW_OUTPUT] : zero;
+    PyObject *cache_read = kw[KW_CACHE_READ] ? kw[KW_CACHE_READ] : zero;
+    PyObject *labels[5] = {kw[KW_ERROR], kw[KW_MODEL], kw[KW_PROVIDER], kw[KW_RUN_ID],
+                           kw[KW_CONVERSATION]};
+    for (int i = 0; i < 5; i++) {
+        if (labels[i] == NULL)
+            labels[i] = Py_None;
+        if (!plain_label(self, labels[i]))
+            return 0;
+    }
+    PyObject *error_type = labels[0], *model = labels[1], *provider = labels[2];
+    if (agent == NULL || !PyUnicode_CheckExact(agent) || PyUnicode_GET_LENGTH(agent) > self->max_name
+        || !has_text(agent) || kw[KW_DURATION] == NULL || (success != Py_True && success != Py_False)
+        || !plain_count(self, input) || !plain_count(self, output)
+        || !plain_count(self, cache_read))
+        return 0;
+
+    int done = 0;
+    PyObject *duration = NULL, *cost = NULL, *now = NULL, *lane = NULL, *model_name = NULL;
+    PyObject *row = NULL, *runs_list = NULL;
+    duration = plain_number(kw[KW_DURATION], self->max_duration);
+    cost = kw[KW_COST] ? plain_number(kw[KW_COST], self->max_cost) : PyFloat_FromDouble(0.0);
+    if (duration == NULL || cost == NULL)
+        goto out;  /* not plain (or no memory: Python will say) */
+    PyErr_Clear();
+    int has_model = model != Py_None && PyUnicode_GET_LENGTH(model) > 0;
+    int has_provider = provider != Py_None && PyUnicode_GET_LENGTH(provider) > 0;
+    if (has_model && has_provider)
+        model_name = PyUnicode_FromFormat("%U/%U", provider, model);
+    else if (has_model || has_provider)
+        model_name = Py_NewRef(has_model ? model : provider);
+    if ((has_model || has_provider) && model_name == NULL)
+        goto error;
+
+    if (self->clock == NULL) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        now = PyFloat_FromDouble((double)t.tv_sec + t.tv_nsec * 1e-9);
+    }
+    else
+        now = PyObject_CallNoArgs(self->clock);
+    if (now == NULL)
+        goto error;
+    /* From here on no Python code runs until the last write. */
+    lane = PyObject_GetAttr(self->monitor, lane_name);
+    if (lane == NULL)
+        goto error;
+    if (!PyFloat_CheckExact(now) || !PyTuple_CheckExact(lane) || PyTuple_GET_SIZE(lane) != 3)
+        goto out;
+    PyObject *lo = PyTuple_GET_ITEM(lane, 0), *hi = PyTuple_GET_ITEM(lane, 1);
+    PyObject *bucket = PyTuple_GET_ITEM(lane, 2);
+    double t = PyFloat_AS_DOUBLE(now);
+    if (!PyFloat_CheckExact(lo) || !PyFloat_CheckExact(hi) || !Py_IS_TYPE(bucket, self->bucket_type)
+        || !(PyFloat_AS_DOUBLE(lo) <= t && t < PyFloat_AS_DOUBLE(hi)))
+        goto out;
+    PyObject *runs = SLOT(bucket, self->runs_offset);
+    if (runs == NULL || !PyDict_CheckExact(runs))
+        goto out;
+    PyObject *agent_acc = run_acc(self, runs, agent_kind, agent);
+    PyObject *model_acc = model_name ? run_acc(self, runs, model_kind, model_name) : NULL;
+    if (PyErr_Occurred())
+        goto error;
+    if (agent_acc == NULL || (model_name != NULL && model_acc == NULL))
+        goto out;  /* first sight in this bucket (or folded): Python admits the name */
+    runs_list = PyObject_GetAttr(self->monitor, agent_runs_name);
+    if (runs_list == NULL)
+        goto error;
+    if (!PyList_CheckExact(runs_list))
+        goto out;
+    PyObject *no_calls = PyTuple_New(0);
+    if (no_calls == NULL)
+        goto error;
+    int failed = success == Py_False;
+    for (int i = 0; i < 2; i++) {
+        PyObject *acc = i == 0 ? agent_acc : model_acc;
+        if (acc != NULL && add_run(self, acc, duration, error_type, failed, input, output,
+                                   cache_read, cost, no_calls) < 0) {
+            Py_DECREF(no_calls);
+            goto error;
+        }
+    }
+    Py_DECREF(no_calls);
+    if (PyList_GET_SIZE(runs_list) < self->max_pending_raw) {
+        row = PyTuple_Pack(14, now, agent, duration, success, error_type, model, provider, input,
+                           output, cache_read, cost, zero, labels[3], labels[4]);
+        if (row == NULL || PyList_Append(runs_list, row) < 0)
+            goto error;
+    }
+    else {
+        PyObject *dropped = PyObject_GetAttr(self->monitor, dropped_raw_name);
+        PyObject *more = dropped ? add_integer(dropped, 1) : NULL;
+        Py_XDECREF(dropped);
+        int failed_count = more == NULL
+                           || PyObject_SetAttr(self->monitor, dropped_raw_name, more) < 0;
+        Py_XDECREF(more);
+        if (failed_count)
+            goto error;
+    }
+    done = 1;
+    goto out;
+error:
+    done = -1;
+out:
+    Py_XDECREF(duration);
+    Py_XDECREF(cost);
+    Py_XDECREF(now);
+    Py_XDECREF(lane);
+    Py_XDECREF(model_name);
+    Py_XDECREF(row);
+    Py_XDECREF(runs_list);
+    return done;
+}
+
+static PyObject *
+AgentRecorder_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Recorder *self = (Recorder *)op;
+    if (PyVectorcall_NARGS(nargsf) == 0 && kwnames != NULL) {
+        int done = fast_agent_run(self, args, kwnames);
+        if (done < 0)
+            return NULL;
+        if (done)
+            Py_RETURN_NONE;
+    }
+    return PyObject_Vectorcall(self->slow, args, nargsf, kwnames);
+}
+
+PyDoc_STRVAR(Recorder_add_run_doc,
+"add_run(acc, duration_ms, error_type, failed, input_tokens, output_tokens,\n"
+"        cache_read_tokens, cost_usd, tools)\n--\n\n"
+"Count one checked run in a RunAcc, in one step under the GIL.");
+
+static PyObject *
+Recorder_add_run(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    Recorder *self = (Recorder *)op;
+    if (nargs != 9) {
+        PyErr_Format(PyExc_TypeError, "add_run() takes 9 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (self->run_type == NULL || !Py_IS_TYPE(args[0], self->run_type)) {
+        PyErr_SetString(PyExc_TypeError, "add_run() needs a RunAcc");
+        return NULL;
+    }
+    if (!PyFloat_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "add_run() takes duration_ms as a float");
+        return NULL;
+    }
+    int failed = PyObject_IsTrue(args[3]);
+    if (failed < 0 || add_run(self, args[0], args[1], args[2], failed, args[4], args[5], args[6],
+                              args[7], args[8]) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(Recorder_add_doc,
 "add(acc, status_code, duration_ms, request_bytes, response_bytes, ts)\n--\n\n"
 "Count one checked request in a RequestAcc, in one step under the GIL.");
@@ -323,29 +678,42 @@ static int
 Recorder_init(PyObject *op, PyObject *args, PyObject *kwds)
 {
     Recorder *self = (Recorder *)op;
-    static char *kwlist[] = {"monitor", "slow", "clock", "bucket_type", "acc_type", "hist_type",
-                             "inv_log_gamma", "offset", "min_value", "size", "max_duration",
-                             "max_bytes", NULL};
-    PyObject *monitor, *slow, *clock, *bucket_type, *acc_type, *hist_type;
-    double inv_log_gamma, offset, min_value, max_duration;
-    long size;
-    long long max_bytes;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$OOOO!O!O!dddldL", kwlist, &monitor, &slow,
-                                     &clock, &PyType_Type, &bucket_type, &PyType_Type, &acc_type,
-                                     &PyType_Type, &hist_type, &inv_log_gamma, &offset, &min_value,
-                                     &size, &max_duration, &max_bytes))
-        return -1;
+    static char *kwlist[] = {"kind", "monitor", "slow", "clock", "bucket_type", "acc_type",
+                             "hist_type", "run_type", "inv_log_gamma", "offset", "min_value",
+                             "size", "max_duration", "max_bytes", "max_tokens", "max_cost",
+                             "max_name", "label_budget", "other", "max_pending_raw", NULL};
+    const char *kind;
+    PyObject *monitor, *slow, *clock, *bucket_type, *acc_type, *hist_type, *run_type, *other;
     if (self->monitor != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "a Recorder is initialized once");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwds, "$sOOOO!O!O!O!dddldLLdnnUn", kwlist, &kind, &monitor, &slow, &clock,
+            &PyType_Type, &bucket_type, &PyType_Type, &acc_type, &PyType_Type, &hist_type,
+            &PyType_Type, &run_type, &self->inv_log_gamma, &self->offset, &self->min_value,
+            &self->size, &self->max_duration, &self->max_bytes, &self->max_tokens,
+            &self->max_cost, &self->max_name, &self->label_budget, &other,
+            &self->max_pending_raw))
+        return -1;
+    if (strcmp(kind, "request") == 0)
+        self->vectorcall = Recorder_vectorcall;
+    else if (strcmp(kind, "agent") == 0)
+        self->vectorcall = AgentRecorder_vectorcall;
+    else {
+        PyErr_Format(PyExc_ValueError, "kind must be 'request' or 'agent', got %s", kind);
         return -1;
     }
     self->bucket_type = (PyTypeObject *)Py_NewRef(bucket_type);
     self->acc_type = (PyTypeObject *)Py_NewRef(acc_type);
     self->hist_type = (PyTypeObject *)Py_NewRef(hist_type);
+    self->run_type = (PyTypeObject *)Py_NewRef(run_type);
     self->monitor = Py_NewRef(monitor);
     self->slow = Py_NewRef(slow);
     self->clock = clock == Py_None ? NULL : Py_NewRef(clock);
-    if ((self->aliases_offset = slot_offset(self->bucket_type, "aliases")) < 0)
+    self->other = Py_NewRef(other);
+    if ((self->aliases_offset = slot_offset(self->bucket_type, "aliases")) < 0
+        || (self->runs_offset = slot_offset(self->bucket_type, "runs")) < 0)
         return -1;
     for (int i = 0; i < ACC_FIELDS; i++)
         if ((self->acc_offsets[i] = slot_offset(self->acc_type, acc_names[i])) < 0)
@@ -353,13 +721,9 @@ Recorder_init(PyObject *op, PyObject *args, PyObject *kwds)
     for (int i = 0; i < HIST_FIELDS; i++)
         if ((self->hist_offsets[i] = slot_offset(self->hist_type, hist_names[i])) < 0)
             return -1;
-    self->inv_log_gamma = inv_log_gamma;
-    self->offset = offset;
-    self->min_value = min_value;
-    self->size = size;
-    self->max_duration = max_duration;
-    self->max_bytes = max_bytes;
-    self->vectorcall = Recorder_vectorcall;
+    for (int i = 0; i < RUN_FIELDS; i++)
+        if ((self->run_offsets[i] = slot_offset(self->run_type, run_names[i])) < 0)
+            return -1;
     return 0;
 }
 
@@ -373,6 +737,8 @@ Recorder_traverse(PyObject *op, visitproc visit, void *arg)
     Py_VISIT(self->bucket_type);
     Py_VISIT(self->acc_type);
     Py_VISIT(self->hist_type);
+    Py_VISIT(self->run_type);
+    Py_VISIT(self->other);
     return 0;
 }
 
@@ -386,6 +752,8 @@ Recorder_clear(PyObject *op)
     Py_CLEAR(self->bucket_type);
     Py_CLEAR(self->acc_type);
     Py_CLEAR(self->hist_type);
+    Py_CLEAR(self->run_type);
+    Py_CLEAR(self->other);
     return 0;
 }
 
@@ -410,6 +778,8 @@ Recorder_call(PyObject *op, PyObject *args, PyObject *kwargs)
 
 static PyMethodDef Recorder_methods[] = {
     {"add", (PyCFunction)(void (*)(void))Recorder_add, METH_FASTCALL, Recorder_add_doc},
+    {"add_run", (PyCFunction)(void (*)(void))Recorder_add_run, METH_FASTCALL,
+     Recorder_add_run_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -425,7 +795,7 @@ Recorder_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static PyTypeObject RecorderType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "perf_mcp._accel.Recorder",
-    .tp_doc = PyDoc_STR("Monitor.record_request's compiled fast lane, bound to one Monitor."),
+    .tp_doc = PyDoc_STR("A Monitor record method's compiled fast lane, bound to one Monitor."),
     .tp_basicsize = sizeof(Recorder),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_vectorcall_offset = offsetof(Recorder, vectorcall),
@@ -441,7 +811,7 @@ static PyTypeObject RecorderType = {
 static struct PyModuleDef accel_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "perf_mcp._accel",
-    .m_doc = "The compiled fast lane of Monitor.record_request (optional; Python is the reference).",
+    .m_doc = "Compiled fast lanes of Monitor's record methods (optional; Python is the reference).",
     .m_size = -1,
 };
 
@@ -449,7 +819,18 @@ PyMODINIT_FUNC
 PyInit__accel(void)
 {
     lane_name = PyUnicode_InternFromString("_lane");
-    if (lane_name == NULL || PyType_Ready(&RecorderType) < 0)
+    agent_runs_name = PyUnicode_InternFromString("_agent_runs");
+    dropped_raw_name = PyUnicode_InternFromString("dropped_raw");
+    agent_kind = PyUnicode_InternFromString("agent");
+    model_kind = PyUnicode_InternFromString("model");
+    int_zero = PyLong_FromLong(0);
+    if (lane_name == NULL || agent_runs_name == NULL || dropped_raw_name == NULL
+        || agent_kind == NULL || model_kind == NULL || int_zero == NULL)
+        return NULL;
+    for (int k = 0; k < KW_COUNT; k++)
+        if ((kw_strings[k] = PyUnicode_InternFromString(kw_names[k])) == NULL)
+            return NULL;
+    if (PyType_Ready(&RecorderType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&accel_module);
     if (module == NULL)

@@ -26,7 +26,14 @@ from perf_mcp.config import Settings
 from perf_mcp.core import models as m
 from perf_mcp.core.models import InvalidInputError
 from perf_mcp.core.paths import endpoint_name, normalize_method
-from perf_mcp.core.series import OTHER, TOTAL, RequestAcc, RunAcc, SeriesRegistry, add_label
+from perf_mcp.core.series import (
+    LABEL_BUDGET,
+    OTHER,
+    TOTAL,
+    RequestAcc,
+    RunAcc,
+    SeriesRegistry,
+)
 from perf_mcp.core.sketch import INV_LOG_GAMMA, MIN_VALUE, OFFSET, SIZE, LogHistogram
 from perf_mcp.core.window import BUCKET_S, TierRange, bucket_start, plan_window
 from perf_mcp.storage import FlushBatch, RawAgentRun, RawToolCall, SeriesAgg, Storage
@@ -118,6 +125,9 @@ class Monitor:
         self._add_request: Callable[
             [RequestAcc, int, float, int | None, int | None, float], None
         ] = RequestAcc.add
+        self._add_run: Callable[
+            [RunAcc, float, str | None, bool, int, int, int, float, Sequence[str]], None
+        ] = RunAcc.add_run
         self._agent_runs: list[RawAgentRun] = []
         self._tool_calls: list[RawToolCall] = []
         self._folded: list[tuple[str, str]] = []
@@ -142,27 +152,38 @@ class Monitor:
             self._flusher.start()
 
     def _bind_recorder(self) -> None:
-        """Make this instance's record_request the compiled lane, falling back to Python's."""
-        recorder = _accel.Recorder(
-            monitor=self,
-            slow=self.record_request,
-            clock=None if self._clock is time.time else self._clock,
-            bucket_type=_Bucket,
-            acc_type=RequestAcc,
-            hist_type=LogHistogram,
-            inv_log_gamma=INV_LOG_GAMMA,
-            offset=OFFSET,
-            min_value=MIN_VALUE,
-            size=SIZE,
-            max_duration=_MAX_LOG_VALUE,
-            max_bytes=m.MAX_BYTES,
-        )
+        """Make this instance's record_request and record_agent_run the compiled lanes,
+        each falling back to the Python method for what it does not take."""
+        for kind, method in (("request", self.record_request), ("agent", self.record_agent_run)):
+            recorder = _accel.Recorder(
+                kind=kind,
+                monitor=self,
+                slow=method,
+                clock=None if self._clock is time.time else self._clock,
+                bucket_type=_Bucket,
+                acc_type=RequestAcc,
+                hist_type=LogHistogram,
+                run_type=RunAcc,
+                inv_log_gamma=INV_LOG_GAMMA,
+                offset=OFFSET,
+                min_value=MIN_VALUE,
+                size=SIZE,
+                max_duration=_MAX_LOG_VALUE,
+                max_bytes=m.MAX_BYTES,
+                max_tokens=m.MAX_TOKENS,
+                max_cost=m.MAX_COST_USD,
+                max_name=_MAX_NAME,
+                label_budget=LABEL_BUDGET,
+                other=OTHER,
+                max_pending_raw=MAX_PENDING_RAW,
+            )
+            self.__dict__[method.__name__] = recorder  # shadows the method on this instance
         self._add_request = recorder.add
-        self.__dict__["record_request"] = recorder  # shadows the method on this instance
+        self._add_run = recorder.add_run
 
     @property
     def accelerated(self) -> bool:
-        """Whether record_request runs the compiled fast lane (perf_mcp._accel)."""
+        """Whether record_request and record_agent_run run compiled lanes (perf_mcp._accel)."""
         return "record_request" in self.__dict__
 
     @property
@@ -334,23 +355,29 @@ class Monitor:
     def _record_run(self, row: RawAgentRun, calls: list[_RunToolCall]) -> None:
         """Add a checked agent run (and the tool calls it made) to its bucket."""
         ts, agent, duration_ms, success, error_type, model, provider = row[:7]
-        failed = not success
-        used = row[7] or row[8] or row[9] or row[10] or calls  # tokens, cost or tool calls
+        input_tokens, output_tokens, cache_read_tokens, cost_usd = row[7:11]
+        tools = [call[0] for call in calls]
         with self._lock:
             lane = self._lane
             bucket = (
                 lane[2] if lane is not None and lane[0] <= ts < lane[1] else self._bucket_for(ts)
             )
-            acc = self._run_acc(bucket, "agent", agent)
-            acc.add(duration_ms, error_type, failed)
-            if used:
-                _add_usage(acc, row, calls)
+            accs = [self._run_acc(bucket, "agent", agent)]
             if model or provider:
                 name = f"{provider}/{model}" if provider and model else str(model or provider)
-                acc = self._run_acc(bucket, "model", name)
-                acc.add(duration_ms, error_type, failed)
-                if used:
-                    _add_usage(acc, row, calls)
+                accs.append(self._run_acc(bucket, "model", name))
+            for acc in accs:
+                self._add_run(
+                    acc,
+                    duration_ms,
+                    error_type,
+                    not success,
+                    input_tokens,
+                    output_tokens,
+                    cache_read_tokens,
+                    cost_usd,
+                    tools,
+                )
             for tool, tool_ms, tool_ok, tool_error, tool_agent, tool_ts, call_id in calls:
                 self._record_tool_locked(
                     tool,
@@ -884,16 +911,6 @@ def _plain_tool_calls(tool_calls: Any, calls: list[_RunToolCall]) -> bool:
             return False
         calls.append((tool, float(tool_ms), tool_ok, tool_error, None, None, None))
     return True
-
-
-def _add_usage(acc: RunAcc, row: RawAgentRun, calls: list[_RunToolCall]) -> None:
-    acc.input_tokens += row[7]
-    acc.output_tokens += row[8]
-    acc.cache_read_tokens += row[9]
-    acc.cost_usd += row[10]
-    acc.tool_calls += len(calls)
-    for call in calls:
-        add_label(acc.tools, call[0])
 
 
 def _checked_name(value: Any, what: str) -> str:

@@ -12,6 +12,7 @@ import pytest
 
 from perf_mcp import Monitor
 from perf_mcp.config import Settings
+from perf_mcp.core.series import RunAcc
 from perf_mcp.monitor import _accel
 
 from .test_monitor import T0, FakeClock
@@ -107,6 +108,62 @@ def test_same_answers_and_same_errors_as_python(pair: tuple[Monitor, Monitor, Fa
     assert sum(e.count for e in compiled.get_endpoint_stats(window="15m").endpoints) > 10_000
 
 
+AGENTS = ["planner", "coder", " ", "", "x" * 201, "reviewer"]
+
+
+def random_run(rng: random.Random) -> dict[str, Any]:
+    """Mostly plain keyword runs (what the decorators send), with every odd value mixed in."""
+    fields: dict[str, Any] = {
+        "agent_name": rng.choice(AGENTS) if rng.random() < 0.1 else rng.choice(AGENTS[:2]),
+        "duration_ms": rng.choice([rng.lognormvariate(6, 1), 250, 0, -1.0, float("nan"), "9"]),
+    }
+    optional: dict[str, list[Any]] = {
+        "success": [True, False, False, 1, None],
+        "error_type": ["TimeoutError", "", None, 7, "e" * 201],
+        "model": ["claude-sonnet-4", "gpt-5", "", None],
+        "provider": ["anthropic", "openai", "", None],
+        "input_tokens": [0, 1200, -1, 1 << 41, 3.0],
+        "output_tokens": [0, 310, True],
+        "cache_read_tokens": [0, 64],
+        "cost_usd": [0.0, 0, 0.0125, 2e6, float("inf")],
+        "run_id": ["r-1", None, 5],
+        "conversation_id": ["c-1", None],
+        "tool_calls": [[], [{"tool_name": "search", "duration_ms": 3.0}]],
+        "end_time": [T0 - 5],
+        "surprise": [1],
+    }
+    for name, values in optional.items():
+        if rng.random() < (0.02 if name in ("end_time", "surprise") else 0.3):
+            fields[name] = rng.choice(values)
+    return fields
+
+
+def test_agent_runs_give_the_same_answers_and_errors_as_python(
+    pair: tuple[Monitor, Monitor, FakeClock],
+) -> None:
+    compiled, python, clock = pair
+    assert isinstance(compiled.record_agent_run, _accel.Recorder)
+    rng = random.Random(11)
+    errors = 0
+    for i in range(10_000):
+        fields = random_run(rng)
+        got = outcome(compiled.record_agent_run, (), fields)
+        assert got == outcome(python.record_agent_run, (), fields), fields
+        errors += got is not None
+        assert compiled._agent_runs == python._agent_runs, fields
+        clock.now += rng.expovariate(25)
+        if i % 2000 == 0:
+            compiled.flush()
+            python.flush()
+    assert errors > 1000
+    for query in (
+        lambda mon: mon.get_agent_stats(window="15m", limit=500),
+        lambda mon: mon.get_tool_stats(window="15m", limit=500),
+    ):
+        assert query(compiled).model_dump() == query(python).model_dump()
+    assert sum(a.runs for a in compiled.get_agent_stats(window="15m").agents) > 3000
+
+
 def test_threads_and_the_flusher_lose_nothing(db_path: Path) -> None:
     """Recording without a lock while the flusher swaps buckets and queries read them."""
     with Monitor(db_path, flush_interval_s=0.001) as mon:
@@ -116,7 +173,14 @@ def test_threads_and_the_flusher_lose_nothing(db_path: Path) -> None:
             for i in range(20_000):
                 mon.record_request(f"/t{n}", "GET", 500 if i % 10 == 0 else 200, 1.0 + i % 50)
 
+        def runs(n: int) -> None:
+            for i in range(5_000):
+                mon.record_agent_run(
+                    agent_name=f"a{n}", duration_ms=2.0, success=i % 5 != 0, input_tokens=3
+                )
+
         threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        threads += [threading.Thread(target=runs, args=(n,)) for n in range(2)]
         for t in threads:
             t.start()
         while any(t.is_alive() for t in threads):
@@ -125,6 +189,11 @@ def test_threads_and_the_flusher_lose_nothing(db_path: Path) -> None:
             t.join()
         rows = mon.get_endpoint_stats(window="5m").endpoints
         assert sorted((r.count, r.error_count) for r in rows) == [(20_000, 2_000)] * 4
+        agents = mon.get_agent_stats(window="5m").agents
+        assert (
+            sorted((a.runs, a.failures, a.input_tokens) for a in agents)
+            == [(5_000, 1_000, 15_000)] * 2
+        )
 
 
 def test_a_requeued_flush_keeps_what_the_lane_adds(
@@ -155,3 +224,7 @@ def test_recorder_add_checks_its_arguments(pair: tuple[Monitor, Monitor, FakeClo
         compiled._add_request(object(), 200, 1.0, None, None, T0)
     with pytest.raises(TypeError, match="6 arguments"):
         compiled._add_request()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="RunAcc"):
+        compiled._add_run(object(), 1.0, None, False, 0, 0, 0, 0.0, [])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="float"):
+        compiled._add_run(RunAcc(), 1, None, False, 0, 0, 0, 0.0, [])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 from perf_mcp.core.sketch import LogHistogram, position
 
@@ -140,6 +140,28 @@ class RunAcc(_Timed):
         if failed:
             self.failures += 1
             add_label(self.errors, error_type or "unknown")
+
+    def add_run(
+        self,
+        duration_ms: float,
+        error_type: str | None,
+        failed: bool,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read_tokens: int,
+        cost_usd: float,
+        tools: Sequence[str],
+    ) -> None:
+        """Count one checked agent run and what it used (Recorder.add_run is the compiled twin)."""
+        self.add(duration_ms, error_type, failed)
+        if input_tokens or output_tokens or cache_read_tokens or cost_usd or tools:
+            self.input_tokens += input_tokens
+            self.output_tokens += output_tokens
+            self.cache_read_tokens += cache_read_tokens
+            self.cost_usd += cost_usd
+            self.tool_calls += len(tools)
+            for tool in tools:
+                add_label(self.tools, tool)
 
     def merge(self, other: RunAcc) -> None:
         """Add ``other``'s samples to this accumulator."""
