@@ -1,8 +1,10 @@
-/* perf_mcp._accel: the compiled fast lanes of Monitor.record_request and record_agent_run.
+/* perf_mcp._accel: the compiled fast lanes of Monitor's record_request, record_agent_run and
+ * record_tool_call.
  *
- * A Recorder is bound to one Monitor as its `record_request` (kind "request") or its
- * `record_agent_run` (kind "agent"). It handles the common call -- valid values for series
- * already seen in the current 10 s bucket (for agent runs: keywords, no nested tool calls) --
+ * A Recorder is bound to one Monitor as its `record_request` (kind "request"),
+ * `record_agent_run` (kind "agent") or `record_tool_call` (kind "tool"). It handles the common
+ * call -- valid values for series already seen in the current 10 s bucket (agent runs by
+ * keyword without nested tool calls; tool calls by position without a timestamp) --
  * entirely in C, and hands every other call (new names, another bucket, anything invalid or
  * unusual) to the Python implementation, which stays the reference for behaviour and errors.
  *
@@ -57,8 +59,9 @@ typedef struct {
 } Recorder;
 
 /* Interned names: Monitor attributes, run kinds and the agent lane's keywords. */
-static PyObject *lane_name, *agent_runs_name, *dropped_raw_name, *agent_kind, *model_kind;
-static PyObject *kw_strings[KW_COUNT], *int_zero;
+static PyObject *lane_name, *agent_runs_name, *tool_calls_name, *dropped_raw_name;
+static PyObject *agent_kind, *model_kind, *tool_kind;
+static PyObject *kw_strings[KW_COUNT], *int_zero, *empty_tuple;
 
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
 
@@ -247,16 +250,17 @@ add_label(Recorder *self, PyObject *counts, PyObject *label, long long n)
     return failed;
 }
 
-/* Count one run in a RunAcc, as RunAcc.add_run does: `duration` is a float, `tools` a
- * sequence of the tool names the run called (counted only when usage is reported). */
+/* Count one run or tool call in a RunAcc, as RunAcc.add_run does: `duration` is the
+ * caller's number object, `ms` its value, `tools` a sequence of the tool names a run called
+ * (counted, with the usage, only when some usage is reported). */
 static int
-add_run(Recorder *self, PyObject *acc, PyObject *duration, PyObject *error_type, int failed,
-        PyObject *input, PyObject *output, PyObject *cache_read, PyObject *cost, PyObject *tools)
+add_run(Recorder *self, PyObject *acc, PyObject *duration, double ms, PyObject *error_type,
+        int failed, PyObject *input, PyObject *output, PyObject *cache_read, PyObject *cost,
+        PyObject *tools)
 {
     const Py_ssize_t *r = self->run_offsets;
     int above;
-    if (add_sample(self, SLOT(acc, r[RUN_HIST]), acc, r[RUN_SUM], duration,
-                   PyFloat_AS_DOUBLE(duration), &above) < 0)
+    if (add_sample(self, SLOT(acc, r[RUN_HIST]), acc, r[RUN_SUM], duration, ms, &above) < 0)
         return -1;
     if (failed) {
         PyObject *errors = SLOT(acc, r[RUN_ERRORS]);
@@ -469,6 +473,46 @@ run_acc(Recorder *self, PyObject *runs, PyObject *kind, PyObject *name)
     return acc != NULL && Py_IS_TYPE(acc, self->run_type) ? acc : NULL;
 }
 
+/* Append a raw row to the Monitor's list `name`, or count it in dropped_raw when full. */
+static int
+keep_raw(Recorder *self, PyObject *records, PyObject *row)
+{
+    if (PyList_GET_SIZE(records) < self->max_pending_raw)
+        return PyList_Append(records, row);
+    PyObject *dropped = PyObject_GetAttr(self->monitor, dropped_raw_name);
+    PyObject *more = dropped ? add_integer(dropped, 1) : NULL;
+    Py_XDECREF(dropped);
+    int failed = more == NULL || PyObject_SetAttr(self->monitor, dropped_raw_name, more) < 0;
+    Py_XDECREF(more);
+    return failed ? -1 : 0;
+}
+
+/* The current time as a float object: the system clock, or the Monitor's own. */
+static PyObject *
+now(Recorder *self)
+{
+    if (self->clock != NULL)
+        return PyObject_CallNoArgs(self->clock);
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return PyFloat_FromDouble((double)t.tv_sec + t.tv_nsec * 1e-9);
+}
+
+/* The bucket of the Monitor's fast lane (borrowed from `lane`) if `ts` falls in it. */
+static PyObject *
+lane_bucket(Recorder *self, PyObject *lane, PyObject *ts)
+{
+    if (!PyFloat_CheckExact(ts) || !PyTuple_CheckExact(lane) || PyTuple_GET_SIZE(lane) != 3)
+        return NULL;
+    PyObject *lo = PyTuple_GET_ITEM(lane, 0), *hi = PyTuple_GET_ITEM(lane, 1);
+    PyObject *bucket = PyTuple_GET_ITEM(lane, 2);
+    double t = PyFloat_AS_DOUBLE(ts);
+    if (!PyFloat_CheckExact(lo) || !PyFloat_CheckExact(hi) || !Py_IS_TYPE(bucket, self->bucket_type)
+        || !(PyFloat_AS_DOUBLE(lo) <= t && t < PyFloat_AS_DOUBLE(hi)))
+        return NULL;
+    return bucket;
+}
+
 /* The agent lane; 1 when the run was counted, 0 to defer to Python, -1 on error. */
 static int
 fast_agent_run(Recorder *self, PyObject *const *values, PyObject *kwnames)
@@ -505,7 +549,7 @@ fast_agent_run(Recorder *self, PyObject *const *values, PyObject *kwnames)
         return 0;
 
     int done = 0;
-    PyObject *duration = NULL, *cost = NULL, *now = NULL, *lane = NULL, *model_name = NULL;
+    PyObject *duration = NULL, *cost = NULL, *ts = NULL, *lane = NULL, *model_name = NULL;
     PyObject *row = NULL, *runs_list = NULL;
     duration = plain_number(kw[KW_DURATION], self->max_duration);
     cost = kw[KW_COST] ? plain_number(kw[KW_COST], self->max_cost) : PyFloat_FromDouble(0.0);
@@ -521,26 +565,14 @@ fast_agent_run(Recorder *self, PyObject *const *values, PyObject *kwnames)
     if ((has_model || has_provider) && model_name == NULL)
         goto error;
 
-    if (self->clock == NULL) {
-        struct timespec t;
-        clock_gettime(CLOCK_REALTIME, &t);
-        now = PyFloat_FromDouble((double)t.tv_sec + t.tv_nsec * 1e-9);
-    }
-    else
-        now = PyObject_CallNoArgs(self->clock);
-    if (now == NULL)
+    if ((ts = now(self)) == NULL)
         goto error;
     /* From here on no Python code runs until the last write. */
     lane = PyObject_GetAttr(self->monitor, lane_name);
     if (lane == NULL)
         goto error;
-    if (!PyFloat_CheckExact(now) || !PyTuple_CheckExact(lane) || PyTuple_GET_SIZE(lane) != 3)
-        goto out;
-    PyObject *lo = PyTuple_GET_ITEM(lane, 0), *hi = PyTuple_GET_ITEM(lane, 1);
-    PyObject *bucket = PyTuple_GET_ITEM(lane, 2);
-    double t = PyFloat_AS_DOUBLE(now);
-    if (!PyFloat_CheckExact(lo) || !PyFloat_CheckExact(hi) || !Py_IS_TYPE(bucket, self->bucket_type)
-        || !(PyFloat_AS_DOUBLE(lo) <= t && t < PyFloat_AS_DOUBLE(hi)))
+    PyObject *bucket = lane_bucket(self, lane, ts);
+    if (bucket == NULL)
         goto out;
     PyObject *runs = SLOT(bucket, self->runs_offset);
     if (runs == NULL || !PyDict_CheckExact(runs))
@@ -556,35 +588,17 @@ fast_agent_run(Recorder *self, PyObject *const *values, PyObject *kwnames)
         goto error;
     if (!PyList_CheckExact(runs_list))
         goto out;
-    PyObject *no_calls = PyTuple_New(0);
-    if (no_calls == NULL)
-        goto error;
     int failed = success == Py_False;
     for (int i = 0; i < 2; i++) {
         PyObject *acc = i == 0 ? agent_acc : model_acc;
-        if (acc != NULL && add_run(self, acc, duration, error_type, failed, input, output,
-                                   cache_read, cost, no_calls) < 0) {
-            Py_DECREF(no_calls);
-            goto error;
-        }
-    }
-    Py_DECREF(no_calls);
-    if (PyList_GET_SIZE(runs_list) < self->max_pending_raw) {
-        row = PyTuple_Pack(14, now, agent, duration, success, error_type, model, provider, input,
-                           output, cache_read, cost, zero, labels[3], labels[4]);
-        if (row == NULL || PyList_Append(runs_list, row) < 0)
+        if (acc != NULL && add_run(self, acc, duration, PyFloat_AS_DOUBLE(duration), error_type,
+                                   failed, input, output, cache_read, cost, empty_tuple) < 0)
             goto error;
     }
-    else {
-        PyObject *dropped = PyObject_GetAttr(self->monitor, dropped_raw_name);
-        PyObject *more = dropped ? add_integer(dropped, 1) : NULL;
-        Py_XDECREF(dropped);
-        int failed_count = more == NULL
-                           || PyObject_SetAttr(self->monitor, dropped_raw_name, more) < 0;
-        Py_XDECREF(more);
-        if (failed_count)
-            goto error;
-    }
+    row = PyTuple_Pack(14, ts, agent, duration, success, error_type, model, provider, input,
+                       output, cache_read, cost, zero, labels[3], labels[4]);
+    if (row == NULL || keep_raw(self, runs_list, row) < 0)
+        goto error;
     done = 1;
     goto out;
 error:
@@ -592,12 +606,95 @@ error:
 out:
     Py_XDECREF(duration);
     Py_XDECREF(cost);
-    Py_XDECREF(now);
+    Py_XDECREF(ts);
     Py_XDECREF(lane);
     Py_XDECREF(model_name);
     Py_XDECREF(row);
     Py_XDECREF(runs_list);
     return done;
+}
+
+/* Whether `value` is a str as record_tool_call takes a name: not blank, at most max_name. */
+static int
+plain_name(Recorder *self, PyObject *value)
+{
+    return PyUnicode_CheckExact(value) && PyUnicode_GET_LENGTH(value) <= self->max_name
+           && has_text(value);
+}
+
+/* The tool lane: record_tool_call(tool_name, duration_ms, success, error_type, agent_name)
+ * by position; 1 when counted, 0 to defer to Python, -1 on error. */
+static int
+fast_tool_call(Recorder *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *tool = args[0], *duration = args[1];
+    PyObject *success = nargs > 2 ? args[2] : Py_True, *error_type = nargs > 3 ? args[3] : Py_None;
+    PyObject *agent = nargs > 4 ? args[4] : Py_None;
+    if (nargs > 5 && args[5] != Py_None)
+        return 0;  /* a timestamp: Python checks it */
+    if (!plain_name(self, tool) || (success != Py_True && success != Py_False)
+        || (error_type != Py_None && !plain_name(self, error_type))
+        || (agent != Py_None && !plain_name(self, agent)))
+        return 0;
+    PyObject *value = plain_number(duration, self->max_duration);
+    if (value == NULL)
+        return 0;
+    double ms = PyFloat_AS_DOUBLE(value);
+    int done = 0;
+    PyObject *ts = NULL, *lane = NULL, *records = NULL, *row = NULL;
+    if ((ts = now(self)) == NULL)
+        goto error;
+    /* From here on no Python code runs until the last write. */
+    if ((lane = PyObject_GetAttr(self->monitor, lane_name)) == NULL)
+        goto error;
+    PyObject *bucket = lane_bucket(self, lane, ts);
+    PyObject *runs = bucket ? SLOT(bucket, self->runs_offset) : NULL;
+    if (runs == NULL || !PyDict_CheckExact(runs))
+        goto out;
+    PyObject *acc = run_acc(self, runs, tool_kind, tool);
+    if (acc == NULL)
+        goto out_or_error;  /* first sight in this bucket (or folded): Python admits the name */
+    if ((records = PyObject_GetAttr(self->monitor, tool_calls_name)) == NULL)
+        goto error;
+    if (!PyList_CheckExact(records))
+        goto out;
+    int failed = success == Py_False;
+    if (add_run(self, acc, duration, ms, error_type, failed, int_zero, int_zero, int_zero,
+                int_zero, empty_tuple) < 0)
+        goto error;
+    row = PyTuple_Pack(7, ts, tool, agent, value, success, error_type, Py_None);
+    if (row == NULL || keep_raw(self, records, row) < 0)
+        goto error;
+    done = 1;
+    goto out;
+out_or_error:
+    if (PyErr_Occurred())
+        goto error;
+    goto out;
+error:
+    done = -1;
+out:
+    Py_DECREF(value);
+    Py_XDECREF(ts);
+    Py_XDECREF(lane);
+    Py_XDECREF(records);
+    Py_XDECREF(row);
+    return done;
+}
+
+static PyObject *
+ToolRecorder_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Recorder *self = (Recorder *)op;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (kwnames == NULL && nargs >= 2 && nargs <= 6) {
+        int done = fast_tool_call(self, args, nargs);
+        if (done < 0)
+            return NULL;
+        if (done)
+            Py_RETURN_NONE;
+    }
+    return PyObject_Vectorcall(self->slow, args, nargsf, kwnames);
 }
 
 static PyObject *
@@ -631,13 +728,16 @@ Recorder_add_run(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "add_run() needs a RunAcc");
         return NULL;
     }
-    if (!PyFloat_CheckExact(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "add_run() takes duration_ms as a float");
+    double ms = PyFloat_AsDouble(args[1]);
+    if (ms == -1.0 && PyErr_Occurred())
+        return NULL;
+    if (!(ms >= 0.0 && ms <= self->max_duration)) {
+        PyErr_SetString(PyExc_ValueError, "add_run() takes checked values only");
         return NULL;
     }
     int failed = PyObject_IsTrue(args[3]);
-    if (failed < 0 || add_run(self, args[0], args[1], args[2], failed, args[4], args[5], args[6],
-                              args[7], args[8]) < 0)
+    if (failed < 0 || add_run(self, args[0], args[1], ms, args[2], failed, args[4], args[5],
+                              args[6], args[7], args[8]) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -700,8 +800,10 @@ Recorder_init(PyObject *op, PyObject *args, PyObject *kwds)
         self->vectorcall = Recorder_vectorcall;
     else if (strcmp(kind, "agent") == 0)
         self->vectorcall = AgentRecorder_vectorcall;
+    else if (strcmp(kind, "tool") == 0)
+        self->vectorcall = ToolRecorder_vectorcall;
     else {
-        PyErr_Format(PyExc_ValueError, "kind must be 'request' or 'agent', got %s", kind);
+        PyErr_Format(PyExc_ValueError, "kind must be request, agent or tool, got %s", kind);
         return -1;
     }
     self->bucket_type = (PyTypeObject *)Py_NewRef(bucket_type);
@@ -821,11 +923,15 @@ PyInit__accel(void)
     lane_name = PyUnicode_InternFromString("_lane");
     agent_runs_name = PyUnicode_InternFromString("_agent_runs");
     dropped_raw_name = PyUnicode_InternFromString("dropped_raw");
+    tool_calls_name = PyUnicode_InternFromString("_tool_calls");
     agent_kind = PyUnicode_InternFromString("agent");
     model_kind = PyUnicode_InternFromString("model");
+    tool_kind = PyUnicode_InternFromString("tool");
     int_zero = PyLong_FromLong(0);
-    if (lane_name == NULL || agent_runs_name == NULL || dropped_raw_name == NULL
-        || agent_kind == NULL || model_kind == NULL || int_zero == NULL)
+    empty_tuple = PyTuple_New(0);
+    if (lane_name == NULL || agent_runs_name == NULL || tool_calls_name == NULL
+        || dropped_raw_name == NULL || agent_kind == NULL || model_kind == NULL
+        || tool_kind == NULL || int_zero == NULL || empty_tuple == NULL)
         return NULL;
     for (int k = 0; k < KW_COUNT; k++)
         if ((kw_strings[k] = PyUnicode_InternFromString(kw_names[k])) == NULL)

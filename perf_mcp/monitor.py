@@ -152,9 +152,14 @@ class Monitor:
             self._flusher.start()
 
     def _bind_recorder(self) -> None:
-        """Make this instance's record_request and record_agent_run the compiled lanes,
-        each falling back to the Python method for what it does not take."""
-        for kind, method in (("request", self.record_request), ("agent", self.record_agent_run)):
+        """Make this instance's record_request, record_agent_run and record_tool_call the
+        compiled lanes, each falling back to the Python method for what it does not take."""
+        lanes = (
+            ("request", self.record_request),
+            ("agent", self.record_agent_run),
+            ("tool", self.record_tool_call),
+        )
+        for kind, method in lanes:
             recorder = _accel.Recorder(
                 kind=kind,
                 monitor=self,
@@ -183,7 +188,7 @@ class Monitor:
 
     @property
     def accelerated(self) -> bool:
-        """Whether record_request and record_agent_run run compiled lanes (perf_mcp._accel)."""
+        """Whether the record methods run compiled lanes (perf_mcp._accel)."""
         return "record_request" in self.__dict__
 
     @property
@@ -437,7 +442,8 @@ class Monitor:
     ) -> None:
         lane = self._lane
         bucket = lane[2] if lane is not None and lane[0] <= ts < lane[1] else self._bucket_for(ts)
-        self._run_acc(bucket, "tool", tool).add(duration_ms, error_type, not success)
+        acc = self._run_acc(bucket, "tool", tool)
+        self._add_run(acc, duration_ms, error_type, not success, 0, 0, 0, 0.0, ())
         self._keep_raw(
             self._tool_calls, (ts, tool, agent, float(duration_ms), success, error_type, call_id)
         )

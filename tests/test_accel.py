@@ -66,6 +66,11 @@ def random_call(rng: random.Random) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return tuple(args), {}
 
 
+def typed(rows: list[Any]) -> tuple[int, list[list[tuple[type, Any]]]]:
+    """How many raw rows, and the newest few with each value's type (so 3 and 3.0 differ)."""
+    return len(rows), [[(type(value), value) for value in row] for row in rows[-3:]]
+
+
 def outcome(record: Callable[..., None], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     try:
         record(*args, **kwargs)
@@ -150,7 +155,7 @@ def test_agent_runs_give_the_same_answers_and_errors_as_python(
         got = outcome(compiled.record_agent_run, (), fields)
         assert got == outcome(python.record_agent_run, (), fields), fields
         errors += got is not None
-        assert compiled._agent_runs == python._agent_runs, fields
+        assert typed(compiled._agent_runs) == typed(python._agent_runs), fields
         clock.now += rng.expovariate(25)
         if i % 2000 == 0:
             compiled.flush()
@@ -162,6 +167,48 @@ def test_agent_runs_give_the_same_answers_and_errors_as_python(
     ):
         assert query(compiled).model_dump() == query(python).model_dump()
     assert sum(a.runs for a in compiled.get_agent_stats(window="15m").agents) > 3000
+
+
+def random_tool_call(rng: random.Random) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Mostly what @monitor_tool sends (by position), with every odd value mixed in."""
+    args: list[Any] = [
+        rng.choice(["search", "fetch", " ", "", None, "t" * 201])
+        if rng.random() < 0.1
+        else "search",
+        rng.choice([rng.lognormvariate(1, 1), 3, 0.0, -2.0, float("nan"), "1", 3e9]),
+        rng.choice([True, False, 0, None]) if rng.random() < 0.2 else rng.random() < 0.8,
+        rng.choice([None, "ValueError", " ", 5]) if rng.random() < 0.3 else None,
+        rng.choice([None, "planner", "", "a" * 201]) if rng.random() < 0.3 else None,
+    ]
+    del args[rng.choice([2, 3, 4, 5, 5, 5]) :]  # the caller may stop after any optional one
+    if rng.random() < 0.05:
+        args += [None] * (5 - len(args)) + [rng.choice([None, T0 - 30, T0 + 1e6])]
+    if rng.random() < 0.05:
+        return tuple(args[:2]), {"success": False, "error_type": "KeyError"}
+    return tuple(args), {}
+
+
+def test_tool_calls_give_the_same_answers_and_errors_as_python(
+    pair: tuple[Monitor, Monitor, FakeClock],
+) -> None:
+    compiled, python, clock = pair
+    assert isinstance(compiled.record_tool_call, _accel.Recorder)
+    rng = random.Random(5)
+    errors = 0
+    for i in range(10_000):
+        args, kwargs = random_tool_call(rng)
+        got = outcome(compiled.record_tool_call, args, kwargs)
+        assert got == outcome(python.record_tool_call, args, kwargs), (args, kwargs)
+        errors += got is not None
+        assert typed(compiled._tool_calls) == typed(python._tool_calls), (args, kwargs)
+        clock.now += rng.expovariate(25)
+        if i % 2000 == 0:
+            compiled.flush()
+            python.flush()
+    assert errors > 500
+    answer = compiled.get_tool_stats(window="15m", limit=500)
+    assert answer.model_dump() == python.get_tool_stats(window="15m", limit=500).model_dump()
+    assert sum(t.calls for t in answer.tools) > 2000
 
 
 def test_threads_and_the_flusher_lose_nothing(db_path: Path) -> None:
@@ -180,7 +227,13 @@ def test_threads_and_the_flusher_lose_nothing(db_path: Path) -> None:
                 )
 
         threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+
+        def calls(n: int) -> None:
+            for i in range(5_000):
+                mon.record_tool_call(f"t{n}", 1.0, i % 4 != 0, None if i % 4 else "Boom")
+
         threads += [threading.Thread(target=runs, args=(n,)) for n in range(2)]
+        threads += [threading.Thread(target=calls, args=(n,)) for n in range(2)]
         for t in threads:
             t.start()
         while any(t.is_alive() for t in threads):
@@ -194,6 +247,8 @@ def test_threads_and_the_flusher_lose_nothing(db_path: Path) -> None:
             sorted((a.runs, a.failures, a.input_tokens) for a in agents)
             == [(5_000, 1_000, 15_000)] * 2
         )
+        tools = mon.get_tool_stats(window="5m").tools
+        assert sorted((t.calls, t.failures) for t in tools) == [(5_000, 1_250)] * 2
 
 
 def test_a_requeued_flush_keeps_what_the_lane_adds(
@@ -226,5 +281,5 @@ def test_recorder_add_checks_its_arguments(pair: tuple[Monitor, Monitor, FakeClo
         compiled._add_request()  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="RunAcc"):
         compiled._add_run(object(), 1.0, None, False, 0, 0, 0, 0.0, [])  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="float"):
-        compiled._add_run(RunAcc(), 1, None, False, 0, 0, 0, 0.0, [])
+    with pytest.raises(ValueError, match="checked values"):
+        compiled._add_run(RunAcc(), -1.0, None, False, 0, 0, 0, 0.0, [])
