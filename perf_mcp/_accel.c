@@ -9,7 +9,9 @@
  * unusual) to the Python implementation, which stays the reference for behaviour and errors.
  *
  * The update is one step under the GIL: no Python code runs between reading the Monitor's
- * fast lane and the last write to the accumulators, so the fast lane needs no lock. The Python
+ * fast lane and the last write to the accumulators (in between, only ints and floats are
+ * made: objects the cyclic GC does not track, so no collection and no finalizer can run), so
+ * the fast lane needs no lock. The Python
  * side keeps that sound by resetting `Monitor._lane` before it takes buckets away, and by
  * updating accumulators only through Recorder.add / Recorder.add_run (the same C steps) while
  * a Recorder is bound.
@@ -461,15 +463,12 @@ has_text(PyObject *name)
     return 0;
 }
 
-/* The run accumulator of (kind, name) in the bucket's runs, borrowed; NULL if not there. */
+/* The run accumulator under `key` (kind, name) in the bucket's runs, borrowed; NULL if not
+ * there (or with an error set). */
 static PyObject *
-run_acc(Recorder *self, PyObject *runs, PyObject *kind, PyObject *name)
+run_acc(Recorder *self, PyObject *runs, PyObject *key)
 {
-    PyObject *key = PyTuple_Pack(2, kind, name);
-    if (key == NULL)
-        return NULL;
     PyObject *acc = PyDict_GetItemWithError(runs, key);
-    Py_DECREF(key);
     return acc != NULL && Py_IS_TYPE(acc, self->run_type) ? acc : NULL;
 }
 
@@ -550,12 +549,13 @@ fast_agent_run(Recorder *self, PyObject *const *values, PyObject *kwnames)
 
     int done = 0;
     PyObject *duration = NULL, *cost = NULL, *ts = NULL, *lane = NULL, *model_name = NULL;
-    PyObject *row = NULL, *runs_list = NULL;
+    PyObject *agent_key = NULL, *model_key = NULL, *row = NULL, *runs_list = NULL;
     duration = plain_number(kw[KW_DURATION], self->max_duration);
     cost = kw[KW_COST] ? plain_number(kw[KW_COST], self->max_cost) : PyFloat_FromDouble(0.0);
+    if (PyErr_Occurred())
+        goto error;
     if (duration == NULL || cost == NULL)
-        goto out;  /* not plain (or no memory: Python will say) */
-    PyErr_Clear();
+        goto out;  /* not plain */
     int has_model = model != Py_None && PyUnicode_GET_LENGTH(model) > 0;
     int has_provider = provider != Py_None && PyUnicode_GET_LENGTH(provider) > 0;
     if (has_model && has_provider)
@@ -567,7 +567,14 @@ fast_agent_run(Recorder *self, PyObject *const *values, PyObject *kwnames)
 
     if ((ts = now(self)) == NULL)
         goto error;
-    /* From here on no Python code runs until the last write. */
+    /* Every tuple (a GC-tracked object, whose allocation may run a collection and with it
+     * finalizers) is made before the lane is read: from there on no Python code runs. */
+    agent_key = PyTuple_Pack(2, agent_kind, agent);
+    model_key = model_name ? PyTuple_Pack(2, model_kind, model_name) : NULL;
+    row = PyTuple_Pack(14, ts, agent, duration, success, error_type, model, provider, input,
+                       output, cache_read, cost, zero, labels[3], labels[4]);
+    if (agent_key == NULL || (model_name != NULL && model_key == NULL) || row == NULL)
+        goto error;
     lane = PyObject_GetAttr(self->monitor, lane_name);
     if (lane == NULL)
         goto error;
@@ -577,8 +584,8 @@ fast_agent_run(Recorder *self, PyObject *const *values, PyObject *kwnames)
     PyObject *runs = SLOT(bucket, self->runs_offset);
     if (runs == NULL || !PyDict_CheckExact(runs))
         goto out;
-    PyObject *agent_acc = run_acc(self, runs, agent_kind, agent);
-    PyObject *model_acc = model_name ? run_acc(self, runs, model_kind, model_name) : NULL;
+    PyObject *agent_acc = run_acc(self, runs, agent_key);
+    PyObject *model_acc = model_key ? run_acc(self, runs, model_key) : NULL;
     if (PyErr_Occurred())
         goto error;
     if (agent_acc == NULL || (model_name != NULL && model_acc == NULL))
@@ -595,9 +602,7 @@ fast_agent_run(Recorder *self, PyObject *const *values, PyObject *kwnames)
                                    failed, input, output, cache_read, cost, empty_tuple) < 0)
             goto error;
     }
-    row = PyTuple_Pack(14, ts, agent, duration, success, error_type, model, provider, input,
-                       output, cache_read, cost, zero, labels[3], labels[4]);
-    if (row == NULL || keep_raw(self, runs_list, row) < 0)
+    if (keep_raw(self, runs_list, row) < 0)
         goto error;
     done = 1;
     goto out;
@@ -609,6 +614,8 @@ out:
     Py_XDECREF(ts);
     Py_XDECREF(lane);
     Py_XDECREF(model_name);
+    Py_XDECREF(agent_key);
+    Py_XDECREF(model_key);
     Py_XDECREF(row);
     Py_XDECREF(runs_list);
     return done;
@@ -638,20 +645,24 @@ fast_tool_call(Recorder *self, PyObject *const *args, Py_ssize_t nargs)
         return 0;
     PyObject *value = plain_number(duration, self->max_duration);
     if (value == NULL)
-        return 0;
+        return PyErr_Occurred() ? -1 : 0;
     double ms = PyFloat_AS_DOUBLE(value);
     int done = 0;
-    PyObject *ts = NULL, *lane = NULL, *records = NULL, *row = NULL;
+    PyObject *ts = NULL, *key = NULL, *lane = NULL, *records = NULL, *row = NULL;
     if ((ts = now(self)) == NULL)
         goto error;
-    /* From here on no Python code runs until the last write. */
+    /* The tuples first (see fast_agent_run): from the lane read on no Python code runs. */
+    key = PyTuple_Pack(2, tool_kind, tool);
+    row = PyTuple_Pack(7, ts, tool, agent, value, success, error_type, Py_None);
+    if (key == NULL || row == NULL)
+        goto error;
     if ((lane = PyObject_GetAttr(self->monitor, lane_name)) == NULL)
         goto error;
     PyObject *bucket = lane_bucket(self, lane, ts);
     PyObject *runs = bucket ? SLOT(bucket, self->runs_offset) : NULL;
     if (runs == NULL || !PyDict_CheckExact(runs))
         goto out;
-    PyObject *acc = run_acc(self, runs, tool_kind, tool);
+    PyObject *acc = run_acc(self, runs, key);
     if (acc == NULL)
         goto out_or_error;  /* first sight in this bucket (or folded): Python admits the name */
     if ((records = PyObject_GetAttr(self->monitor, tool_calls_name)) == NULL)
@@ -662,8 +673,7 @@ fast_tool_call(Recorder *self, PyObject *const *args, Py_ssize_t nargs)
     if (add_run(self, acc, duration, ms, error_type, failed, int_zero, int_zero, int_zero,
                 int_zero, empty_tuple) < 0)
         goto error;
-    row = PyTuple_Pack(7, ts, tool, agent, value, success, error_type, Py_None);
-    if (row == NULL || keep_raw(self, records, row) < 0)
+    if (keep_raw(self, records, row) < 0)
         goto error;
     done = 1;
     goto out;
@@ -676,6 +686,7 @@ error:
 out:
     Py_DECREF(value);
     Py_XDECREF(ts);
+    Py_XDECREF(key);
     Py_XDECREF(lane);
     Py_XDECREF(records);
     Py_XDECREF(row);
