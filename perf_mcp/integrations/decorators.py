@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from contextvars import ContextVar, Token
 from time import perf_counter
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 if TYPE_CHECKING:
     from perf_mcp.monitor import Monitor
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["AgentRun", "ToolCall", "current_run", "monitor_agent", "monitor_tool"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C")  # what an instrument's context gives: an AgentRun or a ToolCall
 
 MAX_TOOL_CALLS_PER_RUN = 1000
 """Tool calls kept on one run; calls beyond it are recorded on their own, naming the agent."""
@@ -183,8 +184,9 @@ def _finish_tool(
         _log_failure_once("tool call", tool_name)
 
 
-class _Instrument:
-    """What ``monitor_agent(...)`` and ``monitor_tool(...)`` return: a decorator and a context."""
+class _Instrument(Generic[C]):
+    """What ``monitor_agent(...)`` and ``monitor_tool(...)`` return: a decorator and a context
+    (``with`` or ``async with``) giving the run or call in progress."""
 
     def __init__(self, name: str | None, monitor: Monitor | None) -> None:
         self.name = name
@@ -214,13 +216,35 @@ class _Instrument:
     def _wrap_async_gen(self, func: Callable[..., Any], name: str) -> Callable[..., Any]:
         raise NotImplementedError
 
+    def __enter__(self) -> C:
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> C:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, traceback)
+
     def _context_name(self) -> str:
         if not self.name:
             raise TypeError("give a name to use monitor_agent/monitor_tool as a context manager")
         return self.name
 
 
-class AgentInstrument(_Instrument):
+class AgentInstrument(_Instrument[AgentRun]):
     """``@monitor_agent(...)``: a decorator, and a context manager giving an :class:`AgentRun`."""
 
     def __init__(
@@ -255,17 +279,6 @@ class AgentInstrument(_Instrument):
             raise RuntimeError("monitor_agent context exited where it was not entered")
         _current_run.reset(run._token)
         run._finish(exc)
-
-    async def __aenter__(self) -> AgentRun:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, traceback)
 
     def _wrap_sync(self, func: Callable[..., Any], name: str) -> Callable[..., Any]:
         monitor, model, provider, conversation_id = (
@@ -370,7 +383,7 @@ class AgentInstrument(_Instrument):
         return run_agent
 
 
-class ToolInstrument(_Instrument):
+class ToolInstrument(_Instrument[ToolCall]):
     """``@monitor_tool(...)``: a decorator, and a context manager giving a :class:`ToolCall`."""
 
     def __enter__(self) -> ToolCall:
@@ -389,17 +402,6 @@ class ToolInstrument(_Instrument):
             raise RuntimeError("monitor_tool context exited where it was not entered")
         _open_tool_call.reset(call._token)
         _finish_tool(call.tool_name, call._monitor, call.start, exc)
-
-    async def __aenter__(self) -> ToolCall:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, traceback)
 
     def _wrap_sync(self, func: Callable[..., Any], name: str) -> Callable[..., Any]:
         monitor = self.monitor
