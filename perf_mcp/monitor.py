@@ -63,6 +63,8 @@ _PLAIN_CALL_FIELDS = frozenset({"tool_name", "duration_ms", "success", "error_ty
 _MAX_NAME = m.MAX_NAME_LENGTH
 _MAX_RUN_TOOL_CALLS = 1000  # AgentRunRecord.tool_calls' max_length
 _NO_CALLS: Any = ()  # tool_calls not given (an explicit None is the model's to refuse)
+_ZERO: Any = 0  # the defaults of record_agent_run's plain lane, compared by identity
+_ZERO_COST: Any = 0.0
 
 T = TypeVar("T")
 Q = TypeVar("Q", bound=BaseModel)
@@ -296,10 +298,10 @@ class Monitor:
         error_type: Any = None,
         model: Any = None,
         provider: Any = None,
-        input_tokens: Any = 0,
-        output_tokens: Any = 0,
-        cache_read_tokens: Any = 0,
-        cost_usd: Any = 0.0,
+        input_tokens: Any = _ZERO,
+        output_tokens: Any = _ZERO,
+        cache_read_tokens: Any = _ZERO,
+        cost_usd: Any = _ZERO_COST,
         tool_calls: Any = _NO_CALLS,
         run_id: Any = None,
         conversation_id: Any = None,
@@ -317,9 +319,21 @@ class Monitor:
             or (success is not True and success is not False)
         ):
             return False
-        if not _plain_usage(input_tokens, output_tokens, cache_read_tokens, cost_usd):
+        # Defaults are compared by identity first: a run that reports no usage checks no more.
+        if not (
+            input_tokens is _ZERO
+            and output_tokens is _ZERO
+            and cache_read_tokens is _ZERO
+            and cost_usd is _ZERO_COST
+        ) and not _plain_usage(input_tokens, output_tokens, cache_read_tokens, cost_usd):
             return False
-        if not _plain_labels(error_type, model, provider, run_id, conversation_id):
+        if not (
+            error_type is None
+            and model is None
+            and provider is None
+            and run_id is None
+            and conversation_id is None
+        ) and not _plain_labels(error_type, model, provider, run_id, conversation_id):
             return False
         calls: list[_RunToolCall] = []
         if tool_calls is not _NO_CALLS and not _plain_tool_calls(tool_calls, calls):
