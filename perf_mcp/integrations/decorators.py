@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from contextvars import ContextVar, Token
 from time import perf_counter
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 if TYPE_CHECKING:
     from perf_mcp.monitor import Monitor
@@ -21,7 +21,15 @@ if TYPE_CHECKING:
 __all__ = ["AgentRun", "ToolCall", "current_run", "monitor_agent", "monitor_tool"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-C = TypeVar("C")  # what an instrument's context gives: an AgentRun or a ToolCall
+
+
+class _Opened(Protocol):
+    """What an instrument's context gives (an AgentRun or a ToolCall): it keeps its token."""
+
+    _token: Any
+
+
+C = TypeVar("C", bound=_Opened)
 
 MAX_TOOL_CALLS_PER_RUN = 1000
 """Tool calls kept on one run; calls beyond it are recorded on their own, naming the agent."""
@@ -216,8 +224,20 @@ class _Instrument(Generic[C]):
     def _wrap_async_gen(self, func: Callable[..., Any], name: str) -> Callable[..., Any]:
         raise NotImplementedError
 
-    def __enter__(self) -> C:
+    _open: ContextVar[C | None]  # the run or call this context is in
+
+    def _begin(self) -> C:
+        """The run or call a ``with`` block starts."""
         raise NotImplementedError
+
+    def _end(self, item: C, error: BaseException | None) -> None:
+        """Record the run or call a ``with`` block ends."""
+        raise NotImplementedError
+
+    def __enter__(self) -> C:
+        item = self._begin()
+        item._token = self._open.set(item)
+        return item
 
     def __exit__(
         self,
@@ -225,7 +245,13 @@ class _Instrument(Generic[C]):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        raise NotImplementedError
+        item = self._open.get()
+        if item is None or item._token is None:
+            raise RuntimeError(
+                "a monitor_agent/monitor_tool context exited where it was not entered"
+            )
+        self._open.reset(item._token)
+        self._end(item, exc)
 
     async def __aenter__(self) -> C:
         return self.__enter__()
@@ -263,22 +289,13 @@ class AgentInstrument(_Instrument[AgentRun]):
     def _start(self, name: str) -> AgentRun:
         return AgentRun(name, self.monitor, self.model, self.provider, self.conversation_id)
 
-    def __enter__(self) -> AgentRun:
-        run = self._start(self._context_name())
-        run._token = _current_run.set(run)
-        return run
+    _open = _current_run
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        run = _current_run.get()
-        if run is None or run._token is None:
-            raise RuntimeError("monitor_agent context exited where it was not entered")
-        _current_run.reset(run._token)
-        run._finish(exc)
+    def _begin(self) -> AgentRun:
+        return self._start(self._context_name())
+
+    def _end(self, item: AgentRun, error: BaseException | None) -> None:
+        item._finish(error)
 
     def _wrap_sync(self, func: Callable[..., Any], name: str) -> Callable[..., Any]:
         monitor, model, provider, conversation_id = (
@@ -386,22 +403,13 @@ class AgentInstrument(_Instrument[AgentRun]):
 class ToolInstrument(_Instrument[ToolCall]):
     """``@monitor_tool(...)``: a decorator, and a context manager giving a :class:`ToolCall`."""
 
-    def __enter__(self) -> ToolCall:
-        call = ToolCall(self.name or self._context_name(), self.monitor)
-        call._token = _open_tool_call.set(call)
-        return call
+    _open = _open_tool_call
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        call = _open_tool_call.get()
-        if call is None or call._token is None:
-            raise RuntimeError("monitor_tool context exited where it was not entered")
-        _open_tool_call.reset(call._token)
-        _finish_tool(call.tool_name, call._monitor, call.start, exc)
+    def _begin(self) -> ToolCall:
+        return ToolCall(self.name or self._context_name(), self.monitor)
+
+    def _end(self, item: ToolCall, error: BaseException | None) -> None:
+        _finish_tool(item.tool_name, item._monitor, item.start, error)
 
     def _wrap_sync(self, func: Callable[..., Any], name: str) -> Callable[..., Any]:
         monitor = self.monitor
