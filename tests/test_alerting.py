@@ -29,6 +29,7 @@ from perf_mcp.core.rules import AlertEvent
 from perf_mcp.sampler import ResourceSample
 from perf_mcp.storage import Storage
 from tests.logfire_capture import alert_logs, capture_logfire
+from tests.step_sleep import StepSleep
 
 pytestmark = pytest.mark.anyio
 
@@ -356,22 +357,6 @@ async def test_a_failing_or_stuck_subscriber_never_holds_up_evaluation(
             await sleep.done.wait()
     assert manager.evaluations == 3
     assert inbox.kinds == [("fired", "response_time_p95_ms", "overall")]
-
-
-class StepSleep:
-    """A sleep that returns at once, records what it was asked, and parks after N calls."""
-
-    def __init__(self, stop_after: int) -> None:
-        self.calls: list[float] = []
-        self.stop_after = stop_after
-        self.done = anyio.Event()
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        if len(self.calls) >= self.stop_after:
-            self.done.set()
-            await anyio.sleep_forever()
-        await anyio.lowlevel.checkpoint()
 
 
 async def test_runs_every_interval_and_refuses_a_shorter_one(world: World, clock: Clock) -> None:

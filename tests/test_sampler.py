@@ -18,6 +18,7 @@ import pytest
 
 from perf_mcp.core.models import InvalidInputError
 from perf_mcp.sampler import ResourceReader, ResourceSample, ResourceSampler, summarize
+from tests.step_sleep import StepSleep
 
 MiB = 1 << 20
 
@@ -242,22 +243,6 @@ def test_readings_the_platform_lacks_are_unavailable_not_zero() -> None:
 
 
 # ---------------------------------------------------------------- the background task
-
-
-class StepSleep:
-    """A sleep that returns at once, records what it was asked, and parks after N calls."""
-
-    def __init__(self, stop_after: int) -> None:
-        self.calls: list[float] = []
-        self.stop_after = stop_after
-        self.done = anyio.Event()
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        if len(self.calls) >= self.stop_after:
-            self.done.set()
-            await anyio.sleep_forever()
-        await anyio.lowlevel.checkpoint()
 
 
 def test_interval_below_one_second_is_refused() -> None:
