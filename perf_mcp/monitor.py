@@ -38,7 +38,7 @@ from perf_mcp.core.sketch import INV_LOG_GAMMA, MIN_VALUE, OFFSET, SIZE, LogHist
 from perf_mcp.core.window import BUCKET_S, TierRange, bucket_start, plan_window
 from perf_mcp.storage import FlushBatch, RawAgentRun, RawToolCall, SeriesAgg, Storage
 
-try:  # the compiled fast lane of record_request; without a C compiler, Python does it all
+try:  # the compiled fast lanes of the record methods; without a C compiler, Python does all
     from perf_mcp import _accel
 except ImportError:  # pragma: no cover - depends on the install
     _accel = None  # type: ignore[assignment]
@@ -119,8 +119,8 @@ class Monitor:
         }
         self._pending: dict[int, _Bucket] = {}
         # The record path's fast lane: (start, end, bucket) of the bucket used last, or None.
-        # Code that touches request accumulators other than through _add_request resets it
-        # first (holding the lock): the compiled lane reaches accumulators only through it.
+        # Code that touches accumulators other than through _add_request / _add_run resets it
+        # first (holding the lock): the compiled lanes reach accumulators only through it.
         self._lane: tuple[float, float, _Bucket] | None = None
         self._add_request: Callable[
             [RequestAcc, int, float, int | None, int | None, float], None
@@ -183,7 +183,7 @@ class Monitor:
                 max_pending_raw=MAX_PENDING_RAW,
             )
             self.__dict__[method.__name__] = recorder  # shadows the method on this instance
-        self._add_request = recorder.add
+        self._add_request = recorder.add  # the same C steps on every recorder: take the last
         self._add_run = recorder.add_run
 
     @property
