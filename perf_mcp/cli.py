@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from mcp.server import MCPServer
 
     from perf_mcp.config import Settings
-    from perf_mcp.core.models import LatencyStats, PerformanceSummary
+    from perf_mcp.core.models import EndpointSummary, LatencyStats, PerformanceSummary
     from perf_mcp.monitor import Monitor
 
 logger = logging.getLogger("perf_mcp.cli")
@@ -353,7 +353,7 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
-def _latency(stats: LatencyStats) -> list[str]:
+def _latency(stats: LatencyStats | EndpointSummary) -> list[str]:
     return [_ms(stats.p50_ms), _ms(stats.p95_ms), _ms(stats.p99_ms)]
 
 

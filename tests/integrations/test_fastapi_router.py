@@ -7,6 +7,7 @@ import pytest
 from fastapi import FastAPI
 
 from perf_mcp import Monitor
+from perf_mcp.core.models import PerformanceSummary
 from perf_mcp.integrations import PerformanceMiddleware, set_default_monitor
 from perf_mcp.integrations.fastapi import performance_router, router
 
@@ -36,10 +37,10 @@ async def test_performance_answers_the_summary(monitor: Monitor) -> None:
         response = await client.get("/performance", params={"window": "1h"})
 
     assert response.status_code == 200
-    summary = response.json()
-    assert summary["window"] == "1h"
-    assert summary["requests"]["count"] == 3
-    assert [e["endpoint"] for e in summary["slowest_endpoints"]] == ["/items/{item_id}"]
+    summary = PerformanceSummary.model_validate(response.json())
+    assert summary.window == "1h"
+    assert summary.requests.count == 3
+    assert [e.endpoint for e in summary.slowest_endpoints] == ["/items/{item_id}"]
 
 
 async def test_a_bad_window_is_a_422_naming_the_allowed_ones(monitor: Monitor) -> None:

@@ -25,5 +25,10 @@ async def call_error(client: Client, tool: str, arguments: dict[str, Any]) -> st
     return message
 
 
+def table_rows(table: dict[str, Any]) -> list[dict[str, Any]]:
+    """A summary table's rows as dicts keyed by its column names."""
+    return [dict(zip(table["columns"], cells, strict=True)) for cells in table["rows"]]
+
+
 def _text(result: CallToolResult) -> str:
     return " ".join(getattr(block, "text", "") for block in result.content)

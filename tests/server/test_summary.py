@@ -1,4 +1,4 @@
-"""The summary: short rows a model can read at once, cheap for a client to check, always exact."""
+"""The summary: short tables a model can read at once, cheap for a client to check, exact."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import pytest
 from mcp import Client
 
 from perf_mcp import Monitor
-from tests.server.mcp_calls import call_ok
+from perf_mcp.core.models import PerformanceSummary
+from tests.server.mcp_calls import call_ok, table_rows
 
 pytestmark = pytest.mark.anyio
 
-ROW_FIELDS = {
+ROW_FIELDS_IN_ORDER = (
     "endpoint",
     "method",
     "count",
@@ -23,7 +24,8 @@ ROW_FIELDS = {
     "p50_ms",
     "p95_ms",
     "p99_ms",
-}
+)
+ROW_FIELDS = set(ROW_FIELDS_IN_ORDER)
 
 
 async def test_output_schema_is_self_contained_and_has_no_anyof(client: Client) -> None:
@@ -43,12 +45,13 @@ async def test_rows_carry_count_errors_and_three_percentiles(client: Client) -> 
 
     summary = await call_ok(client, "get_performance_summary", {"window": "5m"})
 
-    slow, broken = summary["slowest_endpoints"]
+    slow, broken = table_rows(summary["slowest_endpoints"])
     assert set(slow) == ROW_FIELDS
     assert (slow["endpoint"], slow["count"], slow["error_count"]) == ("/slow", 9, 0)
     assert slow["p50_ms"] == pytest.approx(504.0, rel=0.01)
-    assert [e["endpoint"] for e in summary["most_errors"]] == ["/broken"]
-    assert summary["most_errors"][0]["error_rate"] == 1.0
+    most_errors = table_rows(summary["most_errors"])
+    assert [e["endpoint"] for e in most_errors] == ["/broken"]
+    assert most_errors[0]["error_rate"] == 1.0
     assert broken["endpoint"] == "/broken"
     assert set(summary["requests"]) == {
         "count",
@@ -64,6 +67,45 @@ async def test_rows_carry_count_errors_and_three_percentiles(client: Client) -> 
     assert summary["agents"]["runs"] == 0
     assert summary["agents"]["p95_ms"] is None
     assert summary["agents"]["success_rate"] is None
+
+
+async def test_lists_travel_as_tables_that_parse_back_into_rows(client: Client) -> None:
+    # Column names once, then one array per row in column order: a model reads a quarter
+    # less, and a client checks one array per row. The schema says what each cell is.
+    batch = [
+        {"endpoint": f"/e{i}", "status_code": 500 if i % 2 else 200, "duration_ms": 10.0 * i}
+        for i in range(1, 8)
+    ]
+    await call_ok(client, "record_requests", {"requests": batch})
+
+    result = await client.call_tool("get_performance_summary", {"window": "5m"})
+    wire = result.structured_content
+    assert wire is not None
+    table = wire["slowest_endpoints"]
+    assert table["columns"] == list(ROW_FIELDS_IN_ORDER)
+    assert [row[0] for row in table["rows"]] == ["/e7", "/e6", "/e5", "/e4", "/e3"]
+    assert all(len(row) == len(ROW_FIELDS_IN_ORDER) for row in table["rows"])
+    assert [row[0] for row in wire["most_errors"]["rows"]] == ["/e1", "/e3", "/e5", "/e7"]
+    assert wire["slowest_requests"]["columns"] == [
+        "endpoint",
+        "method",
+        "status_code",
+        "duration_ms",
+        "timestamp",
+    ]
+    assert wire["slowest_requests"]["rows"][0][:4] == ["/e7", "GET", 500, 70.0]
+
+    summary = PerformanceSummary.model_validate(wire)
+    assert summary.slowest_endpoints[0].endpoint == "/e7"
+    assert summary.slowest_endpoints[0].p50_ms == table["rows"][0][5]
+    assert summary.model_dump(mode="json") == wire
+
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    schema = tools["get_performance_summary"].output_schema
+    rows_doc = schema["properties"]["slowest_endpoints"]["properties"]["rows"]["description"]
+    for column in ROW_FIELDS_IN_ORDER:
+        assert f"{column} (" in rows_doc
+    assert "error_count (integer: Responses with a 5xx status)" in rows_doc
 
 
 def test_after_every_kind_of_write_the_summary_equals_a_fresh_one(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from perf_mcp.core.alerts_models import ThresholdName
 from perf_mcp.core.rules import RULES
 from perf_mcp.server import Runtime
-from tests.server.mcp_calls import call_ok
+from tests.server.mcp_calls import call_ok, table_rows
 
 pytestmark = pytest.mark.anyio
 
@@ -96,8 +96,8 @@ async def test_recorded_requests_appear_in_endpoint_stats_and_summary(client: Cl
     summary = await call_ok(client, "get_performance_summary", {"window": "1h"})
     assert summary["requests"]["count"] == 25
     assert summary["requests"]["error_count"] == 5
-    assert summary["slowest_endpoints"][0]["endpoint"] == "/users/{id}"
-    assert summary["most_errors"][0]["endpoint"] == "/users/{id}"
+    assert table_rows(summary["slowest_endpoints"])[0]["endpoint"] == "/users/{id}"
+    assert table_rows(summary["most_errors"])[0]["endpoint"] == "/users/{id}"
 
 
 async def test_endpoint_filter_and_limit_truncate(client: Client) -> None:
