@@ -35,6 +35,7 @@ from perf_mcp.core.series import (
     SeriesRegistry,
 )
 from perf_mcp.core.sketch import INV_LOG_GAMMA, MIN_VALUE, OFFSET, SIZE, LogHistogram
+from perf_mcp.core.summary import Head, PendingBucket, StoredSummary
 from perf_mcp.core.window import BUCKET_S, TierRange, bucket_start, plan_window
 from perf_mcp.storage import FlushBatch, RawAgentRun, RawToolCall, SeriesAgg, Storage
 
@@ -52,7 +53,6 @@ MAX_PENDING_BUCKETS = 360  # an hour of 10 s buckets held while the store cannot
 PAST_LIMIT_S = 90 * 86400  # timestamps older than the longest retention are refused
 FUTURE_LIMIT_S = 300  # clock skew allowed for timestamps from other machines
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
-SUMMARY_QUANTILES = (0.5, 0.95, 0.99)
 RECENT_S = 30  # rows that ended this recently may still change (flush lag): re-read per summary
 _PERCENTILE_SORTS = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}
 ANSWER_CACHE = 64  # recent query answers kept until the store changes
@@ -133,8 +133,9 @@ class Monitor:
         self._folded: list[tuple[str, str]] = []
         self.dropped_raw = 0  # raw records dropped because the store could not be written
         self.dropped_buckets = 0  # 10 s buckets dropped for the same reason
-        self._answers: dict[tuple[Any, ...], tuple[tuple[int, int], BaseModel]] = {}
+        self._answers: dict[tuple[Any, ...], tuple[tuple[int, int], object]] = {}
         self._rankings: dict[str, _Ranking] = {}  # the summary's endpoint ranking, per window
+        self._heads: dict[str, Head] = {}  # the summary's records in memory, per window
         path = settings.db if db_path is None else os.fspath(db_path)
         self.storage = Storage(
             path, retention_s=settings.retention_s, raw_records=settings.raw_records, clock=clock
@@ -590,13 +591,14 @@ class Monitor:
 
     # ------------------------------------------------------------ querying
 
-    def _plan(self, window: str) -> tuple[int, list[Any]]:
+    def _plan(self, window: str, *, flush: bool = True) -> tuple[int, list[Any]]:
         seconds = m.WINDOW_SECONDS.get(window)
         if seconds is None:
             raise InvalidInputError(
                 f"window must be one of {', '.join(m.WINDOW_SECONDS)}, got {window!r}"
             )
-        self.flush()
+        if flush:
+            self.flush()
         now = self._clock()
         plan = plan_window(now - seconds, None, now=now, retention_s=self.settings.retention_s)
         return seconds, plan
@@ -692,11 +694,37 @@ class Monitor:
         return self._answer((*key, window, sort_by, limit), plan, lambda: compute(seconds, plan))
 
     def get_performance_summary(self, window: m.Window = "5m") -> m.PerformanceSummary:
-        """Totals for requests, agents and tools, the slowest and most failing endpoints."""
-        seconds, plan = self._plan(window)
-        return self._answer(("summary", window), plan, lambda: self._summary(window, seconds, plan))
+        """Totals for requests, agents and tools, the slowest and most failing endpoints.
 
-    def _summary(self, window: m.Window, seconds: int, plan: list[Any]) -> m.PerformanceSummary:
+        It is asked after nearly every write, so it does not flush: it adds what was recorded
+        since the last flush (held in memory) to what the store had then (read once per
+        change of the store); see perf_mcp.core.summary.
+        """
+        seconds, plan = self._plan(window, flush=False)
+        if self._folded:  # whether a folded name is new is for the store to say
+            self.flush()
+        if not self._flush_lock.acquire(blocking=not _CACHED_ONLY.get()):
+            raise _NotCached  # a flush is moving records from memory to the store
+        try:  # held: no record is between memory and store, and the head is ours
+            stored = self._answer(
+                ("summary", window), plan, lambda: self._stored_summary(window, seconds, plan)
+            )
+            head = self._heads.get(window)
+            if head is None or head.stored is not stored:
+                head = self._heads[window] = Head(stored)
+            lo, hi = (plan[0].start, plan[-1].end) if plan else (0, 0)  # [lo, hi) has no gap
+            with self._lock:
+                self._lane = None  # the head reads accumulators the compiled lanes could reach
+                changes = head.changes(
+                    PendingBucket(start, bucket.requests, bucket.runs)
+                    for start, bucket in self._pending.items()
+                    if lo <= start < hi
+                )
+            return head.update(changes, self._clock())
+        finally:
+            self._flush_lock.release()
+
+    def _stored_summary(self, window: m.Window, seconds: int, plan: list[Any]) -> StoredSummary:
         now = self._clock()
         storage = self.storage
         request_total = storage.request_series(plan, totals=True)
@@ -706,22 +734,17 @@ class Monitor:
         storage.fill_histograms("run_buckets", plan, agent_total + tool_total)
         ids = storage.series_ids("request")
         ranking = self._ranking(window, plan, now, ids, _fingerprint(request_total))
-        merged = ranking.merged
-        rows = m.SUMMARY_ROWS
-        by_p95 = sorted(merged, key=lambda i: (-merged[i][2], ids[i]))[:rows]
-        by_errors = sorted((i for i in merged if merged[i][1]), key=lambda i: -merged[i][1])[:rows]
-        chosen = {sid: _endpoint_summary(*ids[sid], *merged[sid][:2]) for sid in by_p95 + by_errors}
-        return m.PerformanceSummary(
+        return StoredSummary(
             window=window,
-            window_s=seconds,
+            seconds=seconds,
             generated_at=now,
-            requests=_request_totals(request_total, seconds),
-            agents=_agent_totals(agent_total),
-            tools=_tool_totals(tool_total),
-            slowest_endpoints=[chosen[i] for i in by_p95],
-            most_errors=[chosen[i] for i in by_errors],
-            slowest_requests=storage.slowest_requests(now - seconds, rows),
-            folded_series=storage.folded_counts(),
+            requests=request_total[0].acc if request_total else None,
+            agents=agent_total[0].acc if agent_total else None,
+            tools=tool_total[0].acc if tool_total else None,
+            endpoints={ids[sid]: row for sid, row in ranking.merged.items()},
+            # the rows of the plan's time, like every other number of the summary
+            slowest=storage.slowest_requests(plan[0].start, m.SUMMARY_ROWS) if plan else [],
+            folded=storage.folded_counts(),
         )
 
     def _ranking(
@@ -774,7 +797,7 @@ class Monitor:
         self._rankings[window] = ranking
         return ranking
 
-    def _answer(self, key: tuple[Any, ...], plan: list[Any], compute: Callable[[], Q]) -> Q:
+    def _answer(self, key: tuple[Any, ...], plan: list[Any], compute: Callable[[], T]) -> T:
         """The answer to a query, reused while neither the store nor the window's rows change.
 
         An assistant often asks several questions in a row, and a dashboard polls: between two
@@ -785,7 +808,7 @@ class Monitor:
         full_key = (*key, *plan)
         cached = self._answers.get(full_key)
         if cached is not None and cached[0] == version:
-            return cast(Q, cached[1])
+            return cast(T, cached[1])
         if cached_only or version is None:
             raise _NotCached
         answer = compute()
@@ -1013,10 +1036,6 @@ def _run_sort_key(s: SeriesAgg, sort_by: str) -> float:
     return float(acc.cost_usd)  # cost_usd
 
 
-def _status_counts(acc: RequestAcc) -> dict[str, int]:
-    return {f"{c}xx": acc.status[c] for c in range(1, 6) if acc.status[c]}
-
-
 def _endpoint_stats(s: SeriesAgg, seconds: int) -> m.EndpointStats:
     acc: RequestAcc = s.acc
     return m.EndpointStats(
@@ -1026,7 +1045,7 @@ def _endpoint_stats(s: SeriesAgg, seconds: int) -> m.EndpointStats:
         requests_per_s=acc.count / seconds,
         error_count=acc.status[5],
         error_rate=acc.status[5] / acc.count if acc.count else 0.0,
-        status_counts=_status_counts(acc),
+        status_counts=acc.status_classes(),
         avg_request_bytes=acc.req_bytes / acc.req_n if acc.req_n else None,
         avg_response_bytes=acc.resp_bytes / acc.resp_n if acc.resp_n else None,
         **_latency(acc.hist, acc.count, acc.sum_ms, acc.min_ms, acc.max_ms),
@@ -1131,62 +1150,3 @@ def _fingerprint(series: list[SeriesAgg]) -> tuple[int, int, float]:
         return (0, 0, 0.0)
     acc: RequestAcc = series[0].acc
     return (acc.count, acc.status[5], acc.sum_ms)
-
-
-def _percentiles(hist: Any) -> dict[str, float | None]:
-    """p50, p95 and p99 of a merged histogram (None when it is empty)."""
-    p50, p95, p99 = hist.quantiles(SUMMARY_QUANTILES) if hist.count else (None,) * 3
-    return {"p50_ms": p50, "p95_ms": p95, "p99_ms": p99}
-
-
-def _endpoint_summary(name: str, method: str, hist: LogHistogram, errors: int) -> m.EndpointSummary:
-    return m.EndpointSummary(
-        endpoint=name,
-        method=method,
-        count=hist.count,
-        error_count=errors,
-        error_rate=errors / hist.count if hist.count else 0.0,
-        **_percentiles(hist),
-    )
-
-
-def _request_totals(total: list[SeriesAgg], seconds: int) -> m.RequestTotals:
-    if not total:
-        return m.RequestTotals()
-    acc: RequestAcc = total[0].acc
-    return m.RequestTotals(
-        count=acc.count,
-        requests_per_s=acc.count / seconds,
-        error_count=acc.status[5],
-        error_rate=acc.status[5] / acc.count if acc.count else 0.0,
-        status_counts=_status_counts(acc),
-        **_percentiles(acc.hist),
-    )
-
-
-def _agent_totals(total: list[SeriesAgg]) -> m.AgentTotals:
-    if not total:
-        return m.AgentTotals()
-    acc: RunAcc = total[0].acc
-    return m.AgentTotals(
-        runs=acc.count,
-        failures=acc.failures,
-        success_rate=1 - acc.failures / acc.count if acc.count else None,
-        input_tokens=acc.input_tokens,
-        output_tokens=acc.output_tokens,
-        cache_read_tokens=acc.cache_read_tokens,
-        cost_usd=acc.cost_usd,
-        **_percentiles(acc.hist),
-    )
-
-
-def _tool_totals(total: list[SeriesAgg]) -> m.ToolTotals:
-    if not total:
-        return m.ToolTotals()
-    acc: RunAcc = total[0].acc
-    return m.ToolTotals(
-        calls=acc.count,
-        failures=acc.failures,
-        success_rate=1 - acc.failures / acc.count if acc.count else None,
-        **_percentiles(acc.hist),
-    )

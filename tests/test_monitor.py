@@ -339,9 +339,14 @@ def test_cached_answer_needs_no_io_and_says_when_the_query_must_run(mon: Monitor
     first = mon.get_performance_summary()
     assert mon.cached_answer(summary) is first  # current: given at once
     mon.record_request("/a", "GET", 500, 9.0)
-    assert mon.cached_answer(summary) is None  # unflushed data: a flush (I/O) comes first
-    assert mon.get_performance_summary().requests.count == 2
-    assert mon.cached_answer(summary) is not None
+    in_memory = mon.cached_answer(summary)  # the summary adds unflushed records itself
+    assert in_memory is not None
+    assert (in_memory.requests.count, in_memory.requests.error_count) == (2, 1)
+    assert mon.storage.writes == 0  # neither summary flushed them
+    stats = mon.get_endpoint_stats
+    assert mon.cached_answer(stats) is None  # other queries flush first (I/O): they must run
+    assert mon.get_endpoint_stats().endpoints[0].count == 2
+    assert mon.cached_answer(stats) is not None
     holding, release = threading.Event(), threading.Event()
 
     def use_the_connection() -> None:

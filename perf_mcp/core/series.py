@@ -100,6 +100,32 @@ class RequestAcc(_Timed):
         self.resp_n += other.resp_n
         self.hist.merge(other.hist)
 
+    def since(self, earlier: RequestAcc) -> RequestAcc:
+        """The samples added after ``earlier``, a copy of this accumulator taken before.
+
+        Its min, max and slowest request are this accumulator's: they bound the added ones,
+        so merging it into anything that holds ``earlier`` gives what holds this.
+        """
+        added = RequestAcc()
+        added.status = [a - b for a, b in zip(self.status, earlier.status, strict=True)]
+        added.sum_ms = self.sum_ms - earlier.sum_ms
+        added.req_bytes = self.req_bytes - earlier.req_bytes
+        added.req_n = self.req_n - earlier.req_n
+        added.resp_bytes = self.resp_bytes - earlier.resp_bytes
+        added.resp_n = self.resp_n - earlier.resp_n
+        added.slowest_ts, added.slowest_status = self.slowest_ts, self.slowest_status
+        hist, before = added.hist, earlier.hist.bins
+        for pos, n in self.hist.bins.items():
+            if n != before.get(pos, 0):
+                hist.bins[pos] = n - before.get(pos, 0)
+        hist.count = self.count - earlier.count
+        hist.min, hist.max = self.hist.min, self.hist.max
+        return added
+
+    def status_classes(self) -> dict[str, int]:
+        """Responses by status class ("2xx", ...), the classes seen only."""
+        return {f"{c}xx": self.status[c] for c in range(1, 6) if self.status[c]}
+
 
 class RunAcc(_Timed):
     """Agent runs (per agent or per model) or tool calls (per tool) in one bucket."""

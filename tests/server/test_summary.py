@@ -109,8 +109,10 @@ async def test_lists_travel_as_tables_that_parse_back_into_rows(client: Client) 
 
 
 def test_after_every_kind_of_write_the_summary_equals_a_fresh_one(tmp_path: Path) -> None:
-    # The ranking is updated from the rows that changed; a monitor that never saw a summary
-    # reads every row. Writes land in old rows (late data), in the last minute, and in runs.
+    # The summary adds what is still in memory to the ranking it keeps of the stored rows,
+    # which it updates from the rows that changed; a monitor that never saw a summary reads
+    # every row of the flushed store. Writes land in old rows (late data), in the last
+    # minute, in runs and tool calls, before the window (left out), and a flush comes between.
     clock = [1_000_000.0]
     rng = random.Random(3)
     path = tmp_path / "store.db"
@@ -119,7 +121,7 @@ def test_after_every_kind_of_write_the_summary_equals_a_fresh_one(tmp_path: Path
     def record(monitor: Monitor, n: int, age_s: float = 0.0) -> None:
         for _ in range(n):
             monitor.record_request(
-                rng.choice(names),
+                rng.choice(names + ["/new" + str(rng.random())] * (rng.random() < 0.05)),
                 "GET",
                 503 if rng.random() < 0.1 else 200,
                 rng.lognormvariate(3, 1),
@@ -130,17 +132,26 @@ def test_after_every_kind_of_write_the_summary_equals_a_fresh_one(tmp_path: Path
         for _ in range(12):  # five minutes of traffic before the first summary
             record(monitor, 200)
             clock[0] += 25
+        monitor.flush()
         writes = [
             lambda: record(monitor, 1),  # one request now
             lambda: record(monitor, 50),
             lambda: record(monitor, 5, age_s=200),  # late data in a settled row
-            lambda: monitor.record_tool_call("t", 3.0),  # no request changed
+            lambda: monitor.record_tool_call("t", rng.uniform(1, 9), success=rng.random() < 0.8),
+            lambda: monitor.record_agent_run(
+                agent_name="a", duration_ms=rng.uniform(10, 90), input_tokens=7, cost_usd=0.5
+            ),
             lambda: clock.__setitem__(0, clock[0] + 10),  # the window slides
             lambda: record(monitor, 1, age_s=45),
+            lambda: record(monitor, 3, age_s=900),  # before the window: not in its answer
+            monitor.flush,
         ]
-        for step in range(30):
+        for step in range(45):
             writes[step % len(writes)]()
+            writes_before = monitor.storage.writes
             incremental = monitor.get_performance_summary("5m")
+            assert monitor.storage.writes == writes_before  # the summary did not flush
+            monitor.flush()
             with Monitor(path, clock=lambda: clock[0], start_flusher=False) as fresh:
                 expected = fresh.get_performance_summary("5m")
             assert incremental.model_dump(exclude={"generated_at"}) == expected.model_dump(

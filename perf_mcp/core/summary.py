@@ -1,0 +1,271 @@
+"""The performance summary of a window: its stored rows, plus the records still in memory.
+
+An assistant asks for the summary after nearly every write, so it is built in two parts. The
+Monitor reads a ``StoredSummary`` once per change of the store; a ``Head`` adds the records
+held in memory since the last flush, like a time-series database's in-memory head block.
+Between two summaries only a few endpoints get new records, so the head re-merges only those.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from perf_mcp.core import models as m
+from perf_mcp.core.series import RequestAcc, RunAcc
+from perf_mcp.core.sketch import LogHistogram
+
+QUANTILES = (0.5, 0.95, 0.99)
+
+EndpointKey = tuple[str, str]  # (endpoint name, METHOD)
+Row = tuple[LogHistogram, int, float]  # an endpoint's merged histogram, 5xx count and p95
+Exemplar = tuple[float, float, str, str, int]  # duration_ms, ts, endpoint, method, status
+A = TypeVar("A", RequestAcc, RunAcc)
+H = TypeVar("H", RequestAcc, RunAcc, LogHistogram)
+_NO_ROW: Row = (LogHistogram(), 0, 0.0)  # never changed: a head copies a row before changing it
+
+
+@dataclass(frozen=True)
+class StoredSummary:
+    """A window's summary parts as the store had them: totals, every endpoint's row and the
+    slowest requests."""
+
+    window: m.Window
+    seconds: int
+    generated_at: float
+    requests: RequestAcc | None
+    agents: RunAcc | None
+    tools: RunAcc | None
+    endpoints: dict[EndpointKey, Row]
+    slowest: list[m.SlowRequest]
+    folded: dict[str, int]
+
+
+@dataclass
+class PendingBucket:
+    """The records of one 10 s bucket held in memory since the last flush."""
+
+    start: int
+    requests: Mapping[EndpointKey, RequestAcc]
+    runs: Mapping[tuple[str, str], RunAcc]  # by (kind, name)
+
+
+@dataclass
+class Changes:
+    """Copies of what changed in the pending buckets, taken while they were held still."""
+
+    requests: list[tuple[int, EndpointKey, RequestAcc]]  # (bucket start, endpoint, copy)
+    runs: dict[str, RunAcc] | None  # every pending run merged, by kind; None: unchanged
+    run_counts: dict[str, int]
+
+
+class Head:
+    """A StoredSummary with the pending records added, and the summary they make.
+
+    Pending accumulators only grow until the flush that brings a new StoredSummary (and a new
+    Head), so each update adds only what an accumulator gained since the last one, re-merges
+    only the endpoints that gained, and re-ranks the rest only when it must.
+    """
+
+    def __init__(self, stored: StoredSummary) -> None:
+        self.stored = stored
+        self._endpoints = dict(stored.endpoints)
+        self._own: set[EndpointKey] = set()  # rows copied from the stored ones, ours to change
+        self._seen: dict[tuple[int, EndpointKey], RequestAcc] = {}  # copies as last added
+        self._slowest: dict[tuple[int, EndpointKey], Exemplar] = {}  # each pending one's
+        self._requests = _copy(RequestAcc, stored.requests) if stored.requests else None
+        self._runs: dict[str, RunAcc] = {}
+        self._run_counts: dict[str, int] = {}
+        self._rows: dict[EndpointKey, m.EndpointSummary] = {}  # built rows, until touched
+        self._by_p95 = self._top(self._endpoints, by_errors=False)
+        self._by_errors = self._top(self._endpoints, by_errors=True)
+        self._answer = self._build(stored.generated_at)
+
+    def changes(self, buckets: Iterable[PendingBucket]) -> Changes | None:
+        """Copies of what changed since the last update (None: nothing did). The caller holds
+        the recording lock meanwhile, so this only compares counts and copies."""
+        seen = self._seen
+        requests = []
+        runs: list[tuple[str, RunAcc]] = []
+        run_counts: dict[str, int] = {}
+        for bucket in buckets:
+            start = bucket.start
+            for key, acc in bucket.requests.items():
+                before = seen.get((start, key))
+                if before is None or before.hist.count != acc.hist.count:
+                    requests.append((start, key, _copy(RequestAcc, acc)))
+            for (kind, _name), run in bucket.runs.items():
+                if kind in ("agent", "tool"):
+                    runs.append((kind, run))
+                    run_counts[kind] = run_counts.get(kind, 0) + run.hist.count
+        if run_counts == self._run_counts:
+            if not requests:
+                return None
+            return Changes(requests, None, run_counts)
+        merged: dict[str, RunAcc] = {}
+        for kind, run in runs:
+            _merge_copy(merged, kind, run, RunAcc)
+        return Changes(requests, merged, run_counts)
+
+    def update(self, changes: Changes | None, now: float) -> m.PerformanceSummary:
+        """The summary with ``changes`` (from ``changes()``) added."""
+        if changes is None:
+            return self._answer
+        touched: set[EndpointKey] = set()
+        for start, key, acc in changes.requests:
+            before = self._seen.get((start, key))
+            self._seen[(start, key)] = acc
+            added = acc.since(before) if before is not None else acc
+            self._add_to_row(key, added)
+            if self._requests is None:
+                self._requests = RequestAcc()
+            self._requests.merge(added)
+            if acc.count:
+                self._slowest[(start, key)] = (acc.max_ms, acc.slowest_ts, *key, acc.slowest_status)
+            touched.add(key)
+        for key in touched:
+            hist, errors, _ = self._endpoints[key]
+            self._endpoints[key] = (hist, errors, hist.quantile(0.95) or 0.0)
+            self._rows.pop(key, None)
+        if changes.runs is not None:
+            self._runs, self._run_counts = changes.runs, changes.run_counts
+        # An endpoint outside the top rows enters them only if it gained, unless one in them
+        # got faster (a p95 can fall); a 5xx count only grows.
+        endpoints = self._endpoints
+        p95_candidates = endpoints if touched & set(self._by_p95) else {*self._by_p95, *touched}
+        self._by_p95 = self._top(p95_candidates, by_errors=False)
+        self._by_errors = self._top({*self._by_errors, *touched}, by_errors=True)
+        self._answer = self._build(now)
+        return self._answer
+
+    def _add_to_row(self, key: EndpointKey, added: RequestAcc) -> None:
+        hist, errors, p95 = self._endpoints.get(key, _NO_ROW)
+        if key not in self._own:  # the stored row is shared: change a copy
+            hist = _copy(LogHistogram, hist)
+            self._own.add(key)
+        hist.merge(added.hist)
+        self._endpoints[key] = (hist, errors + added.status[5], p95)
+
+    def _top(self, keys: Iterable[EndpointKey], *, by_errors: bool) -> list[EndpointKey]:
+        """The summary's rows by p95 (slowest first) or by 5xx count (most first, failing)."""
+        rows, endpoints = m.SUMMARY_ROWS, self._endpoints
+        if by_errors:
+            failing = (k for k in keys if endpoints[k][1])
+            return heapq.nsmallest(rows, failing, key=lambda k: (-endpoints[k][1], k))
+        return heapq.nsmallest(rows, keys, key=lambda k: (-endpoints[k][2], k))
+
+    def _row(self, key: EndpointKey) -> m.EndpointSummary:
+        row = self._rows.get(key)
+        if row is None:
+            hist, errors, _ = self._endpoints[key]
+            row = self._rows[key] = _endpoint_summary(key, hist, errors)
+        return row
+
+    def _build(self, generated_at: float) -> m.PerformanceSummary:
+        stored = self.stored
+        pending = heapq.nlargest(m.SUMMARY_ROWS, self._slowest.values())
+        slowest = sorted(
+            [
+                *stored.slowest,
+                *(
+                    m.SlowRequest(endpoint=e, method=v, status_code=c, duration_ms=d, timestamp=t)
+                    for d, t, e, v, c in pending
+                ),
+            ],
+            key=lambda r: -r.duration_ms,
+        )
+        return m.PerformanceSummary(
+            window=stored.window,
+            window_s=stored.seconds,
+            generated_at=generated_at,
+            requests=_request_totals(self._requests, stored.seconds),
+            agents=_agent_totals(_combined(RunAcc, stored.agents, self._runs.get("agent"))),
+            tools=_tool_totals(_combined(RunAcc, stored.tools, self._runs.get("tool"))),
+            slowest_endpoints=[self._row(k) for k in self._by_p95],
+            most_errors=[self._row(k) for k in self._by_errors],
+            slowest_requests=slowest[: m.SUMMARY_ROWS],
+            folded_series=stored.folded,
+        )
+
+
+def _merge_copy(table: dict[str, A], key: str, acc: A, factory: Callable[[], A]) -> None:
+    """Merge ``acc`` into ``table[key]``, starting from an empty one (``acc`` is untouched)."""
+    into = table.get(key)
+    if into is None:
+        into = table[key] = factory()
+    into.merge(acc)
+
+
+def _copy(factory: Callable[[], H], original: H) -> H:
+    copy = factory()
+    copy.merge(original)
+    return copy
+
+
+def _combined(factory: Callable[[], A], *accs: A | None) -> A | None:
+    """A new accumulator holding every given one (None when none is given)."""
+    given = [acc for acc in accs if acc is not None]
+    if not given:
+        return None
+    total = factory()
+    for acc in given:
+        total.merge(acc)
+    return total
+
+
+def percentiles(hist: LogHistogram) -> dict[str, float | None]:
+    """p50, p95 and p99 of a merged histogram (None when it is empty)."""
+    p50, p95, p99 = hist.quantiles(QUANTILES) if hist.count else (None,) * 3
+    return {"p50_ms": p50, "p95_ms": p95, "p99_ms": p99}
+
+
+def _endpoint_summary(key: EndpointKey, hist: LogHistogram, errors: int) -> m.EndpointSummary:
+    return m.EndpointSummary(
+        endpoint=key[0],
+        method=key[1],
+        count=hist.count,
+        error_count=errors,
+        error_rate=errors / hist.count if hist.count else 0.0,
+        **percentiles(hist),
+    )
+
+
+def _request_totals(acc: RequestAcc | None, seconds: int) -> m.RequestTotals:
+    if acc is None:
+        return m.RequestTotals()
+    return m.RequestTotals(
+        count=acc.count,
+        requests_per_s=acc.count / seconds,
+        error_count=acc.status[5],
+        error_rate=acc.status[5] / acc.count if acc.count else 0.0,
+        status_counts=acc.status_classes(),
+        **percentiles(acc.hist),
+    )
+
+
+def _agent_totals(acc: RunAcc | None) -> m.AgentTotals:
+    if acc is None:
+        return m.AgentTotals()
+    return m.AgentTotals(
+        runs=acc.count,
+        failures=acc.failures,
+        success_rate=1 - acc.failures / acc.count if acc.count else None,
+        input_tokens=acc.input_tokens,
+        output_tokens=acc.output_tokens,
+        cache_read_tokens=acc.cache_read_tokens,
+        cost_usd=acc.cost_usd,
+        **percentiles(acc.hist),
+    )
+
+
+def _tool_totals(acc: RunAcc | None) -> m.ToolTotals:
+    if acc is None:
+        return m.ToolTotals()
+    return m.ToolTotals(
+        calls=acc.count,
+        failures=acc.failures,
+        success_rate=1 - acc.failures / acc.count if acc.count else None,
+        **percentiles(acc.hist),
+    )
