@@ -21,7 +21,8 @@ QUANTILES = (0.5, 0.95, 0.99)
 
 EndpointKey = tuple[str, str]  # (endpoint name, METHOD)
 Row = tuple[LogHistogram, int, float]  # an endpoint's merged histogram, 5xx count and p95
-Exemplar = tuple[float, float, str, str, int]  # duration_ms, ts, endpoint, method, status
+Exemplar = tuple[float, float, int, str, str]  # duration_ms, ts, status, endpoint, method
+_NOTHING_SEEN: dict[EndpointKey, RequestAcc] = {}
 A = TypeVar("A", RequestAcc, RunAcc)
 H = TypeVar("H", RequestAcc, RunAcc, LogHistogram)
 _NO_ROW: Row = (LogHistogram(), 0, 0.0)  # never changed: a head copies a row before changing it
@@ -73,27 +74,29 @@ class Head:
         self.stored = stored
         self._endpoints = dict(stored.endpoints)
         self._own: set[EndpointKey] = set()  # rows copied from the stored ones, ours to change
-        self._seen: dict[tuple[int, EndpointKey], RequestAcc] = {}  # copies as last added
-        self._slowest: dict[tuple[int, EndpointKey], Exemplar] = {}  # each pending one's
+        self._seen: dict[int, dict[EndpointKey, RequestAcc]] = {}  # by bucket: copies added
+        self._exemplars: dict[tuple[int, EndpointKey], Exemplar] = {}  # each pending one's
+        self._slowest: list[tuple[int, EndpointKey]] = []  # the slowest exemplars' keys
         self._requests = _copy(RequestAcc, stored.requests) if stored.requests else None
-        self._runs: dict[str, RunAcc] = {}
         self._run_counts: dict[str, int] = {}
         self._rows: dict[EndpointKey, m.EndpointSummary] = {}  # built rows, until touched
         self._by_p95 = self._top(self._endpoints, by_errors=False)
         self._by_errors = self._top(self._endpoints, by_errors=True)
+        self._request_totals = _request_totals(self._requests, stored.seconds)
+        self._agent_totals = _agent_totals(stored.agents)
+        self._tool_totals = _tool_totals(stored.tools)
         self._answer = self._build(stored.generated_at)
 
     def changes(self, buckets: Iterable[PendingBucket]) -> Changes | None:
         """Copies of what changed since the last update (None: nothing did). The caller holds
         the recording lock meanwhile, so this only compares counts and copies."""
-        seen = self._seen
         requests = []
         runs: list[tuple[str, RunAcc]] = []
         run_counts: dict[str, int] = {}
         for bucket in buckets:
-            start = bucket.start
+            start, seen = bucket.start, self._seen.get(bucket.start, _NOTHING_SEEN)
             for key, acc in bucket.requests.items():
-                before = seen.get((start, key))
+                before = seen.get(key)
                 if before is None or before.hist.count != acc.hist.count:
                     requests.append((start, key, _copy(RequestAcc, acc)))
             for (kind, _name), run in bucket.runs.items():
@@ -113,32 +116,46 @@ class Head:
         """The summary with ``changes`` (from ``changes()``) added."""
         if changes is None:
             return self._answer
+        if changes.requests:
+            self._add_requests(changes.requests)
+        if changes.runs is not None:
+            stored, runs = self.stored, changes.runs
+            self._agent_totals = _agent_totals(_combined(RunAcc, stored.agents, runs.get("agent")))
+            self._tool_totals = _tool_totals(_combined(RunAcc, stored.tools, runs.get("tool")))
+            self._run_counts = changes.run_counts
+        self._answer = self._build(now)
+        return self._answer
+
+    def _add_requests(self, copies: list[tuple[int, EndpointKey, RequestAcc]]) -> None:
         touched: set[EndpointKey] = set()
-        for start, key, acc in changes.requests:
-            before = self._seen.get((start, key))
-            self._seen[(start, key)] = acc
+        gained: set[tuple[int, EndpointKey]] = set()
+        for start, key, acc in copies:
+            seen = self._seen.setdefault(start, {})
+            before = seen.get(key)
+            seen[key] = acc
             added = acc.since(before) if before is not None else acc
             self._add_to_row(key, added)
             if self._requests is None:
                 self._requests = RequestAcc()
             self._requests.merge(added)
             if acc.count:
-                self._slowest[(start, key)] = (acc.max_ms, acc.slowest_ts, *key, acc.slowest_status)
+                self._exemplars[(start, key)] = (*_exemplar(acc), *key)
+                gained.add((start, key))
             touched.add(key)
         for key in touched:
             hist, errors, _ = self._endpoints[key]
             self._endpoints[key] = (hist, errors, hist.quantile(0.95) or 0.0)
             self._rows.pop(key, None)
-        if changes.runs is not None:
-            self._runs, self._run_counts = changes.runs, changes.run_counts
         # An endpoint outside the top rows enters them only if it gained, unless one in them
-        # got faster (a p95 can fall); a 5xx count only grows.
+        # got faster (a p95 can fall). A 5xx count and a slowest request only grow.
         endpoints = self._endpoints
         p95_candidates = endpoints if touched & set(self._by_p95) else {*self._by_p95, *touched}
         self._by_p95 = self._top(p95_candidates, by_errors=False)
         self._by_errors = self._top({*self._by_errors, *touched}, by_errors=True)
-        self._answer = self._build(now)
-        return self._answer
+        self._slowest = heapq.nlargest(
+            m.SUMMARY_ROWS, {*self._slowest, *gained}, key=self._exemplars.__getitem__
+        )
+        self._request_totals = _request_totals(self._requests, self.stored.seconds)
 
     def _add_to_row(self, key: EndpointKey, added: RequestAcc) -> None:
         hist, errors, p95 = self._endpoints.get(key, _NO_ROW)
@@ -165,13 +182,13 @@ class Head:
 
     def _build(self, generated_at: float) -> m.PerformanceSummary:
         stored = self.stored
-        pending = heapq.nlargest(m.SUMMARY_ROWS, self._slowest.values())
+        pending = [self._exemplars[k] for k in self._slowest]
         slowest = sorted(
             [
                 *stored.slowest,
                 *(
                     m.SlowRequest(endpoint=e, method=v, status_code=c, duration_ms=d, timestamp=t)
-                    for d, t, e, v, c in pending
+                    for d, t, c, e, v in pending
                 ),
             ],
             key=lambda r: -r.duration_ms,
@@ -180,14 +197,19 @@ class Head:
             window=stored.window,
             window_s=stored.seconds,
             generated_at=generated_at,
-            requests=_request_totals(self._requests, stored.seconds),
-            agents=_agent_totals(_combined(RunAcc, stored.agents, self._runs.get("agent"))),
-            tools=_tool_totals(_combined(RunAcc, stored.tools, self._runs.get("tool"))),
+            requests=self._request_totals,
+            agents=self._agent_totals,
+            tools=self._tool_totals,
             slowest_endpoints=[self._row(k) for k in self._by_p95],
             most_errors=[self._row(k) for k in self._by_errors],
             slowest_requests=slowest[: m.SUMMARY_ROWS],
             folded_series=stored.folded,
         )
+
+
+def _exemplar(acc: RequestAcc) -> tuple[float, float, int]:
+    """An accumulator's slowest request: duration_ms, ts, status (as a flush keeps it)."""
+    return (acc.max_ms, acc.slowest_ts, acc.slowest_status)
 
 
 def _merge_copy(table: dict[str, A], key: str, acc: A, factory: Callable[[], A]) -> None:
