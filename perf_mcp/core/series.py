@@ -100,6 +100,17 @@ class RequestAcc(_Timed):
         self.resp_n += other.resp_n
         self.hist.merge(other.hist)
 
+    def copy(self) -> RequestAcc:
+        """An independent accumulator with the same samples."""
+        copy = RequestAcc()
+        copy.hist = self.hist.copy()
+        copy.sum_ms = self.sum_ms
+        copy.status = list(self.status)
+        copy.req_bytes, copy.req_n = self.req_bytes, self.req_n
+        copy.resp_bytes, copy.resp_n = self.resp_bytes, self.resp_n
+        copy.slowest_ts, copy.slowest_status = self.slowest_ts, self.slowest_status
+        return copy
+
     def since(self, earlier: RequestAcc) -> RequestAcc:
         """The samples added after ``earlier``, a copy of this accumulator taken before.
 

@@ -94,6 +94,13 @@ class LogHistogram:
         self.min = min(self.min, other.min)
         self.max = max(self.max, other.max)
 
+    def copy(self) -> LogHistogram:
+        """An independent histogram with the same samples."""
+        copy = LogHistogram()
+        copy.bins = dict(self.bins)
+        copy.count, copy.min, copy.max = self.count, self.min, self.max
+        return copy
+
     def quantile(self, q: float) -> float | None:
         """The q-quantile (0 <= q <= 1), or None when empty."""
         return self.quantiles((q,))[0]

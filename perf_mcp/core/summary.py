@@ -22,9 +22,8 @@ QUANTILES = (0.5, 0.95, 0.99)
 EndpointKey = tuple[str, str]  # (endpoint name, METHOD)
 Row = tuple[LogHistogram, int, float]  # an endpoint's merged histogram, 5xx count and p95
 Exemplar = tuple[float, float, int, str, str]  # duration_ms, ts, status, endpoint, method
-_NOTHING_SEEN: dict[EndpointKey, RequestAcc] = {}
+_NO_COUNTS: list[int] = []
 A = TypeVar("A", RequestAcc, RunAcc)
-H = TypeVar("H", RequestAcc, RunAcc, LogHistogram)
 _NO_ROW: Row = (LogHistogram(), 0, 0.0)  # never changed: a head copies a row before changing it
 
 
@@ -58,6 +57,7 @@ class Changes:
     """Copies of what changed in the pending buckets, taken while they were held still."""
 
     requests: list[tuple[int, EndpointKey, RequestAcc]]  # (bucket start, endpoint, copy)
+    counts: dict[int, list[int]]  # by bucket start: every accumulator's count, in order
     runs: dict[str, RunAcc] | None  # every pending run merged, by kind; None: unchanged
     run_counts: dict[str, int]
 
@@ -75,9 +75,10 @@ class Head:
         self._endpoints = dict(stored.endpoints)
         self._own: set[EndpointKey] = set()  # rows copied from the stored ones, ours to change
         self._seen: dict[int, dict[EndpointKey, RequestAcc]] = {}  # by bucket: copies added
+        self._counts: dict[int, list[int]] = {}  # by bucket: the counts of those copies
         self._exemplars: dict[tuple[int, EndpointKey], Exemplar] = {}  # each pending one's
         self._slowest: list[tuple[int, EndpointKey]] = []  # the slowest exemplars' keys
-        self._requests = _copy(RequestAcc, stored.requests) if stored.requests else None
+        self._requests = stored.requests.copy() if stored.requests else None
         self._run_counts: dict[str, int] = {}
         self._rows: dict[EndpointKey, m.EndpointSummary] = {}  # built rows, until touched
         self._by_p95 = self._top(self._endpoints, by_errors=False)
@@ -90,15 +91,25 @@ class Head:
     def changes(self, buckets: Iterable[PendingBucket]) -> Changes | None:
         """Copies of what changed since the last update (None: nothing did). The caller holds
         the recording lock meanwhile, so this only compares counts and copies."""
-        requests = []
+        requests: list[tuple[int, EndpointKey, RequestAcc]] = []
+        counts: dict[int, list[int]] = {}
         runs: list[tuple[str, RunAcc]] = []
         run_counts: dict[str, int] = {}
         for bucket in buckets:
-            start, seen = bucket.start, self._seen.get(bucket.start, _NOTHING_SEEN)
-            for key, acc in bucket.requests.items():
-                before = seen.get(key)
-                if before is None or before.hist.count != acc.hist.count:
-                    requests.append((start, key, _copy(RequestAcc, acc)))
+            start = bucket.start
+            # A bucket's accumulators keep their order and only grow: one list of counts
+            # compared at C speed finds the (few) that did.
+            items = list(bucket.requests.items())
+            now = [acc.hist.count for _, acc in items]
+            before = self._counts.get(start, _NO_COUNTS)
+            if now != before:
+                counts[start] = now
+                old = len(before)
+                requests.extend(
+                    (start, key, acc.copy())
+                    for i, (key, acc) in enumerate(items)
+                    if i >= old or now[i] != before[i]
+                )
             for (kind, _name), run in bucket.runs.items():
                 if kind in ("agent", "tool"):
                     runs.append((kind, run))
@@ -106,11 +117,11 @@ class Head:
         if run_counts == self._run_counts:
             if not requests:
                 return None
-            return Changes(requests, None, run_counts)
+            return Changes(requests, counts, None, run_counts)
         merged: dict[str, RunAcc] = {}
         for kind, run in runs:
             _merge_copy(merged, kind, run, RunAcc)
-        return Changes(requests, merged, run_counts)
+        return Changes(requests, counts, merged, run_counts)
 
     def update(self, changes: Changes | None, now: float) -> m.PerformanceSummary:
         """The summary with ``changes`` (from ``changes()``) added."""
@@ -118,6 +129,7 @@ class Head:
             return self._answer
         if changes.requests:
             self._add_requests(changes.requests)
+            self._counts.update(changes.counts)
         if changes.runs is not None:
             stored, runs = self.stored, changes.runs
             self._agent_totals = _agent_totals(_combined(RunAcc, stored.agents, runs.get("agent")))
@@ -160,7 +172,7 @@ class Head:
     def _add_to_row(self, key: EndpointKey, added: RequestAcc) -> None:
         hist, errors, p95 = self._endpoints.get(key, _NO_ROW)
         if key not in self._own:  # the stored row is shared: change a copy
-            hist = _copy(LogHistogram, hist)
+            hist = hist.copy()
             self._own.add(key)
         hist.merge(added.hist)
         self._endpoints[key] = (hist, errors + added.status[5], p95)
@@ -218,12 +230,6 @@ def _merge_copy(table: dict[str, A], key: str, acc: A, factory: Callable[[], A])
     if into is None:
         into = table[key] = factory()
     into.merge(acc)
-
-
-def _copy(factory: Callable[[], H], original: H) -> H:
-    copy = factory()
-    copy.merge(original)
-    return copy
 
 
 def _combined(factory: Callable[[], A], *accs: A | None) -> A | None:
