@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from perf_mcp.core import models as m
 from perf_mcp.core.series import RequestAcc, RunAcc
@@ -83,10 +83,18 @@ class Head:
         self._rows: dict[EndpointKey, m.EndpointSummary] = {}  # built rows, until touched
         self._by_p95 = self._top(self._endpoints, by_errors=False)
         self._by_errors = self._top(self._endpoints, by_errors=True)
-        self._request_totals = _request_totals(self._requests, stored.seconds)
-        self._agent_totals = _agent_totals(stored.agents)
-        self._tool_totals = _tool_totals(stored.tools)
-        self._answer = self._build(stored.generated_at)
+        self._answer = m.PerformanceSummary(
+            window=stored.window,
+            window_s=stored.seconds,
+            generated_at=stored.generated_at,
+            requests=_request_totals(stored.requests, stored.seconds),
+            agents=_agent_totals(stored.agents),
+            tools=_tool_totals(stored.tools),
+            slowest_endpoints=[self._row(k) for k in self._by_p95],
+            most_errors=[self._row(k) for k in self._by_errors],
+            slowest_requests=stored.slowest,
+            folded_series=stored.folded,
+        )
 
     def changes(self, buckets: Iterable[PendingBucket]) -> Changes | None:
         """Copies of what changed since the last update (None: nothing did). The caller holds
@@ -127,15 +135,25 @@ class Head:
         """The summary with ``changes`` (from ``changes()``) added."""
         if changes is None:
             return self._answer
+        update: dict[str, Any] = {"generated_at": now}
         if changes.requests:
             self._add_requests(changes.requests)
             self._counts.update(changes.counts)
+            update.update(
+                requests=_request_totals(self._requests, self.stored.seconds),
+                slowest_endpoints=[self._row(k) for k in self._by_p95],
+                most_errors=[self._row(k) for k in self._by_errors],
+                slowest_requests=self._slowest_requests(),
+            )
         if changes.runs is not None:
             stored, runs = self.stored, changes.runs
-            self._agent_totals = _agent_totals(_combined(RunAcc, stored.agents, runs.get("agent")))
-            self._tool_totals = _tool_totals(_combined(RunAcc, stored.tools, runs.get("tool")))
+            update.update(
+                agents=_agent_totals(_combined(RunAcc, stored.agents, runs.get("agent"))),
+                tools=_tool_totals(_combined(RunAcc, stored.tools, runs.get("tool"))),
+            )
             self._run_counts = changes.run_counts
-        self._answer = self._build(now)
+        # Every part is a checked model already: the answer is copied, not validated anew.
+        self._answer = self._answer.model_copy(update=update)
         return self._answer
 
     def _add_requests(self, copies: list[tuple[int, EndpointKey, RequestAcc]]) -> None:
@@ -167,7 +185,6 @@ class Head:
         self._slowest = heapq.nlargest(
             m.SUMMARY_ROWS, {*self._slowest, *gained}, key=self._exemplars.__getitem__
         )
-        self._request_totals = _request_totals(self._requests, self.stored.seconds)
 
     def _add_to_row(self, key: EndpointKey, added: RequestAcc) -> None:
         hist, errors, p95 = self._endpoints.get(key, _NO_ROW)
@@ -192,30 +209,15 @@ class Head:
             row = self._rows[key] = _endpoint_summary(key, hist, errors)
         return row
 
-    def _build(self, generated_at: float) -> m.PerformanceSummary:
-        stored = self.stored
-        pending = [self._exemplars[k] for k in self._slowest]
-        slowest = sorted(
-            [
-                *stored.slowest,
-                *(
-                    m.SlowRequest(endpoint=e, method=v, status_code=c, duration_ms=d, timestamp=t)
-                    for d, t, c, e, v in pending
-                ),
-            ],
-            key=lambda r: -r.duration_ms,
-        )
-        return m.PerformanceSummary(
-            window=stored.window,
-            window_s=stored.seconds,
-            generated_at=generated_at,
-            requests=self._request_totals,
-            agents=self._agent_totals,
-            tools=self._tool_totals,
-            slowest_endpoints=[self._row(k) for k in self._by_p95],
-            most_errors=[self._row(k) for k in self._by_errors],
-            slowest_requests=slowest[: m.SUMMARY_ROWS],
-            folded_series=stored.folded,
+    def _slowest_requests(self) -> list[m.SlowRequest]:
+        """The stored slowest requests and the pending ones, slowest first."""
+        pending = (self._exemplars[k] for k in self._slowest)
+        fresh = [
+            m.SlowRequest(endpoint=e, method=v, status_code=c, duration_ms=d, timestamp=t)
+            for d, t, c, e, v in pending
+        ]
+        return heapq.nlargest(
+            m.SUMMARY_ROWS, [*self.stored.slowest, *fresh], key=lambda r: r.duration_ms
         )
 
 
