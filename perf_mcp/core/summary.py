@@ -11,6 +11,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import chain, compress
+from operator import attrgetter, ne
 from typing import Any, TypeVar
 
 from perf_mcp.core import models as m
@@ -23,6 +25,7 @@ EndpointKey = tuple[str, str]  # (endpoint name, METHOD)
 Row = tuple[LogHistogram, int, float]  # an endpoint's merged histogram, 5xx count and p95
 Exemplar = tuple[float, float, int, str, str]  # duration_ms, ts, status, endpoint, method
 _NO_COUNTS: list[int] = []
+_COUNT = attrgetter("hist.count")
 A = TypeVar("A", RequestAcc, RunAcc)
 _NO_ROW: Row = (LogHistogram(), 0, 0.0)  # never changed: a head copies a row before changing it
 
@@ -78,6 +81,11 @@ class Head:
         self._counts: dict[int, list[int]] = {}  # by bucket: the counts of those copies
         self._exemplars: dict[tuple[int, EndpointKey], Exemplar] = {}  # each pending one's
         self._slowest: list[tuple[int, EndpointKey]] = []  # the slowest exemplars' keys
+        self._stored_slowest: list[Exemplar] = [
+            (r.duration_ms, r.timestamp, r.status_code, r.endpoint, r.method)
+            for r in stored.slowest
+        ]
+        self._slow_models = dict(zip(self._stored_slowest, stored.slowest, strict=True))
         self._requests = stored.requests.copy() if stored.requests else None
         self._run_counts: dict[str, int] = {}
         self._rows: dict[EndpointKey, m.EndpointSummary] = {}  # built rows, until touched
@@ -105,19 +113,17 @@ class Head:
         run_counts: dict[str, int] = {}
         for bucket in buckets:
             start = bucket.start
-            # A bucket's accumulators keep their order and only grow: one list of counts
-            # compared at C speed finds the (few) that did.
-            items = list(bucket.requests.items())
-            now = [acc.hist.count for _, acc in items]
+            # A bucket's accumulators keep their order and only grow, so a list of their
+            # counts, compared at C speed with the last one, finds the (few) that did.
+            accs = list(bucket.requests.values())
+            now = list(map(_COUNT, accs))
             before = self._counts.get(start, _NO_COUNTS)
             if now != before:
                 counts[start] = now
-                old = len(before)
-                requests.extend(
-                    (start, key, acc.copy())
-                    for i, (key, acc) in enumerate(items)
-                    if i >= old or now[i] != before[i]
-                )
+                grew = compress(range(len(before)), map(ne, now, before))
+                keys = list(bucket.requests)
+                for i in chain(grew, range(len(before), len(now))):
+                    requests.append((start, keys[i], accs[i].copy()))
             for (kind, _name), run in bucket.runs.items():
                 if kind in ("agent", "tool"):
                     runs.append((kind, run))
@@ -143,8 +149,10 @@ class Head:
                 requests=_request_totals(self._requests, self.stored.seconds),
                 slowest_endpoints=[self._row(k) for k in self._by_p95],
                 most_errors=[self._row(k) for k in self._by_errors],
-                slowest_requests=self._slowest_requests(),
             )
+            slowest = self._slowest_requests()
+            if slowest != self._answer.slowest_requests:
+                update["slowest_requests"] = slowest
         if changes.runs is not None:
             stored, runs = self.stored, changes.runs
             update.update(
@@ -212,13 +220,14 @@ class Head:
     def _slowest_requests(self) -> list[m.SlowRequest]:
         """The stored slowest requests and the pending ones, slowest first."""
         pending = (self._exemplars[k] for k in self._slowest)
-        fresh = [
-            m.SlowRequest(endpoint=e, method=v, status_code=c, duration_ms=d, timestamp=t)
-            for d, t, c, e, v in pending
-        ]
-        return heapq.nlargest(
-            m.SUMMARY_ROWS, [*self.stored.slowest, *fresh], key=lambda r: r.duration_ms
-        )
+        top = heapq.nlargest(m.SUMMARY_ROWS, chain(self._stored_slowest, pending))
+        models = self._slow_models
+        return [models.get(e) or models.setdefault(e, _slow_request(e)) for e in top]
+
+
+def _slow_request(exemplar: Exemplar) -> m.SlowRequest:
+    d, t, c, e, v = exemplar
+    return m.SlowRequest(endpoint=e, method=v, status_code=c, duration_ms=d, timestamp=t)
 
 
 def _exemplar(acc: RequestAcc) -> tuple[float, float, int]:
