@@ -133,9 +133,11 @@ class Monitor:
         self._folded: list[tuple[str, str]] = []
         self.dropped_raw = 0  # raw records dropped because the store could not be written
         self.dropped_buckets = 0  # 10 s buckets dropped for the same reason
-        self._answers: dict[tuple[Any, ...], tuple[tuple[int, int], object]] = {}
+        self._answers: dict[tuple[Any, ...], tuple[tuple[int, int], BaseModel]] = {}
         self._rankings: dict[str, _Ranking] = {}  # the summary's endpoint ranking, per window
-        self._heads: dict[str, Head] = {}  # the summary's records in memory, per window
+        # Per window: the summary of the stored rows, as of (store version, plan), and the
+        # records in memory added to it. One per window: each holds every endpoint's row.
+        self._heads: dict[str, tuple[tuple[Any, ...], Head]] = {}
         path = settings.db if db_path is None else os.fspath(db_path)
         self.storage = Storage(
             path, retention_s=settings.retention_s, raw_records=settings.raw_records, clock=clock
@@ -703,15 +705,21 @@ class Monitor:
         seconds, plan = self._plan(window, flush=False)
         if self._folded:  # whether a folded name is new is for the store to say
             self.flush()
-        if not self._flush_lock.acquire(blocking=not _CACHED_ONLY.get()):
+        cached_only = _CACHED_ONLY.get()
+        if not self._flush_lock.acquire(blocking=not cached_only):
             raise _NotCached  # a flush is moving records from memory to the store
-        try:  # held: no record is between memory and store, and the head is ours
-            stored = self._answer(
-                ("summary", window), plan, lambda: self._stored_summary(window, seconds, plan)
-            )
-            head = self._heads.get(window)
-            if head is None or head.stored is not stored:
-                head = self._heads[window] = Head(stored)
+        try:  # held: no record is between memory and store, and the heads are ours
+            version = self.storage.data_version(wait=not cached_only)
+            if version is None:
+                raise _NotCached
+            key = (version, *plan)
+            key_and_head = self._heads.get(window)
+            if key_and_head is None or key_and_head[0] != key:
+                if cached_only:
+                    raise _NotCached
+                key_and_head = key, Head(self._stored_summary(window, seconds, plan))
+                self._heads[window] = key_and_head
+            head = key_and_head[1]
             lo, hi = (plan[0].start, plan[-1].end) if plan else (0, 0)  # [lo, hi) has no gap
             with self._lock:
                 self._lane = None  # the head reads accumulators the compiled lanes could reach
@@ -797,7 +805,7 @@ class Monitor:
         self._rankings[window] = ranking
         return ranking
 
-    def _answer(self, key: tuple[Any, ...], plan: list[Any], compute: Callable[[], T]) -> T:
+    def _answer(self, key: tuple[Any, ...], plan: list[Any], compute: Callable[[], Q]) -> Q:
         """The answer to a query, reused while neither the store nor the window's rows change.
 
         An assistant often asks several questions in a row, and a dashboard polls: between two
@@ -808,7 +816,7 @@ class Monitor:
         full_key = (*key, *plan)
         cached = self._answers.get(full_key)
         if cached is not None and cached[0] == version:
-            return cast(T, cached[1])
+            return cast(Q, cached[1])
         if cached_only or version is None:
             raise _NotCached
         answer = compute()
