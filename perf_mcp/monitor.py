@@ -94,7 +94,8 @@ class Monitor:
 
     ``db_path``: None for ``$PERF_MCP_DB`` or the user's data directory, ``":memory:"`` for a
     private store. Recording is in memory, thread-safe and O(1); a daemon thread flushes to
-    SQLite every ``flush_interval_s`` and queries flush first.
+    SQLite every ``flush_interval_s``. Queries flush first, except the summary, which adds the
+    records still in memory to the stored ones.
     """
 
     def __init__(

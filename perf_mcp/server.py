@@ -557,10 +557,11 @@ class PerfTools:
 
         Returns request count, rate (per second), 5xx count and rate, status classes and
         p50/p95/p99 latency in milliseconds; agent runs, success rate, p50/p95/p99, tokens and
-        cost; tool calls, success rate and p50/p95/p99; the 5 slowest endpoints by p95 and the
-        5 with most 5xx (count, 5xx, p50/p95/p99 each) and the 5 slowest single requests.
-        Start here, then drill down with get_endpoint_stats (p90, mean, min, max, sizes),
-        get_agent_stats, get_tool_stats.
+        cost; tool calls, success rate and p50/p95/p99; and three tables (column names, then
+        one array per row): the 5 slowest endpoints by p95 and the 5 with most 5xx (count,
+        5xx, p50/p95/p99 each) and the 5 slowest single requests. Includes what was recorded
+        a moment ago. Start here, then drill down with get_endpoint_stats (p90, mean, min, max,
+        sizes), get_agent_stats, get_tool_stats.
         """
         return await self._query(self.runtime.monitor.get_performance_summary, window)
 

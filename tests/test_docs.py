@@ -4,6 +4,7 @@ and its quick-start test command is the one CI runs."""
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from mcp import Client
 
 from perf_mcp import Monitor
 from perf_mcp.cli import build_parser
+from perf_mcp.core.models import PerformanceSummary
 from perf_mcp.server import build_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,3 +51,27 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert install_and_serve.startswith("pip install . && perf-mcp serve")
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert install_and_test in [line.strip() for line in ci]
+
+
+def test_readme_shows_the_summary_table_as_it_is_sent() -> None:
+    (example,) = [
+        block
+        for block in re.findall(r"```json\n(.*?)```", README, flags=re.S)
+        if "columns" in block
+    ]
+    table = json.loads("{" + example + "}")["slowest_endpoints"]
+    summary = PerformanceSummary.model_validate(
+        {
+            "window": "5m",
+            "window_s": 300,
+            "generated_at": 0.0,
+            "requests": {},
+            "agents": {},
+            "tools": {},
+            "slowest_endpoints": table,
+            "most_errors": table,
+            "slowest_requests": [],
+            "folded_series": {},
+        }
+    )
+    assert summary.model_dump(mode="json")["slowest_endpoints"] == table
