@@ -551,6 +551,7 @@ class Monitor:
 
     def _requeue(self, pending: dict[int, _Bucket], batch: FlushBatch) -> None:
         """Put back what a failed write held, so the next flush retries it (bounded)."""
+        self._heads.clear()  # they knew the pending buckets as they were (flush lock held)
         with self._lock:
             self._lane = None  # merging below writes accumulators the fast lane could reach
             for start, old in pending.items():

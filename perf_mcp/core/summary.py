@@ -254,7 +254,7 @@ def _combined(factory: Callable[[], A], *accs: A | None) -> A | None:
     return total
 
 
-def percentiles(hist: LogHistogram) -> dict[str, float | None]:
+def _percentiles(hist: LogHistogram) -> dict[str, float | None]:
     """p50, p95 and p99 of a merged histogram (None when it is empty)."""
     p50, p95, p99 = hist.quantiles(QUANTILES) if hist.count else (None,) * 3
     return {"p50_ms": p50, "p95_ms": p95, "p99_ms": p99}
@@ -267,7 +267,7 @@ def _endpoint_summary(key: EndpointKey, hist: LogHistogram, errors: int) -> m.En
         count=hist.count,
         error_count=errors,
         error_rate=errors / hist.count if hist.count else 0.0,
-        **percentiles(hist),
+        **_percentiles(hist),
     )
 
 
@@ -280,7 +280,7 @@ def _request_totals(acc: RequestAcc | None, seconds: int) -> m.RequestTotals:
         error_count=acc.status[5],
         error_rate=acc.status[5] / acc.count if acc.count else 0.0,
         status_counts=acc.status_classes(),
-        **percentiles(acc.hist),
+        **_percentiles(acc.hist),
     )
 
 
@@ -295,7 +295,7 @@ def _agent_totals(acc: RunAcc | None) -> m.AgentTotals:
         output_tokens=acc.output_tokens,
         cache_read_tokens=acc.cache_read_tokens,
         cost_usd=acc.cost_usd,
-        **percentiles(acc.hist),
+        **_percentiles(acc.hist),
     )
 
 
@@ -306,5 +306,5 @@ def _tool_totals(acc: RunAcc | None) -> m.ToolTotals:
         calls=acc.count,
         failures=acc.failures,
         success_rate=1 - acc.failures / acc.count if acc.count else None,
-        **percentiles(acc.hist),
+        **_percentiles(acc.hist),
     )

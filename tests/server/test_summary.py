@@ -158,3 +158,35 @@ def test_after_every_kind_of_write_the_summary_equals_a_fresh_one(tmp_path: Path
                 exclude={"generated_at"}
             ), step
             assert incremental.slowest_endpoints
+
+
+def test_a_failed_flush_puts_records_back_and_the_summary_still_counts_them_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The failed write's records are merged back into memory, in a new order beside the ones
+    # recorded meanwhile: the summary must neither lose nor double them.
+    clock = [1_000_000.0]
+    path = tmp_path / "store.db"
+    with Monitor(path, clock=lambda: clock[0], start_flusher=False) as monitor:
+        for i in range(4):
+            for n in range(i + 1):  # 1, 2, 3 and 4 requests: their counts tell them apart
+                monitor.record_request(f"/e{i}", "GET", 200, 10.0 + n)
+        monitor.get_performance_summary("5m")  # the summary has seen these in memory
+        real_write = monitor.storage.write
+
+        def write_then_fail(batch: object) -> None:
+            monitor.record_request("/late", "GET", 503, 99.0)  # recorded during the write
+            raise OSError("disk full")
+
+        monkeypatch.setattr(monitor.storage, "write", write_then_fail)
+        with pytest.raises(OSError, match="disk full"):
+            monitor.flush()
+        summary = monitor.get_performance_summary("5m")
+        monkeypatch.setattr(monitor.storage, "write", real_write)
+        monitor.flush()
+        with Monitor(path, clock=lambda: clock[0], start_flusher=False) as fresh:
+            expected = fresh.get_performance_summary("5m")
+        assert summary.requests.count == 11
+        assert summary.model_dump(exclude={"generated_at"}) == expected.model_dump(
+            exclude={"generated_at"}
+        )
