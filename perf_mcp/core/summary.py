@@ -289,22 +289,22 @@ def _agent_totals(acc: RunAcc | None) -> m.AgentTotals:
         return m.AgentTotals()
     return m.AgentTotals(
         runs=acc.count,
-        failures=acc.failures,
-        success_rate=1 - acc.failures / acc.count if acc.count else None,
         input_tokens=acc.input_tokens,
         output_tokens=acc.output_tokens,
         cache_read_tokens=acc.cache_read_tokens,
         cost_usd=acc.cost_usd,
-        **_percentiles(acc.hist),
+        **_outcomes(acc),
     )
 
 
 def _tool_totals(acc: RunAcc | None) -> m.ToolTotals:
-    if acc is None:
-        return m.ToolTotals()
-    return m.ToolTotals(
-        calls=acc.count,
-        failures=acc.failures,
-        success_rate=1 - acc.failures / acc.count if acc.count else None,
+    return m.ToolTotals() if acc is None else m.ToolTotals(calls=acc.count, **_outcomes(acc))
+
+
+def _outcomes(acc: RunAcc) -> dict[str, Any]:
+    """Failures, success rate and p50/p95/p99 of runs or calls."""
+    return {
+        "failures": acc.failures,
+        "success_rate": 1 - acc.failures / acc.count if acc.count else None,
         **_percentiles(acc.hist),
-    )
+    }
