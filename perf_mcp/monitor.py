@@ -1081,10 +1081,7 @@ def _agent_stats(s: SeriesAgg) -> m.AgentStats:
     return m.AgentStats(
         agent_name=s.name,
         runs=acc.count,
-        input_tokens=acc.input_tokens,
-        output_tokens=acc.output_tokens,
-        cache_read_tokens=acc.cache_read_tokens,
-        cost_usd=acc.cost_usd,
+        **acc.usage(),
         tool_calls=acc.tool_calls,
         top_errors=_top_labels(acc.errors),
         tool_usage=_top_labels(acc.tools, 10),
@@ -1102,10 +1099,7 @@ def _model_usage(s: SeriesAgg) -> m.ModelUsage:
         error_rate=acc.failures / acc.count if acc.count else 0.0,
         p50_ms=p50,
         p95_ms=p95,
-        input_tokens=acc.input_tokens,
-        output_tokens=acc.output_tokens,
-        cache_read_tokens=acc.cache_read_tokens,
-        cost_usd=acc.cost_usd,
+        **acc.usage(),
     )
 
 

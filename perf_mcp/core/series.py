@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from typing import Any
 
 from perf_mcp.core.sketch import LogHistogram, position
 
@@ -199,6 +200,15 @@ class RunAcc(_Timed):
             self.tool_calls += len(tools)
             for tool in tools:
                 add_label(self.tools, tool)
+
+    def usage(self) -> dict[str, Any]:
+        """Tokens and cost, as the answers name them."""
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cost_usd": self.cost_usd,
+        }
 
     def merge(self, other: RunAcc) -> None:
         """Add ``other``'s samples to this accumulator."""

@@ -289,10 +289,7 @@ def _agent_totals(acc: RunAcc | None) -> m.AgentTotals:
         return m.AgentTotals()
     return m.AgentTotals(
         runs=acc.count,
-        input_tokens=acc.input_tokens,
-        output_tokens=acc.output_tokens,
-        cache_read_tokens=acc.cache_read_tokens,
-        cost_usd=acc.cost_usd,
+        **acc.usage(),
         **_outcomes(acc),
     )
 
