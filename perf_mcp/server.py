@@ -106,6 +106,7 @@ T = TypeVar("T")
 Q = TypeVar("Q", bound=BaseModel)
 
 MAX_BATCH = 10_000
+INLINE_BATCH = 100  # samples recorded on the event loop (~0.1 ms); bigger batches in a thread
 MAX_LIMIT = 500
 MAX_COMPLETIONS = 100  # the protocol's cap on completion values
 MAX_RESOURCE_SAMPLES = 1000  # a long window's samples are spread evenly down to this many
@@ -547,7 +548,12 @@ class PerfTools:
         All or nothing: when one sample is invalid, none is stored and the error names it.
         Send batches every few seconds rather than one call per request.
         """
-        count = await _in_thread(self.runtime.monitor.record_requests, requests)
+        record = self.runtime.monitor.record_requests
+        if len(requests) > INLINE_BATCH:
+            count = await _in_thread(record, requests)
+        else:
+            with _tool_errors():
+                count = record(requests)
         return RecordResult(recorded=count, kind="request")
 
     # ------------------------------------------------------------ querying
