@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -227,10 +228,18 @@ def test_threads_and_the_flusher_lose_nothing(db_path: Path) -> None:
         threads += [threading.Thread(target=calls, args=(n,)) for n in range(2)]
         for t in threads:
             t.start()
-        while any(t.is_alive() for t in threads):
-            mon.get_performance_summary(window="1m")
+        seen = []  # the summary adds what is in memory to what was flushed: never twice
+        while not seen or any(t.is_alive() for t in threads):
+            summary = mon.get_performance_summary(window="1m")
+            seen.append((summary.requests.count, summary.agents.runs, summary.tools.calls))
         for t in threads:
             t.join()
+        totals = (80_000, 10_000, 10_000)
+        for counts, total in zip(zip(*seen, strict=True), totals, strict=True):
+            assert list(counts) == sorted(counts)  # only ever grew
+            assert max(counts) <= total
+        summary = mon.get_performance_summary(window="1m")
+        assert (summary.requests.count, summary.agents.runs, summary.tools.calls) == totals
         rows = mon.get_endpoint_stats(window="5m").endpoints
         assert sorted((r.count, r.error_count) for r in rows) == [(20_000, 2_000)] * 4
         agents = mon.get_agent_stats(window="5m").agents
@@ -240,6 +249,41 @@ def test_threads_and_the_flusher_lose_nothing(db_path: Path) -> None:
         )
         tools = mon.get_tool_stats(window="5m").tools
         assert sorted((t.calls, t.failures) for t in tools) == [(5_000, 1_250)] * 2
+
+
+def test_summaries_between_flushes_count_each_record_once(db_path: Path) -> None:
+    """Summaries asked while threads record on the fast lanes, with flushes now and then:
+    each adds the records still in memory to the flushed ones, none twice, none lost."""
+    with Monitor(db_path, start_flusher=False) as mon:
+        assert mon.accelerated
+
+        def work(n: int) -> None:
+            for i in range(20_000):
+                mon.record_request(f"/t{n % 3}", "GET", 500 if i % 10 == 0 else 200, 1.0 + i % 50)
+                if i % 4 == 0:
+                    mon.record_tool_call(f"t{n}", 1.0, i % 8 != 0)
+                if i % 200 == 0:
+                    time.sleep(0.001)  # let the summaries in between
+
+        mon.get_performance_summary(window="1m")  # the stored part, read once up front
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        asked = 0
+        while not asked or any(t.is_alive() for t in threads):
+            summary = mon.get_performance_summary(window="1m")
+            assert summary.requests.count <= 80_000
+            assert summary.tools.calls <= 20_000
+            asked += 1
+            if asked % 7 == 0:
+                mon.flush()
+        for t in threads:
+            t.join()
+        summary = mon.get_performance_summary(window="1m")  # partly still in memory
+        assert (summary.requests.count, summary.requests.error_count) == (80_000, 8_000)
+        assert (summary.tools.calls, summary.tools.failures) == (20_000, 10_000)
+        assert sum(row.count for row in summary.slowest_endpoints) == 80_000
+        assert asked > 10
 
 
 def test_a_requeued_flush_keeps_what_the_lane_adds(
