@@ -9,7 +9,7 @@ Between two summaries only a few endpoints get new records, so the head re-merge
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import chain, compress
 from operator import attrgetter, ne
@@ -27,6 +27,8 @@ Exemplar = tuple[float, float, int, str, str]  # duration_ms, ts, status, endpoi
 _NO_COUNTS: list[int] = []
 _COUNT = attrgetter("hist.count")
 A = TypeVar("A", RequestAcc, RunAcc)
+T = TypeVar("T")
+_FEW = 64  # candidates sorted outright rather than heaped
 _NO_ROW: Row = (LogHistogram(), 0, 0.0)  # never changed: a head copies a row before changing it
 
 
@@ -190,9 +192,8 @@ class Head:
         p95_candidates = endpoints if touched & set(self._by_p95) else {*self._by_p95, *touched}
         self._by_p95 = self._top(p95_candidates, by_errors=False)
         self._by_errors = self._top({*self._by_errors, *touched}, by_errors=True)
-        self._slowest = heapq.nlargest(
-            m.SUMMARY_ROWS, {*self._slowest, *gained}, key=self._exemplars.__getitem__
-        )
+        exemplars = self._exemplars
+        self._slowest = _first({*self._slowest, *gained}, key=lambda k: _slower(exemplars[k]))
 
     def _add_to_row(self, key: EndpointKey, added: RequestAcc) -> None:
         hist, errors, p95 = self._endpoints.get(key, _NO_ROW)
@@ -202,13 +203,13 @@ class Head:
         hist.merge(added.hist)
         self._endpoints[key] = (hist, errors + added.status[5], p95)
 
-    def _top(self, keys: Iterable[EndpointKey], *, by_errors: bool) -> list[EndpointKey]:
+    def _top(self, keys: Collection[EndpointKey], *, by_errors: bool) -> list[EndpointKey]:
         """The summary's rows by p95 (slowest first) or by 5xx count (most first, failing)."""
-        rows, endpoints = m.SUMMARY_ROWS, self._endpoints
+        endpoints = self._endpoints
         if by_errors:
-            failing = (k for k in keys if endpoints[k][1])
-            return heapq.nsmallest(rows, failing, key=lambda k: (-endpoints[k][1], k))
-        return heapq.nsmallest(rows, keys, key=lambda k: (-endpoints[k][2], k))
+            failing = [k for k in keys if endpoints[k][1]]
+            return _first(failing, key=lambda k: (-endpoints[k][1], k))
+        return _first(keys, key=lambda k: (-endpoints[k][2], k))
 
     def _row(self, key: EndpointKey) -> m.EndpointSummary:
         row = self._rows.get(key)
@@ -219,10 +220,23 @@ class Head:
 
     def _slowest_requests(self) -> list[m.SlowRequest]:
         """The stored slowest requests and the pending ones, slowest first."""
-        pending = (self._exemplars[k] for k in self._slowest)
-        top = heapq.nlargest(m.SUMMARY_ROWS, chain(self._stored_slowest, pending))
+        pending = [self._exemplars[k] for k in self._slowest]
+        top = _first([*self._stored_slowest, *pending], key=_slower)
         models = self._slow_models
         return [models.get(e) or models.setdefault(e, _slow_request(e)) for e in top]
+
+
+def _first(items: Collection[T], key: Callable[[T], Any]) -> list[T]:
+    """The summary's rows: the first few of ``items`` in ``key`` order (a sort of a few
+    candidates is quicker than a heap; a heap is quicker for all the endpoints)."""
+    if len(items) <= _FEW:
+        return sorted(items, key=key)[: m.SUMMARY_ROWS]
+    return heapq.nsmallest(m.SUMMARY_ROWS, items, key=key)
+
+
+def _slower(exemplar: Exemplar) -> tuple[float, float]:
+    """Sorts the slowest request first (the newest of equally slow ones)."""
+    return (-exemplar[0], -exemplar[1])
 
 
 def _slow_request(exemplar: Exemplar) -> m.SlowRequest:
