@@ -723,13 +723,17 @@ class Monitor:
                 self._heads[window] = key_and_head
             head = key_and_head[1]
             lo, hi = (plan[0].start, plan[-1].end) if plan else (0, 0)  # [lo, hi) has no gap
-            with self._lock:
+            if not self._lock.acquire(blocking=not cached_only):
+                raise _NotCached  # a record is being counted
+            try:
                 self._lane = None  # the head reads accumulators the compiled lanes could reach
                 changes = head.changes(
                     PendingBucket(start, bucket.requests, bucket.runs)
                     for start, bucket in self._pending.items()
                     if lo <= start < hi
                 )
+            finally:
+                self._lock.release()
             return head.update(changes, self._clock())
         finally:
             self._flush_lock.release()
