@@ -739,6 +739,7 @@ class Monitor:
             self._flush_lock.release()
 
     def _stored_summary(self, window: m.Window, seconds: int, plan: list[Any]) -> StoredSummary:
+        """The summary's parts as the store holds them now (the Head adds what is in memory)."""
         now = self._clock()
         storage = self.storage
         request_total = storage.request_series(plan, totals=True)

@@ -88,7 +88,7 @@ class Head:
             for r in stored.slowest
         ]
         self._slow_models = dict(zip(self._stored_slowest, stored.slowest, strict=True))
-        self._requests = stored.requests.copy() if stored.requests else None
+        self._requests = stored.requests.copy() if stored.requests is not None else None
         self._run_counts: dict[str, int] = {}
         self._rows: dict[EndpointKey, m.EndpointSummary] = {}  # built rows, until touched
         self._by_p95 = self._top(self._endpoints, by_errors=False)
