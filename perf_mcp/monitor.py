@@ -846,6 +846,62 @@ class Monitor:
         finally:
             _CACHED_ONLY.reset(token)
 
+    # ------------------------------------------------------------ store access for other layers
+
+    def series_between(
+        self,
+        kind: Literal["request", "agent", "tool", "model"],
+        start: float,
+        end: float,
+        *,
+        name: str | None = None,
+        method: str | None = None,
+        totals: bool = False,
+    ) -> list[SeriesAgg]:
+        """Each series' stored data over [start, end), histograms included (no flush).
+
+        ``totals`` gives the kind's all-series total instead of its series.
+        """
+        now = self._clock()
+        plan = plan_window(start, end, now=now, retention_s=self.settings.retention_s)
+        if kind == "request":
+            series = self.storage.request_series(plan, name=name, method=method, totals=totals)
+            table = "request_buckets"
+        else:
+            series = self.storage.run_series(kind, plan, name=name, totals=totals)
+            table = "run_buckets"
+        self.storage.fill_histograms(table, plan, series)
+        return series
+
+    def add_resource_sample(self, timestamp: float, sample_json: str) -> None:
+        """Store one resource sample (JSON of a ResourceSample)."""
+        self.storage.add_resource_sample(timestamp, sample_json)
+
+    def resource_samples(self, since: float, limit: int) -> tuple[list[str], int]:
+        """Stored resource samples since ``since``, spread evenly down to ``limit``, and how
+        many were stored."""
+        return self.storage.resource_samples_spread(since, limit)
+
+    def store_size_bytes(self) -> int:
+        """The store's size on disk (0 for a private in-memory store)."""
+        return self.storage.file_size_bytes()
+
+    @property
+    def last_flush_at(self) -> float | None:
+        """When this process last wrote to the store."""
+        return self.storage.last_flush_at
+
+    @property
+    def alert_store(self) -> Storage:
+        """The store's alert tables (perf_mcp.alerting's AlertStore)."""
+        return self.storage
+
+    @property
+    def drops(self) -> dict[str, int]:
+        """What this process dropped since it started: ``samples`` (a full record buffer),
+        ``raw`` (raw runs and calls) and ``buckets`` (10 s buckets the store could not take)."""
+        return {"samples": 0, "raw": self.dropped_raw, "buckets": self.dropped_buckets}
+
     def known_names(self, kind: Literal["endpoint", "agent", "tool"]) -> list[str]:
         """Names seen so far, for argument completion."""
         self.flush()
