@@ -32,9 +32,11 @@ class Settings(BaseSettings):
     retention_10s_h: float = Field(default=6, gt=0, description="Hours of 10 s buckets kept.")
     retention_1m_d: float = Field(default=7, gt=0, description="Days of 1 min buckets kept.")
     retention_1h_d: float = Field(default=90, gt=0, description="Days of 1 h buckets kept.")
-    accelerate: bool = Field(
-        default=True,
-        description="Record requests through the compiled fast lane when it is installed.",
+    buffer_samples: int = Field(
+        default=200_000,
+        ge=1000,
+        le=10_000_000,
+        description="Samples of each kind queued between folds before new ones are dropped.",
     )
     raw_records: int = Field(
         default=1000, ge=10, le=1_000_000, description="Raw agent runs / tool calls kept."

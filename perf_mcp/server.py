@@ -75,11 +75,8 @@ from perf_mcp.core.models import (
     WINDOW_SECONDS,
     AgentRunRecord,
     AgentStatsList,
-    Count,
-    DurationMs,
     EndpointSort,
     EndpointStatsList,
-    Name,
     PerformanceSummary,
     RequestSample,
     RunSort,
@@ -89,6 +86,7 @@ from perf_mcp.core.models import (
     Window,
 )
 from perf_mcp.core.rules import AlertEvent, AlertRecord, Severity
+from perf_mcp.core.validation import Count, DurationMs, Name
 from perf_mcp.monitor import Monitor
 from perf_mcp.sampler import (
     ResourceReader,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -13,11 +12,14 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     WithJsonSchema,
-    field_validator,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
+
+from perf_mcp.core import validation as v
+from perf_mcp.core.validation import MAX_NAME_LENGTH as MAX_NAME_LENGTH  # re-exported
+from perf_mcp.core.validation import InvalidInputError as InvalidInputError  # re-exported
 
 Window = Literal["1m", "5m", "15m", "1h", "24h", "7d"]
 WINDOW_SECONDS: dict[str, int] = {
@@ -29,11 +31,6 @@ WINDOW_SECONDS: dict[str, int] = {
     "7d": 604800,
 }
 
-MAX_DURATION_MS = 30 * 24 * 3600 * 1000.0  # 30 days: beyond this a duration is a bug
-MAX_BYTES = 1 << 40  # 1 TiB: beyond this a body size is a bug
-MAX_TOKENS = 1 << 40
-MAX_COST_USD = 1e6
-MAX_NAME_LENGTH = 200
 SUMMARY_ROWS = 5  # rows in each of the summary's lists
 
 EndpointSort = Literal[
@@ -42,17 +39,10 @@ EndpointSort = Literal[
 RunSort = Literal["p95_ms", "p99_ms", "p50_ms", "runs", "failures", "error_rate", "cost_usd"]
 ToolSort = Literal["p95_ms", "p99_ms", "p50_ms", "calls", "failures", "error_rate"]
 
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
-DurationMs = Annotated[float, Field(ge=0, le=MAX_DURATION_MS, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
 # A number that is null when there was nothing to measure. Spelled as one JSON Schema type list
 # rather than pydantic's anyOf: an MCP client validates every answer against the schema, and an
 # anyOf costs it two or three sub-validations per field instead of one.
 OptionalNumber = Annotated[float | None, WithJsonSchema({"type": ["number", "null"]})]
-
-
-class InvalidInputError(ValueError):
-    """A recorded value or query argument was out of range; nothing was recorded."""
 
 
 class _Strict(BaseModel):
@@ -69,30 +59,25 @@ class _Answer(BaseModel):
 class RequestSample(_Strict):
     """One HTTP request, as sent in a batch by an app that is not Python."""
 
-    endpoint: Annotated[str, Field(min_length=1, max_length=2000)]
-    method: Annotated[str, Field(min_length=1, max_length=16)] = "GET"
-    status_code: Annotated[int, Field(ge=100, le=599)]
-    duration_ms: DurationMs
-    request_bytes: Annotated[int, Field(ge=0, le=MAX_BYTES)] | None = None
-    response_bytes: Annotated[int, Field(ge=0, le=MAX_BYTES)] | None = None
-    timestamp: float | None = Field(default=None, description="Unix seconds; default now.")
+    endpoint: v.Path
+    method: v.Name = "GET"
+    status_code: v.StatusCode
+    duration_ms: v.DurationMs
+    request_bytes: v.ByteCount = None
+    response_bytes: v.ByteCount = None
+    timestamp: v.UnixSeconds = Field(default=None, description="Unix seconds; default now.")
 
 
 class ToolCallRecord(_Strict):
     """One tool call, alone or inside an agent run."""
 
-    tool_name: Name
-    duration_ms: DurationMs
-    success: bool = True
-    error_type: Annotated[str, Field(max_length=MAX_NAME_LENGTH)] | None = None
-    agent_name: Name | None = None
-    call_id: Annotated[str, Field(max_length=MAX_NAME_LENGTH)] | None = None
-    timestamp: float | None = Field(default=None, description="Unix seconds; default now.")
-
-    @field_validator("tool_name", "agent_name")
-    @classmethod
-    def _not_blank(cls, value: str | None) -> str | None:
-        return _not_blank(value)
+    tool_name: v.Name
+    duration_ms: v.DurationMs
+    success: v.Flag = True
+    error_type: v.OptionalName = None
+    agent_name: v.OptionalName = None
+    call_id: v.OptionalName = None
+    timestamp: v.UnixSeconds = Field(default=None, description="Unix seconds; default now.")
 
 
 class AgentRunRecord(_Strict):
@@ -101,40 +86,28 @@ class AgentRunRecord(_Strict):
     Give ``duration_ms``, or ``start_time`` and ``end_time`` (Unix seconds).
     """
 
-    agent_name: Name
-    duration_ms: DurationMs | None = None
-    start_time: float | None = None
-    end_time: float | None = None
-    success: bool = True
-    error_type: Annotated[str, Field(max_length=MAX_NAME_LENGTH)] | None = None
-    model: Annotated[str, Field(max_length=MAX_NAME_LENGTH)] | None = None
-    provider: Annotated[str, Field(max_length=MAX_NAME_LENGTH)] | None = None
-    input_tokens: Count = 0
-    output_tokens: Count = 0
-    cache_read_tokens: Count = 0
-    cost_usd: Annotated[float, Field(ge=0, le=MAX_COST_USD, allow_inf_nan=False)] = 0.0
-    tool_calls: Annotated[list[ToolCallRecord], Field(max_length=1000)] = []
-    run_id: Annotated[str, Field(max_length=MAX_NAME_LENGTH)] | None = None
-    conversation_id: Annotated[str, Field(max_length=MAX_NAME_LENGTH)] | None = None
-
-    @field_validator("agent_name")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        return _not_blank(value) or value
+    agent_name: v.Name
+    duration_ms: v.DurationMs | None = None
+    start_time: v.UnixSeconds = None
+    end_time: v.UnixSeconds = None
+    success: v.Flag = True
+    error_type: v.OptionalName = None
+    model: v.OptionalName = None
+    provider: v.OptionalName = None
+    input_tokens: v.Count = 0
+    output_tokens: v.Count = 0
+    cache_read_tokens: v.Count = 0
+    cost_usd: v.CostUsd = 0.0
+    tool_calls: Annotated[list[ToolCallRecord], Field(max_length=v.MAX_TOOL_CALLS)] = []
+    run_id: v.OptionalName = None
+    conversation_id: v.OptionalName = None
 
     @model_validator(mode="after")
     def _has_duration(self) -> AgentRunRecord:
         if self.duration_ms is None:
             if self.start_time is None or self.end_time is None:
                 raise ValueError("give duration_ms, or both start_time and end_time")
-            if not (math.isfinite(self.start_time) and math.isfinite(self.end_time)):
-                raise ValueError("start_time and end_time must be finite Unix seconds")
-            elapsed_ms = (self.end_time - self.start_time) * 1000
-            if not 0 <= elapsed_ms <= MAX_DURATION_MS:
-                raise ValueError(
-                    f"end_time - start_time must be between 0 and {MAX_DURATION_MS:.0f} ms, "
-                    f"got {elapsed_ms:.3f} ms"
-                )
+            v.duration("end_time - start_time", (self.end_time - self.start_time) * 1000)
         return self
 
     @property
@@ -143,12 +116,6 @@ class AgentRunRecord(_Strict):
         if self.duration_ms is not None:
             return self.duration_ms
         return ((self.end_time or 0.0) - (self.start_time or 0.0)) * 1000
-
-
-def _not_blank(value: str | None) -> str | None:
-    if value is not None and not value.strip():
-        raise ValueError("must not be blank")
-    return value
 
 
 # ---------------------------------------------------------------- answers
@@ -182,7 +149,7 @@ class EndpointStats(LatencyDetail):
     count: int
     requests_per_s: float
     error_count: int = Field(description="Responses with a 5xx status.")
-    error_rate: float = Field(description="error_count / count, a fraction in [0, 1].")
+    error_rate: OptionalNumber = Field(description="error_count / count, in [0, 1].")
     status_counts: dict[str, int] = Field(description='By class: "2xx", "3xx", "4xx", "5xx".')
     avg_request_bytes: OptionalNumber = None
     avg_response_bytes: OptionalNumber = None
@@ -209,8 +176,8 @@ class AgentStats(LatencyDetail):
     agent_name: str
     runs: int
     failures: int
-    success_rate: float
-    error_rate: float
+    success_rate: OptionalNumber
+    error_rate: OptionalNumber
     input_tokens: int
     output_tokens: int
     cache_read_tokens: int
@@ -226,7 +193,7 @@ class ModelUsage(_Answer):
     model: str
     runs: int
     failures: int
-    error_rate: float
+    error_rate: OptionalNumber
     p50_ms: OptionalNumber
     p95_ms: OptionalNumber
     input_tokens: int
@@ -249,8 +216,8 @@ class ToolStats(LatencyDetail):
     tool_name: str
     calls: int
     failures: int
-    success_rate: float
-    error_rate: float
+    success_rate: OptionalNumber
+    error_rate: OptionalNumber
     top_errors: list[CountShare]
 
 
@@ -275,7 +242,9 @@ class RequestTotals(LatencyStats):
     count: int = 0
     requests_per_s: float = 0.0
     error_count: int = Field(default=0, description="Responses with a 5xx status.")
-    error_rate: float = Field(default=0.0, description="error_count / count, in [0, 1].")
+    error_rate: OptionalNumber = Field(
+        default=None, description="error_count / count, in [0, 1]; null: no requests."
+    )
     status_counts: dict[str, int] = Field(
         default={}, description='By class: "2xx", "3xx", "4xx", "5xx" (classes seen only).'
     )
@@ -309,7 +278,7 @@ class EndpointSummary(_Answer):
     method: str
     count: int
     error_count: int = Field(description="Responses with a 5xx status.")
-    error_rate: float = Field(description="error_count / count, in [0, 1].")
+    error_rate: OptionalNumber = Field(description="error_count / count, in [0, 1].")
     p50_ms: OptionalNumber = None
     p95_ms: OptionalNumber = None
     p99_ms: OptionalNumber = None

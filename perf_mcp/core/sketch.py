@@ -20,6 +20,8 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from itertools import accumulate, compress
 
+from perf_mcp.core.stats import nearest_rank
+
 RELATIVE_ACCURACY = 0.01
 GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
 MIN_VALUE = 1e-3  # 1 µs in milliseconds
@@ -59,8 +61,8 @@ def representative(pos: int) -> float:
 class LogHistogram:
     """Counts per log bucket, plus the exact count, min and max.
 
-    Quantiles use the "lower" rank ``floor(q * (count - 1))`` and are clamped to
-    ``[min, max]``, so the answer is within 1% of the exact sorted value at that rank.
+    Quantiles are nearest-rank (perf_mcp.core.stats) and clamped to ``[min, max]``, so the
+    answer is within 1% of the exact sorted value at that rank.
     """
 
     __slots__ = ("bins", "count", "max", "min")
@@ -115,7 +117,7 @@ class LogHistogram:
         cumulative = list(accumulate(map(self.bins.__getitem__, positions)))
         answers: list[float | None] = []
         for q in qs:
-            rank = int(q * (self.count - 1))
+            rank = nearest_rank(self.count, q)
             pos = positions[bisect_right(cumulative, rank)]
             answers.append(min(max(representative(pos), self.min), self.max))
         return answers

@@ -18,8 +18,7 @@ from typing import Any, TypeVar
 from perf_mcp.core import models as m
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.core.sketch import LogHistogram
-
-QUANTILES = (0.5, 0.95, 0.99)
+from perf_mcp.core.stats import SUMMARY_QUANTILES, percentiles, rate
 
 EndpointKey = tuple[str, str]  # (endpoint name, METHOD)
 Row = tuple[LogHistogram, int, float]  # an endpoint's merged histogram, 5xx count and p95
@@ -268,20 +267,14 @@ def _combined(factory: Callable[[], A], *accs: A | None) -> A | None:
     return total
 
 
-def _percentiles(hist: LogHistogram) -> dict[str, float | None]:
-    """p50, p95 and p99 of a merged histogram (None when it is empty)."""
-    p50, p95, p99 = hist.quantiles(QUANTILES) if hist.count else (None,) * 3
-    return {"p50_ms": p50, "p95_ms": p95, "p99_ms": p99}
-
-
 def _endpoint_summary(key: EndpointKey, hist: LogHistogram, errors: int) -> m.EndpointSummary:
     return m.EndpointSummary(
         endpoint=key[0],
         method=key[1],
         count=hist.count,
         error_count=errors,
-        error_rate=errors / hist.count if hist.count else 0.0,
-        **_percentiles(hist),
+        error_rate=rate(errors, hist.count),
+        **percentiles(hist, SUMMARY_QUANTILES),
     )
 
 
@@ -292,9 +285,9 @@ def _request_totals(acc: RequestAcc | None, seconds: int) -> m.RequestTotals:
         count=acc.count,
         requests_per_s=acc.count / seconds,
         error_count=acc.status[5],
-        error_rate=acc.status[5] / acc.count if acc.count else 0.0,
+        error_rate=rate(acc.status[5], acc.count),
         status_counts=acc.status_classes(),
-        **_percentiles(acc.hist),
+        **percentiles(acc.hist, SUMMARY_QUANTILES),
     )
 
 
@@ -314,8 +307,9 @@ def _tool_totals(acc: RunAcc | None) -> m.ToolTotals:
 
 def _outcomes(acc: RunAcc) -> dict[str, Any]:
     """Failures, success rate and p50/p95/p99 of runs or calls."""
+    error_rate = rate(acc.failures, acc.count)
     return {
         "failures": acc.failures,
-        "success_rate": 1 - acc.failures / acc.count if acc.count else None,
-        **_percentiles(acc.hist),
+        "success_rate": None if error_rate is None else 1 - error_rate,
+        **percentiles(acc.hist, SUMMARY_QUANTILES),
     }

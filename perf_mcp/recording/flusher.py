@@ -1,0 +1,101 @@
+"""Flusher: the sample buffers, their fold into Pending, and the writes to the store.
+
+Record calls append checked samples to the buffers (a deque append is atomic: no lock on the
+caller's path); the flusher thread folds them into 10 s accumulators and writes those every
+interval, and so does any query that needs them. A full buffer drops the new sample and
+counts it, so recording never blocks the app nor grows without bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+
+from perf_mcp.core.validation import AgentRunSample, RequestSample, ToolCallSample
+from perf_mcp.query.cache import NotCached, cached_only
+from perf_mcp.recording.pending import Pending
+from perf_mcp.storage import Storage
+
+log = logging.getLogger("perf_mcp")
+
+
+class Flusher:
+    """Owns the buffers and Pending; folds and writes them, on its thread or when asked."""
+
+    def __init__(self, storage: Storage, pending: Pending) -> None:
+        self.storage = storage
+        self.pending = pending
+        self.requests: deque[RequestSample] = deque()
+        self.runs: deque[AgentRunSample] = deque()
+        self.tools: deque[ToolCallSample] = deque()
+        self._drop_lock = threading.Lock()  # taken only when a buffer is full
+        self.dropped_samples = 0
+        self.put_backs = 0  # failed flushes: what they took went back in a new order
+        self.fold_lock = threading.Lock()  # held while Pending's accumulators change or are read
+        self.flush_lock = threading.Lock()  # held while records move from memory to the store
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def drop(self) -> None:
+        """Count a sample dropped because its buffer was full."""
+        with self._drop_lock:
+            self.dropped_samples += 1
+
+    def buffered(self) -> bool:
+        """Whether anything recorded is not yet in the store."""
+        return bool(self.requests or self.runs or self.tools or self.pending)
+
+    def fold(self) -> None:
+        """Fold the buffered samples into Pending (the caller holds ``fold_lock``)."""
+        self.pending.fold(self.requests, self.runs, self.tools)
+
+    def flush(self) -> None:
+        """Write everything recorded so far to the store; on failure keep it for the next."""
+        if cached_only():
+            if self.buffered():
+                raise NotCached
+            return
+        with self.flush_lock:
+            with self.fold_lock:
+                self.fold()
+                if not self.pending:
+                    return
+                batch, buckets = self.pending.take()
+            try:
+                self.storage.write(batch)
+            except BaseException:
+                with self.fold_lock:
+                    self.pending.put_back(buckets, batch)
+                    self.put_backs += 1
+                raise
+
+    def start(self, interval_s: float) -> None:
+        """Flush every ``interval_s`` on a daemon thread until ``close``."""
+        self._thread = threading.Thread(
+            target=self._loop, args=(interval_s,), name="perf-mcp-flusher", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool | None:
+        """Whether the flush thread runs (None: started without one)."""
+        return None if self._thread is None else self._thread.is_alive()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def _loop(self, interval_s: float) -> None:
+        while not self._closed.wait(interval_s):
+            try:
+                self.flush()
+            except Exception:  # keep flushing; a locked or full disk may recover
+                log.exception("perf-mcp flush failed; will retry")
+
+    def close(self) -> None:
+        """Stop the thread and write what is left."""
+        self._closed.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.flush()
