@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Hashable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from perf_mcp.core.sketch import LogHistogram, position
+from perf_mcp.core.validation import RequestSample
 
 OTHER = "__other__"
 TOTAL = "*"  # the name of each kind's all-series total
 LABEL_BUDGET = 50  # distinct error types / tool names kept per accumulator
+_DURATION = itemgetter(4)  # of a request sample
 
 
 class _Timed:
@@ -60,33 +64,25 @@ class RequestAcc(_Timed):
         self.slowest_ts = 0.0
         self.slowest_status = 0
 
-    def add(
-        self,
-        status_code: int,
-        duration_ms: float,
-        request_bytes: int | None,
-        response_bytes: int | None,
-        ts: float,
-    ) -> None:
-        """Count one checked request (perf_mcp._accel's Recorder.add is the compiled twin)."""
-        hist = self.hist
-        pos = position(duration_ms)
-        hist.bins[pos] = hist.bins.get(pos, 0) + 1
-        self.status[status_code // 100] += 1
-        self.sum_ms += duration_ms
-        hist.count += 1
-        if duration_ms < hist.min:
-            hist.min = duration_ms
-        if duration_ms > hist.max:
-            hist.max = duration_ms
-            self.slowest_ts = ts
-            self.slowest_status = status_code
-        if request_bytes is not None:
-            self.req_bytes += request_bytes
-            self.req_n += 1
-        if response_bytes is not None:
-            self.resp_bytes += response_bytes
-            self.resp_n += 1
+    def add_samples(self, samples: Sequence[RequestSample]) -> None:
+        """Count checked request samples (perf_mcp.core.validation's tuples), all at once."""
+        durations = [s[4] for s in samples]
+        slowest = max(samples, key=_DURATION)
+        if slowest[4] > self.hist.max:
+            self.slowest_ts, self.slowest_status = slowest[0], slowest[3]
+        self.hist.add_checked(durations)
+        self.sum_ms += sum(durations)
+        status = self.status
+        for code, n in Counter([s[3] for s in samples]).items():
+            status[code // 100] += n
+        sizes = [s[5] for s in samples if s[5] is not None]
+        if sizes:
+            self.req_bytes += sum(sizes)
+            self.req_n += len(sizes)
+        sizes = [s[6] for s in samples if s[6] is not None]
+        if sizes:
+            self.resp_bytes += sum(sizes)
+            self.resp_n += len(sizes)
 
     def merge(self, other: RequestAcc) -> None:
         """Add ``other``'s samples to this accumulator."""

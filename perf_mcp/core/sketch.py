@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import struct
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import accumulate, compress
 
@@ -48,6 +49,17 @@ def position(value: float) -> int:
             return SIZE - 1
         return int(math.log(value) * INV_LOG_GAMMA + OFFSET)
     return 1 if value > 0 else 0
+
+
+def positions(values: Iterable[float]) -> Counter[int]:
+    """How many of the non-negative ``values`` fall in each bucket (one pass, for many)."""
+    log, scale, offset = math.log, INV_LOG_GAMMA, OFFSET
+    return Counter(
+        [
+            int(log(v) * scale + offset) if MIN_VALUE <= v < MAX_VALUE else position(v)
+            for v in values
+        ]
+    )
 
 
 def representative(pos: int) -> float:
@@ -86,6 +98,18 @@ class LogHistogram:
             self.min = value
         if value > self.max:
             self.max = value
+
+    def add_checked(self, values: Sequence[float]) -> None:
+        """Add many values that were checked to be finite and >= 0 (the record path's)."""
+        bins = self.bins
+        for pos, n in positions(values).items():
+            bins[pos] = bins.get(pos, 0) + n
+        self.count += len(values)
+        low, high = min(values), max(values)
+        if low < self.min:
+            self.min = low
+        if high > self.max:
+            self.max = high
 
     def merge(self, other: LogHistogram) -> None:
         """Add every sample of ``other`` to this histogram."""

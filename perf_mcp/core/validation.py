@@ -272,23 +272,22 @@ def tool_call(
     ts: Any,
     call_id: Any,
     now: float,
-    field: str = "",
 ) -> ToolCallSample:
-    """A checked tool-call sample; ``field`` prefixes the names in errors (a nested call)."""
+    """A checked tool-call sample (``ts`` None: ``now``)."""
     return (
-        now if ts is None else timestamp(f"{field}timestamp", ts, now),
-        name(f"{field}tool_name", tool_name),
-        duration(f"{field}duration_ms", duration_ms),
-        flag(f"{field}success", success),
-        optional_name(f"{field}error_type", error_type),
-        optional_name(f"{field}agent_name", agent_name),
-        optional_name(f"{field}call_id", call_id),
+        now if ts is None else timestamp("timestamp", ts, now),
+        name("tool_name", tool_name),
+        duration("duration_ms", duration_ms),
+        success if success is True else flag("success", success),
+        None if error_type is None else name("error_type", error_type),
+        None if agent_name is None else name("agent_name", agent_name),
+        None if call_id is None else name("call_id", call_id),
     )
 
 
-TOOL_CALL_FIELDS = (
+TOOL_CALL_FIELDS = frozenset({
     "tool_name", "duration_ms", "success", "error_type", "agent_name", "timestamp", "call_id"
-)  # fmt: skip
+})  # fmt: skip
 AGENT_RUN_FIELDS = frozenset({
     "agent_name", "duration_ms", "start_time", "end_time", "success", "error_type", "model",
     "provider", "input_tokens", "output_tokens", "cache_read_tokens", "cost_usd",
@@ -296,12 +295,11 @@ AGENT_RUN_FIELDS = frozenset({
 })  # fmt: skip
 
 
-def _unknown(what: str, given: Any, allowed: Any) -> None:
-    extra = set(given) - set(allowed)
-    if extra:
+def _unknown(what: str, given: Any, allowed: frozenset[str]) -> None:
+    if not allowed.issuperset(given):
+        extra = ", ".join(sorted(map(str, set(given) - allowed)))
         raise InvalidInputError(
-            f"{what} got unknown field(s) {', '.join(sorted(map(str, extra)))}; "
-            f"allowed: {', '.join(sorted(allowed))}"
+            f"{what} got unknown field(s) {extra}; allowed: {', '.join(sorted(allowed))}"
         )
 
 
@@ -324,40 +322,49 @@ def agent_run(fields: dict[str, Any], now: float) -> AgentRunSample:
     calls = get("tool_calls") or ()
     if not isinstance(calls, list | tuple) or len(calls) > MAX_TOOL_CALLS:
         raise _fail("tool_calls", f"a list of at most {MAX_TOOL_CALLS} tool calls", calls)
+    tokens = [get(f, 0) for f in _TOKEN_FIELDS]
+    if any(t.__class__ is not int or not 0 <= t <= MAX_TOKENS for t in tokens):
+        tokens = [integer(f, t, 0, MAX_TOKENS) for f, t in zip(_TOKEN_FIELDS, tokens, strict=True)]
+    labels = [get(f) for f in _LABEL_FIELDS]
+    if any(label is not None for label in labels):
+        labels = [optional_name(f, v) for f, v in zip(_LABEL_FIELDS, labels, strict=True)]
+    cost = get("cost_usd", 0.0)
     return (
         ts,
         name("agent_name", get("agent_name")),
         elapsed,
         flag("success", get("success", True)),
-        optional_name("error_type", get("error_type")),
-        optional_name("model", get("model")),
-        optional_name("provider", get("provider")),
-        integer("input_tokens", get("input_tokens", 0), 0, MAX_TOKENS),
-        integer("output_tokens", get("output_tokens", 0), 0, MAX_TOKENS),
-        integer("cache_read_tokens", get("cache_read_tokens", 0), 0, MAX_TOKENS),
-        real("cost_usd", get("cost_usd", 0.0), MAX_COST_USD),
-        optional_name("run_id", get("run_id")),
-        optional_name("conversation_id", get("conversation_id")),
+        *labels[:3],
+        *tokens,
+        cost if cost == 0 and cost.__class__ is float else real("cost_usd", cost, MAX_COST_USD),
+        *labels[3:],
         tuple(_nested_call(i, call, ts, now) for i, call in enumerate(calls)),
-    )
+    )  # type: ignore[return-value]
+
+
+_TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens")
+_LABEL_FIELDS = ("error_type", "model", "provider", "run_id", "conversation_id")
 
 
 def _nested_call(index: int, call: Any, run_ts: float, now: float) -> ToolCallSample:
+    """A tool call reported inside a run; errors name it as ``tool_calls[index]``."""
     if not isinstance(call, dict):
         if not hasattr(call, "model_dump"):
             raise _fail(f"tool_calls[{index}]", "an object with tool_name and duration_ms", call)
         call = call.model_dump(exclude_none=True)
-    _unknown(f"tool_calls[{index}]", call, TOOL_CALL_FIELDS)
     get = call.get
-    sample = tool_call(
-        get("tool_name"),
-        get("duration_ms"),
-        get("success", True),
-        get("error_type"),
-        get("agent_name"),
-        get("timestamp"),
-        get("call_id"),
-        now,
-        field=f"tool_calls[{index}].",
-    )
+    try:
+        _unknown("", call, TOOL_CALL_FIELDS)
+        sample = tool_call(
+            get("tool_name"),
+            get("duration_ms"),
+            get("success", True),
+            get("error_type"),
+            get("agent_name"),
+            get("timestamp"),
+            get("call_id"),
+            now,
+        )
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"tool_calls[{index}].{exc}".replace(". got", " got")) from None
     return sample if get("timestamp") is not None else (run_ts, *sample[1:])

@@ -74,15 +74,22 @@ class Pending:
         """
         take = requests.popleft
         bucket, lo, hi = None, 0.0, 0.0
+        groups: dict[RequestAcc, list[RequestSample]] = {}
         for _ in range(len(requests)):
-            ts, endpoint, method, status, duration_ms, req_bytes, resp_bytes = take()
-            if not lo <= ts < hi:
-                bucket, lo, hi = self._bucket(ts)
+            sample = take()
+            if not lo <= sample[0] < hi:
+                bucket, lo, hi = self._bucket(sample[0])
             try:
-                acc = bucket.aliases[method][endpoint]  # type: ignore[union-attr]
+                acc = bucket.aliases[sample[2]][sample[1]]  # type: ignore[union-attr]
             except KeyError:  # first sight in this bucket
-                acc = self._request_acc(bucket, endpoint, method)  # type: ignore[arg-type]
-            acc.add(status, duration_ms, req_bytes, resp_bytes, ts)
+                acc = self._request_acc(bucket, sample[1], sample[2])  # type: ignore[arg-type]
+            group = groups.get(acc)
+            if group is None:
+                groups[acc] = [sample]
+            else:
+                group.append(sample)
+        for acc, samples in groups.items():
+            acc.add_samples(samples)
         take_run = runs.popleft
         for _ in range(len(runs)):
             self._add_run(take_run())
