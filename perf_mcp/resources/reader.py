@@ -1,4 +1,4 @@
-"""The psutil resource sampler: system and process readings, taken in a worker thread.
+"""Blocking psutil reads: one ``ResourceReader.read()`` per sample.
 
 A reading psutil cannot give (not on this platform, or for lack of permission) is ``None``
 with the reason in ``unavailable``: never a crash, never a made-up 0.
@@ -7,100 +7,20 @@ with the reason in ``unavailable``: never a crash, never a made-up 0.
 >>> sample = reader.read()
 >>> 0 <= sample.memory_percent <= 100
 True
-
-In a server's lifespan, every ``interval_s`` seconds, each sample to a sink::
-
-    async with ResourceSampler(sink=store.add_resource_sample, interval_s=30) as sampler:
-        ...
-        sampler.latest  # the newest ResourceSample, for alerting and health
 """
 
 from __future__ import annotations
 
-import logging
-import math
 import os
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import anyio
-import anyio.abc
 import psutil
-from pydantic import BaseModel, ConfigDict, Field
 
-from perf_mcp.periodic import Periodic
-
-DEFAULT_INTERVAL_S = 30.0
-MIN_INTERVAL_S = 1.0
-
-logger = logging.getLogger(__name__)
-
-Sink = Callable[["ResourceSample"], None]
-
-
-class _Answer(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class DiskUsage(_Answer):
-    """Space on the filesystem holding ``path``."""
-
-    path: str
-    total_bytes: int | None = None
-    used_bytes: int | None = None
-    free_bytes: int | None = None
-    percent: float | None = None
-    unavailable: str | None = Field(default=None, description="Why the numbers are missing.")
-
-
-class ProcessUsage(_Answer):
-    """One process: this server, or a PID the user named."""
-
-    pid: int
-    name: str | None = None
-    rss_bytes: int | None = None
-    cpu_percent: float | None = Field(default=None, description="100 = one core busy.")
-    threads: int | None = None
-    open_files: int | None = None
-    unavailable: dict[str, str] = Field(
-        default_factory=dict, description="Field name -> why it is missing."
-    )
-
-
-class ResourceSample(_Answer):
-    """One reading of the machine and of the watched processes."""
-
-    timestamp: float = Field(description="Unix seconds.")
-    cpu_percent: float | None = Field(
-        default=None, description="System CPU, 0..100: the mean of cpu_per_core."
-    )
-    cpu_per_core: list[float] | None = None
-    cpu_count: int | None = None
-    memory_total_bytes: int | None = None
-    memory_available_bytes: int | None = None
-    memory_percent: float | None = None
-    swap_total_bytes: int | None = None
-    swap_used_bytes: int | None = None
-    swap_percent: float | None = None
-    disks: list[DiskUsage] = []
-    disk_read_bytes_per_s: float | None = None
-    disk_write_bytes_per_s: float | None = None
-    net_sent_bytes_per_s: float | None = None
-    net_recv_bytes_per_s: float | None = None
-    load_1: float | None = None
-    load_5: float | None = None
-    load_15: float | None = None
-    process_count: int | None = None
-    processes: list[ProcessUsage] = Field(
-        default=[], description="This process first, then the PIDs asked for."
-    )
-    unavailable: dict[str, str] = Field(
-        default_factory=dict, description="Field name -> why psutil could not give it."
-    )
+from perf_mcp.resources.models import DiskUsage, ProcessUsage, ResourceSample
 
 
 def _reason(exc: BaseException) -> str:
@@ -349,176 +269,3 @@ def _existing_ancestor(path: str) -> str:
         if candidate.exists():
             return str(candidate)
     return str(current)
-
-
-# ---------------------------------------------------------------- the background task
-
-
-class ResourceSampler(Periodic):
-    """Samples every ``interval_s`` seconds in a worker thread and hands samples to ``sink``.
-
-    An async context manager owning a task group (Periodic). The sink runs in the worker thread too
-    (it may block: the store writes the sample to SQLite); if it raises, the error is logged
-    and sampling goes on.
-    """
-
-    def __init__(
-        self,
-        sink: Sink | None = None,
-        *,
-        interval_s: float = DEFAULT_INTERVAL_S,
-        first_after_s: float = 1.0,
-        reader: ResourceReader | None = None,
-        pids: Iterable[int] = (),
-        disk_paths: Iterable[str | os.PathLike[str]] = (),
-        psutil_module: ModuleType = psutil,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-    ) -> None:
-        super().__init__(
-            interval_s,
-            what="resource sampling",
-            min_interval_s=MIN_INTERVAL_S,
-            first_after_s=first_after_s,
-            sleep=sleep,
-        )
-        self.reader = reader or ResourceReader(
-            pids=pids, disk_paths=disk_paths, psutil_module=psutil_module
-        )
-        self._sink = sink
-        self._reading = threading.Lock()  # the schedule and sample_once() may overlap
-        self.latest: ResourceSample | None = None
-        self.samples_taken = 0
-        self.errors = 0
-        self.last_error: str | None = None
-        self.started_at: float | None = None
-
-    async def _started(self) -> None:
-        await anyio.to_thread.run_sync(self.reader.prime)
-        self.started_at = time.time()
-
-    async def sample_once(self) -> ResourceSample | None:
-        """Take one sample now in a worker thread and hand it to the sink (None if it failed)."""
-        return await anyio.to_thread.run_sync(self._take)
-
-    async def tick(self) -> object:
-        return await self.sample_once()
-
-    def _take(self) -> ResourceSample | None:
-        with self._reading:
-            try:
-                sample = self.reader.read()
-            except Exception as exc:  # a psutil surprise must not stop sampling
-                self._failed(exc, "reading resources failed")
-                return None
-            self.latest = sample
-            self.samples_taken += 1
-            if self._sink is not None:
-                try:
-                    self._sink(sample)
-                except Exception as exc:
-                    self._failed(exc, "storing a resource sample failed")
-            return sample
-
-    def _failed(self, exc: Exception, what: str) -> None:
-        self.errors += 1
-        self.last_error = f"{what}: {type(exc).__name__}: {exc}"
-        logger.warning(what, exc_info=exc)
-
-
-# ---------------------------------------------------------------- summaries
-
-
-class MetricStats(_Answer):
-    """One metric over a window of samples."""
-
-    last: float
-    min: float
-    mean: float
-    max: float
-    p95: float
-    samples: int
-
-
-class ResourceSummary(_Answer):
-    """The latest sample plus min/mean/max/p95 of each numeric metric over the window."""
-
-    samples: int = Field(description="Samples the stats rest on.")
-    latest: ResourceSample | None
-    stats: dict[str, MetricStats] = Field(
-        description="Metric name -> stats; process_* metrics are this server's own process."
-    )
-    first_at: float | None = Field(default=None, description="The oldest sample, Unix seconds.")
-    last_at: float | None = Field(default=None, description="The newest sample, Unix seconds.")
-    window: str | None = None
-    interval_s: float | None = Field(
-        default=None, description="Seconds between samples; None when no sampler runs here."
-    )
-    spread: bool = Field(
-        default=False,
-        description="True when the window held more samples than were read: "
-        "the stats rest on samples spread evenly over it.",
-    )
-    note: str = ""
-
-
-SUMMARY_METRICS: tuple[str, ...] = (
-    "cpu_percent",
-    "memory_percent",
-    "swap_percent",
-    "load_1",
-    "disk_read_bytes_per_s",
-    "disk_write_bytes_per_s",
-    "net_sent_bytes_per_s",
-    "net_recv_bytes_per_s",
-    "process_cpu_percent",
-    "process_rss_bytes",
-)
-
-
-def summarize(samples: Sequence[ResourceSample], pid: int | None = None) -> ResourceSummary:
-    """Summarize samples (any order) for ``get_resource_usage``: unavailable values are skipped.
-
-    ``process_*`` metrics come from the process ``pid`` (default: each sample's first, the
-    process that took it), so samples several servers stored in one file do not mix.
-    """
-    ordered = sorted(samples, key=lambda s: s.timestamp)
-    series: dict[str, list[float]] = {name: [] for name in SUMMARY_METRICS}
-    for sample in ordered:
-        own = _process(sample, pid)
-        values: dict[str, float | int | None] = {
-            name: getattr(sample, name)
-            for name in SUMMARY_METRICS
-            if not name.startswith("process_")
-        }
-        values["process_cpu_percent"] = own.cpu_percent if own else None
-        values["process_rss_bytes"] = own.rss_bytes if own else None
-        for name, value in values.items():
-            if value is not None:
-                series[name].append(float(value))
-    stats = {name: _stats(values) for name, values in series.items() if values}
-    return ResourceSummary(
-        samples=len(ordered),
-        latest=ordered[-1] if ordered else None,
-        stats=stats,
-        first_at=ordered[0].timestamp if ordered else None,
-        last_at=ordered[-1].timestamp if ordered else None,
-    )
-
-
-def _process(sample: ResourceSample, pid: int | None) -> ProcessUsage | None:
-    if pid is None:
-        return sample.processes[0] if sample.processes else None
-    return next((p for p in sample.processes if p.pid == pid), None)
-
-
-def _stats(values: list[float]) -> MetricStats:
-    ordered = sorted(values)
-    rank = max(0, math.ceil(0.95 * len(ordered)) - 1)  # nearest-rank p95
-    return MetricStats(
-        last=values[-1],
-        min=ordered[0],
-        mean=sum(values) / len(values),
-        max=ordered[-1],
-        p95=ordered[rank],
-        samples=len(values),
-    )

@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from perf_mcp.core.models import InvalidInputError
-from perf_mcp.sampler import ResourceReader, ResourceSample, ResourceSampler, summarize
+from perf_mcp.resources import ResourceReader, ResourceSample, ResourceSampler, summarize
 from tests.step_sleep import StepSleep
 
 MiB = 1 << 20
