@@ -22,6 +22,10 @@ import psutil
 
 from perf_mcp.resources.models import DiskUsage, ProcessUsage, ResourceSample
 
+# psutil counts CPU time in clock ticks (10 ms on Linux): over a shorter span a busy CPU
+# reads as 0 %, so a reading waits until the counters were last read at least this long ago.
+MIN_CPU_SPAN_S = 0.25
+
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, AttributeError | NotImplementedError):
@@ -38,7 +42,8 @@ _UNAVAILABLE = (psutil.Error, OSError, NotImplementedError, AttributeError, Runt
 class ResourceReader:
     """Blocking psutil reads, one ``read()`` per sample; keeps what rates and CPU % need.
 
-    ``psutil_module`` is the real psutil unless a test passes a module with faults in it.
+    ``psutil_module`` is the real psutil unless a test passes a module with faults in it;
+    ``monotonic`` and ``sleep`` are the real clock unless a test passes a fake one.
     """
 
     def __init__(
@@ -49,10 +54,12 @@ class ResourceReader:
         psutil_module: ModuleType = psutil,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._ps = psutil_module
         self._clock = clock
         self._monotonic = monotonic
+        self._sleep = sleep
         own = os.getpid()
         self.pids: list[int] = [own, *(p for p in dict.fromkeys(pids) if p != own)]
         self.disk_paths: list[str] = [os.fspath(p) for p in dict.fromkeys(disk_paths)]
@@ -60,11 +67,12 @@ class ResourceReader:
         self._primed_cpu: set[int] = set()
         self._cpu_count: int | None = None
         self._last_io: tuple[float, Any, Any] | None = None
-        self._cpu_primed = False
+        self._cpu_read_at: float | None = None  # monotonic time the CPU counters were read
 
     def prime(self) -> None:
         """Start the CPU % and I/O rate counters, so the first sample has real values."""
-        self._system_cpu_percent()
+        now = self._monotonic()
+        self._system_cpu_percent(now)
         for pid in self.pids:
             process = self._process(pid, {})
             try:
@@ -72,13 +80,17 @@ class ResourceReader:
                     self._process_cpu(process, pid, {})
             except _UNAVAILABLE:  # the sample reports it; priming is best effort
                 continue
-        self._io_rates({}, {})
+        self._io_rates(now, {}, {})
 
     def read(self) -> ResourceSample:
         """Take one sample (blocking: call it from a worker thread)."""
         gone: dict[str, str] = {}
+        now = self._monotonic()
+        if self._cpu_read_at is not None and now - self._cpu_read_at < MIN_CPU_SPAN_S:
+            self._sleep(MIN_CPU_SPAN_S - (now - self._cpu_read_at))
+            now = self._monotonic()
         fields: dict[str, Any] = {"timestamp": self._clock()}
-        cpu = self._system_cpu_percent()
+        cpu = self._system_cpu_percent(now)
         if cpu is None:
             gone["cpu_percent"] = gone["cpu_per_core"] = "first reading: CPU % needs two readings"
         else:
@@ -91,7 +103,7 @@ class ResourceReader:
         self._memory(fields, gone)
         self._swap(fields, gone)
         fields["disks"] = [self._disk(path) for path in self.disk_paths]
-        self._io_rates(fields, gone)
+        self._io_rates(now, fields, gone)
         self._load(fields, gone)
         self._try(fields, gone, "process_count", lambda: len(self._ps.pids()))
         fields["processes"] = [self._process_usage(pid) for pid in self.pids]
@@ -99,14 +111,14 @@ class ResourceReader:
 
     # ------------------------------------------------------------ system
 
-    def _system_cpu_percent(self) -> tuple[float, list[float]] | None:
+    def _system_cpu_percent(self, now: float) -> tuple[float, list[float]] | None:
         """(system CPU %, per-core %): the system figure is the mean of the cores'."""
         try:
             per_core = [float(v) for v in self._ps.cpu_percent(interval=None, percpu=True)]
         except _UNAVAILABLE:
             return None
-        if not self._cpu_primed or not per_core:  # psutil's first answer is a meaningless 0
-            self._cpu_primed = True
+        primed, self._cpu_read_at = self._cpu_read_at is not None, now
+        if not primed or not per_core:  # psutil's first answer is a meaningless 0
             return None
         return sum(per_core) / len(per_core), per_core
 
@@ -145,9 +157,8 @@ class ResourceReader:
             percent=float(usage.percent),
         )
 
-    def _io_rates(self, fields: dict[str, Any], gone: dict[str, str]) -> None:
-        """Disk and network bytes per second since the previous reading."""
-        now = self._monotonic()
+    def _io_rates(self, now: float, fields: dict[str, Any], gone: dict[str, str]) -> None:
+        """Disk and network bytes per second since the previous reading (at monotonic ``now``)."""
         disk = self._counters(self._ps.disk_io_counters, "disk I/O")
         net = self._counters(self._ps.net_io_counters, "network I/O")
         previous, self._last_io = self._last_io, (now, disk, net)

@@ -93,14 +93,26 @@ def _process(sample: ResourceSample, pid: int | None) -> ProcessUsage | None:
     return next((p for p in sample.processes if p.pid == pid), None)
 
 
+def nearest_rank(ordered: Sequence[float], q: float) -> float:
+    """The q-quantile of sorted values: the smallest with at least q of them at or below it.
+
+    >>> nearest_rank([1.0, 2.0], 0.95)
+    2.0
+    """
+    if not ordered or not 0 <= q <= 1:
+        raise ValueError(f"need values and 0 <= q <= 1, got {len(ordered)} values and q={q!r}")
+    # q * n may land a rounding error above a whole number (0.07 * 100 = 7.000000000000001)
+    rank = math.ceil(q * len(ordered) - 1e-9)
+    return ordered[max(0, rank - 1)]
+
+
 def _stats(values: list[float]) -> MetricStats:
     ordered = sorted(values)
-    rank = max(0, math.ceil(0.95 * len(ordered)) - 1)  # nearest-rank p95
     return MetricStats(
         last=values[-1],
         min=ordered[0],
         mean=sum(values) / len(values),
         max=ordered[-1],
-        p95=ordered[rank],
+        p95=nearest_rank(ordered, 0.95),
         samples=len(values),
     )

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import anyio
 import pytest
 
@@ -76,3 +81,56 @@ async def test_a_failing_sink_is_logged_and_sampling_goes_on(
 
 
 # ---------------------------------------------------------------- summaries
+
+
+# ---------------------------------------------------------------- the first reading is real
+
+
+@contextmanager
+def busy_thread(seconds: float = 20.0) -> Iterator[None]:
+    """A thread that keeps one core busy until the block ends (or ``seconds`` pass)."""
+    stop = threading.Event()
+
+    def spin() -> None:
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and time.monotonic() < deadline:
+            pass
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=seconds)
+
+
+@pytest.mark.anyio
+async def test_first_scheduled_reading_of_a_fresh_sampler_under_load_is_not_zero() -> None:
+    samples: list[ResourceSample] = []
+    sleep = StepSleep(stop_after=2)  # the first tick comes at once after start
+    with busy_thread():
+        async with ResourceSampler(samples.append, interval_s=30, sleep=sleep):
+            with anyio.fail_after(20):
+                await sleep.done.wait()
+    first = samples[0]
+    assert first.cpu_percent is not None
+    assert first.cpu_percent > 0
+    own_cpu = own(first).cpu_percent
+    assert own_cpu is not None
+    assert own_cpu > 0
+
+
+@pytest.mark.anyio
+async def test_a_reading_asked_for_right_after_start_under_load_is_not_zero() -> None:
+    samples: list[ResourceSample] = []
+    with busy_thread():
+        async with ResourceSampler(samples.append, interval_s=30) as sampler:
+            with anyio.fail_after(20):
+                await sampler.sample_once()  # what get_resource_usage does on a fresh server
+    first = samples[0]
+    assert first.cpu_percent is not None
+    assert first.cpu_percent > 0
+    own_cpu = own(first).cpu_percent
+    assert own_cpu is not None
+    assert own_cpu > 0
