@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -100,11 +101,14 @@ class ResourceReader:
             self._cpu_count = fields.get("cpu_count")
         else:
             fields["cpu_count"] = self._cpu_count
-        self._memory(fields, gone)
-        self._swap(fields, gone)
+        self._group(fields, gone, "virtual_memory", _MEMORY)
+        self._group(fields, gone, "swap_memory", _SWAP)
+        if fields.get("swap_total_bytes") == 0:  # 0% of nothing is not a reading
+            del fields["swap_percent"]
+            gone["swap_percent"] = "no swap configured"
         fields["disks"] = [self._disk(path) for path in self.disk_paths]
         self._io_rates(now, fields, gone)
-        self._load(fields, gone)
+        self._group(fields, gone, "getloadavg", _LOAD)
         self._try(fields, gone, "process_count", lambda: len(self._ps.pids()))
         fields["processes"] = [self._process_usage(pid) for pid in self.pids]
         return ResourceSample(**fields, unavailable=gone)
@@ -121,28 +125,6 @@ class ResourceReader:
         if not primed or not per_core:  # psutil's first answer is a meaningless 0
             return None
         return sum(per_core) / len(per_core), per_core
-
-    def _memory(self, fields: dict[str, Any], gone: dict[str, str]) -> None:
-        names = ("memory_total_bytes", "memory_available_bytes", "memory_percent")
-        try:
-            mem = self._ps.virtual_memory()
-        except _UNAVAILABLE as exc:
-            gone.update(dict.fromkeys(names, _reason(exc)))
-            return
-        fields.update(zip(names, (mem.total, mem.available, float(mem.percent)), strict=True))
-
-    def _swap(self, fields: dict[str, Any], gone: dict[str, str]) -> None:
-        names = ("swap_total_bytes", "swap_used_bytes", "swap_percent")
-        try:
-            swap = self._ps.swap_memory()
-        except _UNAVAILABLE as exc:
-            gone.update(dict.fromkeys(names, _reason(exc)))
-            return
-        fields["swap_total_bytes"], fields["swap_used_bytes"] = swap.total, swap.used
-        if swap.total > 0:
-            fields["swap_percent"] = float(swap.percent)
-        else:  # 0% of nothing is not a reading
-            gone["swap_percent"] = "no swap configured"
 
     def _disk(self, path: str) -> DiskUsage:
         try:
@@ -182,14 +164,16 @@ class ResourceReader:
             return _reason(exc)
         return counters if counters is not None else f"no {what} counters on this system"
 
-    def _load(self, fields: dict[str, Any], gone: dict[str, str]) -> None:
-        names = ("load_1", "load_5", "load_15")
+    def _group(
+        self, fields: dict[str, Any], gone: dict[str, str], call: str, parts: _Parts
+    ) -> None:
+        """Several fields from one psutil call: all of them, or the reason for each."""
         try:
-            loads = self._ps.getloadavg()
+            result = getattr(self._ps, call)()
         except _UNAVAILABLE as exc:
-            gone.update(dict.fromkeys(names, _reason(exc)))
+            gone.update(dict.fromkeys(parts, _reason(exc)))
             return
-        fields.update(zip(names, (float(v) for v in loads), strict=True))
+        fields.update((name, part(result)) for name, part in parts.items())
 
     def _try(
         self, fields: dict[str, Any], gone: dict[str, str], name: str, read: Callable[[], Any]
@@ -257,6 +241,18 @@ class ResourceReader:
         self._primed_cpu.discard(pid)
 
 
+_Parts = dict[str, Callable[[Any], Any]]  # field name -> how to take it from the call's result
+_MEMORY: _Parts = {
+    "memory_total_bytes": attrgetter("total"),
+    "memory_available_bytes": attrgetter("available"),
+    "memory_percent": attrgetter("percent"),
+}
+_SWAP: _Parts = {
+    "swap_total_bytes": attrgetter("total"),
+    "swap_used_bytes": attrgetter("used"),
+    "swap_percent": attrgetter("percent"),
+}
+_LOAD: _Parts = {"load_1": itemgetter(0), "load_5": itemgetter(1), "load_15": itemgetter(2)}
 _DISK_RATES = (("disk_read_bytes_per_s", "read_bytes"), ("disk_write_bytes_per_s", "write_bytes"))
 _NET_RATES = (("net_sent_bytes_per_s", "bytes_sent"), ("net_recv_bytes_per_s", "bytes_recv"))
 

@@ -105,6 +105,15 @@ def busy_thread(seconds: float = 20.0) -> Iterator[None]:
         thread.join(timeout=seconds)
 
 
+def assert_cpu_was_busy(sample: ResourceSample) -> None:
+    """The system and this process were busy: a real CPU reading, not psutil's unprimed 0."""
+    process_cpu = own(sample).cpu_percent
+    assert sample.cpu_percent is not None
+    assert sample.cpu_percent > 0
+    assert process_cpu is not None
+    assert process_cpu > 0
+
+
 @pytest.mark.anyio
 async def test_first_scheduled_reading_of_a_fresh_sampler_under_load_is_not_zero() -> None:
     samples: list[ResourceSample] = []
@@ -113,12 +122,7 @@ async def test_first_scheduled_reading_of_a_fresh_sampler_under_load_is_not_zero
         async with ResourceSampler(samples.append, interval_s=30, sleep=sleep):
             with anyio.fail_after(20):
                 await sleep.done.wait()
-    first = samples[0]
-    assert first.cpu_percent is not None
-    assert first.cpu_percent > 0
-    own_cpu = own(first).cpu_percent
-    assert own_cpu is not None
-    assert own_cpu > 0
+    assert_cpu_was_busy(samples[0])
 
 
 @pytest.mark.anyio
@@ -128,9 +132,4 @@ async def test_a_reading_asked_for_right_after_start_under_load_is_not_zero() ->
         async with ResourceSampler(samples.append, interval_s=30) as sampler:
             with anyio.fail_after(20):
                 await sampler.sample_once()  # what get_resource_usage does on a fresh server
-    first = samples[0]
-    assert first.cpu_percent is not None
-    assert first.cpu_percent > 0
-    own_cpu = own(first).cpu_percent
-    assert own_cpu is not None
-    assert own_cpu > 0
+    assert_cpu_was_busy(samples[0])
