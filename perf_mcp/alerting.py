@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     import httpx
 
     from perf_mcp.monitor import Monitor
-    from perf_mcp.sampler import ResourceSampler
+    from perf_mcp.resources import ResourceSampler
     from perf_mcp.storage import SeriesAgg
 
 DEFAULT_INTERVAL_S = 10.0
@@ -421,7 +421,7 @@ def _run_subjects(monitor: Monitor, kind: str, subject: str | None, max_subjects
 
 
 def _resource_history(monitor: Monitor, rule: str, since: float, limit: int) -> list[HistoryPoint]:
-    from perf_mcp.sampler import ResourceSample
+    from perf_mcp.resources import ResourceSample
 
     field = "cpu_percent" if rule == "cpu_usage_percent" else "memory_percent"
     points: list[HistoryPoint] = []

@@ -88,7 +88,7 @@ from perf_mcp.core.models import (
 from perf_mcp.core.rules import AlertEvent, AlertRecord, Severity
 from perf_mcp.core.validation import Count, DurationMs, Name
 from perf_mcp.monitor import Monitor
-from perf_mcp.sampler import (
+from perf_mcp.resources import (
     ResourceReader,
     ResourceSample,
     ResourceSampler,

@@ -26,7 +26,7 @@ from perf_mcp.alerting import (
 )
 from perf_mcp.core.models import InvalidInputError
 from perf_mcp.core.rules import AlertEvent
-from perf_mcp.sampler import ResourceSample
+from perf_mcp.resources import ResourceSample
 from perf_mcp.storage import Storage
 from tests.logfire_capture import alert_logs, capture_logfire
 from tests.step_sleep import StepSleep

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -406,3 +407,93 @@ def test_a_monitor_that_refuses_does_not_break_the_call(monitor: Monitor) -> Non
 
     assert nameless() == 42
     assert monitor.get_agent_stats().agents == []
+
+
+# ------------------------------------------------------------ generators, driven by their consumer
+
+
+def test_a_generator_gets_what_its_consumer_sends_and_throws(monitor: Monitor) -> None:
+    @monitor_agent("echo", monitor=monitor)
+    def echo() -> Generator[str, int, None]:
+        received = yield "ready"
+        while True:
+            try:
+                received = yield f"got {received}"
+            except KeyError:
+                received = yield "handled"
+
+    generator = echo()
+    assert next(generator) == "ready"
+    assert generator.send(1) == "got 1"
+    assert generator.throw(KeyError("k")) == "handled"
+    assert generator.send(2) == "got 2"
+    generator.close()
+
+    stats = agent(monitor, "echo")
+    assert (stats.runs, stats.failures) == (1, 0)
+
+
+def test_a_tool_under_contextmanager_records_the_with_blocks_error(monitor: Monitor) -> None:
+    released: list[str] = []
+
+    @contextmanager
+    @monitor_tool("session", monitor=monitor)
+    def session() -> Iterator[str]:
+        try:
+            yield "connection"
+        finally:
+            released.append("connection")
+
+    with pytest.raises(TimeoutError), session():
+        raise TimeoutError("upstream")
+
+    assert released == ["connection"]
+    stats = tool(monitor, "session")
+    assert (stats.calls, stats.failures) == (1, 1)
+    assert stats.top_errors == [CountShare(name="TimeoutError", count=1)]
+
+
+@pytest.mark.anyio
+async def test_an_async_generator_gets_what_its_consumer_sends_and_throws(
+    monitor: Monitor,
+) -> None:
+    @monitor_agent("echo", monitor=monitor)
+    async def echo() -> AsyncGenerator[str, int]:
+        received = yield "ready"
+        while True:
+            try:
+                received = yield f"got {received}"
+            except KeyError:
+                received = yield "handled"
+
+    generator = echo()
+    assert await anext(generator) == "ready"
+    assert await generator.asend(1) == "got 1"
+    assert await generator.athrow(KeyError("k")) == "handled"
+    await generator.aclose()
+
+    stats = agent(monitor, "echo")
+    assert (stats.runs, stats.failures) == (1, 0)
+
+
+def test_only_the_generators_own_tool_calls_join_its_run(monitor: Monitor) -> None:
+    @monitor_tool("inside", monitor=monitor)
+    def inside() -> None:
+        pass
+
+    @monitor_tool("between", monitor=monitor)
+    def between() -> None:
+        pass
+
+    @monitor_agent("producer", monitor=monitor)
+    def produce() -> Iterator[int]:
+        inside()
+        yield 1
+        inside()
+        yield 2
+
+    for _ in produce():
+        between()  # the consumer's, not the run's
+
+    assert agent(monitor, "producer").tool_usage == [CountShare(name="inside", count=2)]
+    assert tool(monitor, "between").calls == 2

@@ -23,7 +23,7 @@ from mcp.types import (
 )
 
 from perf_mcp import Monitor
-from perf_mcp.sampler import ProcessUsage, ResourceSample
+from perf_mcp.resources import ProcessUsage, ResourceSample
 from perf_mcp.server import Runtime, build_server
 from tests.quiet_machine import quiet_machine
 from tests.server.mcp_calls import call_error, call_ok

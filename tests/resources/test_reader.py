@@ -1,82 +1,18 @@
-"""The resource sampler against psutil's own readings, and with psutil faults injected."""
+"""The resource reader against psutil's own readings, and with psutil faults injected."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections import namedtuple
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import anyio
 import psutil
-import pytest
 
-from perf_mcp.core.models import InvalidInputError
-from perf_mcp.sampler import ResourceReader, ResourceSample, ResourceSampler, summarize
-from tests.step_sleep import StepSleep
+from perf_mcp.resources import ResourceReader
+from tests.resources.psutil_fakes import denying_psutil, fake_psutil, own
 
 MiB = 1 << 20
-
-
-def fake_psutil(**overrides: Any) -> ModuleType:
-    """The real psutil module with some of its functions replaced."""
-    module = ModuleType("psutil")
-    module.__dict__.update({k: v for k, v in vars(psutil).items() if not k.startswith("__")})
-    for name, value in overrides.items():
-        if value is None:
-            delattr(module, name)
-        else:
-            setattr(module, name, value)
-    return module
-
-
-class DeniedProcess:
-    """A live process whose every reading psutil refuses, as for another user's process."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self._real = psutil.Process(pid)
-
-    def oneshot(self) -> Any:
-        return self._real.oneshot()
-
-    def _deny(self, *args: Any, **kwargs: Any) -> Any:
-        raise psutil.AccessDenied(self.pid, "sleeper")
-
-    name = memory_info = cpu_percent = num_threads = open_files = _deny
-
-
-def denying_psutil(pid: int) -> ModuleType:
-    real = psutil.Process
-
-    def process(wanted: int | None = None) -> Any:
-        return DeniedProcess(pid) if wanted == pid else real(wanted)
-
-    return fake_psutil(Process=process)
-
-
-@pytest.fixture
-def other_process() -> Iterator[int]:
-    """A PID of a live process that is not this one."""
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        yield child.pid
-    finally:
-        child.kill()
-        child.wait(timeout=10)
-
-
-def own(sample: ResourceSample) -> Any:
-    assert sample.processes[0].pid == os.getpid()
-    return sample.processes[0]
-
-
-# ---------------------------------------------------------------- against psutil
 
 
 def test_readings_match_psutil(tmp_path: Path) -> None:
@@ -191,29 +127,6 @@ def test_access_denied_for_a_process_is_reported_and_the_rest_is_read(
     assert sample.memory_percent is not None
 
 
-@pytest.mark.anyio
-async def test_sampler_carries_on_when_psutil_denies_access(other_process: int) -> None:
-    samples: list[ResourceSample] = []
-    sleep = StepSleep(stop_after=4)
-    sampler = ResourceSampler(
-        samples.append,
-        interval_s=1,
-        pids=[other_process],
-        psutil_module=denying_psutil(other_process),
-        sleep=sleep,
-    )
-    async with sampler:
-        with anyio.fail_after(20):
-            await sleep.done.wait()
-    assert len(samples) == 3
-    assert sampler.errors == 0
-    for sample in samples:
-        assert sample.processes[1].rss_bytes is None
-        assert sample.processes[1].unavailable["rss_bytes"].startswith("AccessDenied")
-        assert own(sample).rss_bytes is not None
-        assert sample.cpu_percent is not None
-
-
 def test_process_that_does_not_exist_is_unavailable() -> None:
     gone_pid = max(psutil.pids()) + 100_000
     sample = ResourceReader(pids=[gone_pid]).read()
@@ -243,73 +156,3 @@ def test_readings_the_platform_lacks_are_unavailable_not_zero() -> None:
 
 
 # ---------------------------------------------------------------- the background task
-
-
-def test_interval_below_one_second_is_refused() -> None:
-    with pytest.raises(InvalidInputError, match=r"at least 1 s, got 0\.5"):
-        ResourceSampler(interval_s=0.5)
-
-
-@pytest.mark.anyio
-async def test_sampler_hands_samples_to_the_sink_on_its_interval() -> None:
-    samples: list[ResourceSample] = []
-    sleep = StepSleep(stop_after=3)
-    sampler = ResourceSampler(samples.append, interval_s=30, sleep=sleep)
-    assert not sampler.running
-    async with sampler:
-        assert sampler.running
-        with anyio.fail_after(20):
-            await sleep.done.wait()
-    assert not sampler.running
-    assert len(samples) == sampler.samples_taken == 2
-    assert sampler.latest is samples[-1]
-    assert sleep.calls[0] == 1.0  # the first sample comes soon after start, primed
-    assert all(29 < s <= 30 for s in sleep.calls[1:])
-    assert samples[0].cpu_percent is not None  # primed at start: a real reading, not 0
-
-
-@pytest.mark.anyio
-async def test_a_failing_sink_is_logged_and_sampling_goes_on(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    def sink(sample: ResourceSample) -> None:
-        raise RuntimeError("database is locked")
-
-    sleep = StepSleep(stop_after=4)
-    async with ResourceSampler(sink, interval_s=5, sleep=sleep) as sampler:
-        with anyio.fail_after(20):
-            await sleep.done.wait()
-    assert (sampler.samples_taken, sampler.errors) == (3, 3)
-    assert sampler.last_error == (
-        "storing a resource sample failed: RuntimeError: database is locked"
-    )
-    assert "storing a resource sample failed" in caplog.text
-
-
-# ---------------------------------------------------------------- summaries
-
-
-def test_summarize_gives_latest_and_min_mean_max_p95_skipping_unavailable() -> None:
-    samples = [
-        ResourceSample(timestamp=float(t), cpu_percent=float(t * 10), memory_percent=50.0)
-        for t in range(1, 11)
-    ]
-    samples.append(
-        ResourceSample(timestamp=11.0, memory_percent=70.0, unavailable={"cpu_percent": "x"})
-    )
-    summary = summarize(list(reversed(samples)))
-    assert summary.samples == 11
-    assert summary.latest is not None
-    assert summary.latest.timestamp == 11.0
-    cpu = summary.stats["cpu_percent"]
-    assert (cpu.last, cpu.min, cpu.mean, cpu.max, cpu.p95, cpu.samples) == (
-        100,
-        10,
-        55,
-        100,
-        100,
-        10,
-    )
-    assert summary.stats["memory_percent"].last == 70
-    assert "load_1" not in summary.stats
-    assert summarize([]).latest is None

@@ -1,0 +1,189 @@
+"""The run-context objects: an agent run or a tool call in progress, and how each records itself.
+
+A tool call that ends while an agent run is current joins that run's ``tool_calls``; otherwise
+it is recorded on its own. Recording goes to the run's monitor, else the default one, and never
+breaks the caller: a refusal is logged once per name.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextvars import ContextVar, Token
+from time import perf_counter
+from typing import TYPE_CHECKING, Any, Protocol
+
+from perf_mcp.integrations.usage import model_from, usage_from
+
+if TYPE_CHECKING:
+    from perf_mcp.monitor import Monitor
+
+
+class Opened(Protocol):
+    """What an instrument opens (an AgentRun or a ToolCall): it keeps its token and records
+    itself when it finishes."""
+
+    _token: Any
+
+    def _finish(self, error: BaseException | None, result: Any = None) -> None: ...
+
+
+MAX_TOOL_CALLS_PER_RUN = 1000
+"""Tool calls kept on one run; calls beyond it are recorded on their own, naming the agent."""
+
+_PLAIN_TYPES = frozenset({str, bytes, int, float, bool, type(None), list, tuple})
+_log = logging.getLogger(__name__)
+open_run: ContextVar[AgentRun | None] = ContextVar("perf_mcp_agent_run", default=None)
+open_tool_call: ContextVar[ToolCall | None] = ContextVar("perf_mcp_tool_call", default=None)
+_failures_logged: set[str] = set()
+
+
+def current_run() -> AgentRun | None:
+    """The monitored agent run in progress here, to add token usage or the model to it."""
+    return open_run.get()
+
+
+class AgentRun:
+    """One agent run in progress; set ``model``, or call :meth:`add_usage`, while it runs."""
+
+    __slots__ = (
+        "_monitor",
+        "_token",
+        "_usage_added",
+        "agent_name",
+        "cache_read_tokens",
+        "conversation_id",
+        "cost_usd",
+        "input_tokens",
+        "model",
+        "output_tokens",
+        "provider",
+        "run_id",
+        "start",
+        "tool_calls",
+    )
+
+    def __init__(
+        self,
+        agent_name: str,
+        monitor: Monitor | None,
+        model: str | None = None,
+        provider: str | None = None,
+        conversation_id: str | None = None,
+    ) -> None:
+        self.agent_name = agent_name
+        self.model = model
+        self.provider = provider
+        self.conversation_id = conversation_id
+        self.run_id: str | None = None
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cache_read_tokens = 0
+        self.cost_usd = 0.0
+        self.tool_calls: list[dict[str, Any]] = []
+        self._monitor = monitor
+        self._usage_added = False
+        self._token: Token[AgentRun | None] | None = None
+        self.start = perf_counter()
+
+    def add_usage(
+        self,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cost_usd: float = 0.0,
+    ) -> None:
+        """Add tokens (and cost) spent so far; the result's own ``usage`` is then not read."""
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+        self.cache_read_tokens += cache_read_tokens
+        self.cost_usd += cost_usd
+        self._usage_added = True
+
+    def _finish(self, error: BaseException | None, result: Any = None) -> None:
+        """Record the run; its usage comes from ``result`` unless :meth:`add_usage` gave it."""
+        duration_ms = (perf_counter() - self.start) * 1000
+        try:
+            fields: dict[str, Any] = {"agent_name": self.agent_name, "duration_ms": duration_ms}
+            if error is not None:
+                fields["success"] = False
+                fields["error_type"] = type(error).__name__
+            elif result.__class__ not in _PLAIN_TYPES and not self._usage_added:
+                self._take_usage(result)  # not for None, a str, a number...
+            # Only what differs from the defaults: fewer keyword arguments to pass and check.
+            if self.input_tokens or self.output_tokens or self.cache_read_tokens or self.cost_usd:
+                fields["input_tokens"] = self.input_tokens
+                fields["output_tokens"] = self.output_tokens
+                fields["cache_read_tokens"] = self.cache_read_tokens
+                fields["cost_usd"] = self.cost_usd
+            if self.tool_calls:
+                fields["tool_calls"] = self.tool_calls
+            if self.model is not None:
+                fields["model"] = self.model
+            if self.provider is not None:
+                fields["provider"] = self.provider
+            if self.run_id is not None:
+                fields["run_id"] = self.run_id
+            if self.conversation_id is not None:
+                fields["conversation_id"] = self.conversation_id
+            _resolve(self._monitor).record_agent_run(**fields)
+        except Exception:
+            _log_failure_once("agent run", self.agent_name)
+
+    def _take_usage(self, result: Any) -> None:
+        usage = usage_from(result)
+        if usage is not None:
+            self.input_tokens, self.output_tokens, self.cache_read_tokens = usage
+        if self.model is None:
+            self.model = model_from(result)
+
+
+class ToolCall:
+    """One tool call in progress (what ``with monitor_tool(...)`` gives)."""
+
+    __slots__ = ("_monitor", "_token", "start", "tool_name")
+
+    def __init__(self, tool_name: str, monitor: Monitor | None) -> None:
+        self.tool_name = tool_name
+        self._monitor = monitor
+        self._token: Token[ToolCall | None] | None = None
+        self.start = perf_counter()
+
+    def _finish(self, error: BaseException | None, result: Any = None) -> None:
+        """Join the agent run in progress, else record the call on its own."""
+        duration_ms = (perf_counter() - self.start) * 1000
+        error_type = None if error is None else type(error).__name__
+        run = open_run.get()
+        if run is not None and len(run.tool_calls) < MAX_TOOL_CALLS_PER_RUN:
+            run.tool_calls.append(
+                {
+                    "tool_name": self.tool_name,
+                    "duration_ms": duration_ms,
+                    "success": error is None,
+                    "error_type": error_type,
+                }
+            )
+            return
+        try:
+            _resolve(self._monitor).record_tool_call(
+                self.tool_name,
+                duration_ms,
+                error is None,
+                error_type,
+                None if run is None else run.agent_name,
+            )
+        except Exception:
+            _log_failure_once("tool call", self.tool_name)
+
+
+def _resolve(monitor: Monitor | None) -> Monitor:
+    if monitor is not None:
+        return monitor
+    from perf_mcp.integrations import default_monitor
+
+    return default_monitor()
+
+
+def _log_failure_once(kind: str, name: str) -> None:
+    if kind + name not in _failures_logged:
+        _failures_logged.add(kind + name)
+        _log.warning("perf-mcp could not record %s %r", kind, name, exc_info=True)
