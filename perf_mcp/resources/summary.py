@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from pydantic import Field
 
+from perf_mcp.core.stats import nearest_rank
 from perf_mcp.resources.models import Answer, ProcessUsage, ResourceSample
 
 
@@ -93,19 +93,6 @@ def _process(sample: ResourceSample, pid: int | None) -> ProcessUsage | None:
     return next((p for p in sample.processes if p.pid == pid), None)
 
 
-def nearest_rank(ordered: Sequence[float], q: float) -> float:
-    """The q-quantile of sorted values: the smallest with at least q of them at or below it.
-
-    >>> nearest_rank([1.0, 2.0], 0.95)
-    2.0
-    """
-    if not ordered or not 0 <= q <= 1:
-        raise ValueError(f"need values and 0 <= q <= 1, got {len(ordered)} values and q={q!r}")
-    # q * n may land a rounding error above a whole number (0.07 * 100 = 7.000000000000001)
-    rank = math.ceil(q * len(ordered) - 1e-9)
-    return ordered[max(0, rank - 1)]
-
-
 def _stats(values: list[float]) -> MetricStats:
     ordered = sorted(values)
     return MetricStats(
@@ -113,6 +100,6 @@ def _stats(values: list[float]) -> MetricStats:
         min=ordered[0],
         mean=sum(values) / len(values),
         max=ordered[-1],
-        p95=nearest_rank(ordered, 0.95),
+        p95=ordered[nearest_rank(len(ordered), 0.95)],
         samples=len(values),
     )
