@@ -33,11 +33,10 @@ import anyio
 import anyio.abc
 import logfire
 
-from perf_mcp.core import rules
-from perf_mcp.core.alerts_models import AlertFilter, ThresholdChange
-from perf_mcp.core.models import EndpointSort, InvalidInputError, Window
-from perf_mcp.core.rules import (
+from perf_mcp.core import alerts as rules
+from perf_mcp.core.alerts import (
     AlertEvent,
+    AlertFilter,
     AlertRecord,
     AlertState,
     AlertStatus,
@@ -45,9 +44,11 @@ from perf_mcp.core.rules import (
     RuleSettings,
     Severity,
     Threshold,
+    ThresholdChange,
     ThresholdInfo,
     ThresholdOverride,
 )
+from perf_mcp.core.models import EndpointSort, InvalidInputError, Window
 from perf_mcp.core.window import plan_window
 from perf_mcp.periodic import Periodic
 

@@ -59,14 +59,17 @@ from pydantic import BaseModel, Field, ValidationError
 
 from perf_mcp.alerting import AlertManager, WebhookNotifier, monitor_history, monitor_source
 from perf_mcp.config import Settings
-from perf_mcp.core.alerts_models import (
+from perf_mcp.core.alerts import (
+    AlertEvent,
     AlertFilter,
     AlertList,
+    AlertRecord,
     Breach,
     ComponentHealth,
     Evaluation,
     HealthLevel,
     HealthStatus,
+    Severity,
     ThresholdChange,
     ThresholdList,
     ThresholdName,
@@ -88,7 +91,6 @@ from perf_mcp.core.models import (
     ToolStatsList,
     Window,
 )
-from perf_mcp.core.rules import AlertEvent, AlertRecord, Severity
 from perf_mcp.monitor import Monitor
 from perf_mcp.sampler import (
     ResourceReader,

@@ -24,8 +24,8 @@ from perf_mcp.alerting import (
     monitor_history,
     monitor_source,
 )
+from perf_mcp.core.alerts import AlertEvent
 from perf_mcp.core.models import InvalidInputError
-from perf_mcp.core.rules import AlertEvent
 from perf_mcp.sampler import ResourceSample
 from perf_mcp.storage import Storage
 from tests.logfire_capture import alert_logs, capture_logfire
