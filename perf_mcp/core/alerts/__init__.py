@@ -4,7 +4,8 @@ answers of the alert tools. Pure: stdlib and pydantic only, no I/O and no clock.
 - ``specs``: the built-in rules (``RULES``) and the settings shared by all of them;
 - ``thresholds``: overrides from ``set_threshold`` and the levels that apply to a subject;
 - ``state``: ``AlertState``, ``AlertEvent``, ``AlertRecord`` and ``evaluate()``/``acknowledge()``;
-- ``replay``: ``replay()`` a threshold over a stored history, ``combine_replays()``;
+- ``records``: the alert records ``list_alerts`` shows, opened and closed by events;
+- ``replay``: ``replay()`` a threshold over a stored history, ``compare_levels()`` for a dry run;
 - ``models``: what the alert, threshold and health tools answer.
 
 >>> t = effective_threshold("error_rate_5min", "GET /search")
@@ -24,7 +25,8 @@ from perf_mcp.core.alerts.models import (
     ThresholdList,
     ThresholdName,
 )
-from perf_mcp.core.alerts.replay import ReplaySummary, combine_replays, replay
+from perf_mcp.core.alerts.records import active_alerts, alert_status, forget_quiet, record_events
+from perf_mcp.core.alerts.replay import ReplaySummary, combine_replays, compare_levels, replay
 from perf_mcp.core.alerts.specs import (
     OVERALL,
     RULES,
@@ -90,14 +92,19 @@ __all__ = [
     "ThresholdOverride",
     "Unit",
     "acknowledge",
+    "active_alerts",
+    "alert_status",
     "check_subject",
     "check_value",
     "combine_replays",
+    "compare_levels",
     "effective_threshold",
     "evaluate",
+    "forget_quiet",
     "format_value",
     "get_rule",
     "make_override",
+    "record_events",
     "replay",
     "threshold_table",
 ]

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 
 from pydantic import Field
 
-from perf_mcp.core.alerts.specs import FrozenModel
+from perf_mcp.core.alerts.specs import FrozenModel, RuleSettings
 from perf_mcp.core.alerts.state import AlertState, evaluate
-from perf_mcp.core.alerts.thresholds import Threshold
+from perf_mcp.core.alerts.thresholds import Threshold, ThresholdOverride, effective_threshold
 
 MAX_LISTED_SUBJECTS = 10
 
@@ -89,3 +89,32 @@ def combine_replays(by_subject: Mapping[str, ReplaySummary]) -> ReplaySummary:
         subjects=len(parts),
         fired_subjects=[s for _, s in reversed(fired)][:MAX_LISTED_SUBJECTS],
     )
+
+
+def compare_levels(
+    name: str,
+    by_subject: Mapping[str, Iterable[tuple[float, float | None, int]]],
+    current: Iterable[ThresholdOverride],
+    proposed: Iterable[ThresholdOverride],
+    settings: RuleSettings | None = None,
+) -> tuple[ReplaySummary, ReplaySummary, str]:
+    """Replay rule ``name``'s history under the proposed overrides and under the current
+    ones: (replay, baseline, a sentence comparing them) for a ``set_threshold`` dry run."""
+    current, proposed = list(current), list(proposed)
+    new: dict[str, ReplaySummary] = {}
+    old: dict[str, ReplaySummary] = {}
+    for subject, points in by_subject.items():
+        points = list(points)
+        for overrides, into in ((proposed, new), (current, old)):
+            threshold = effective_threshold(name, subject, overrides, settings)
+            into[subject] = replay(threshold, subject, points)
+    replayed, baseline = combine_replays(new), combine_replays(old)
+    if not replayed.evaluations:
+        return replayed, baseline, "no stored history for this rule yet: nothing to replay"
+    span = (replayed.last_at or 0) - (replayed.first_at or 0)
+    note = (
+        f"replayed {replayed.evaluations} evaluations of {replayed.subjects} subject(s) over "
+        f"{span / 3600:.1f} h of stored history: {replayed.fired} episode(s) with the new "
+        f"levels, {baseline.fired} with the current ones"
+    )
+    return replayed, baseline, note
