@@ -49,10 +49,13 @@ HistorySource = Callable[[str, str | None], Mapping[str, Sequence[HistoryPoint]]
 """(rule, subject or None for every subject) -> points by subject, for a dry run."""
 
 
-def ratio(part: float, whole: int) -> float | None:
+def rate(part: float, whole: float) -> float | None:
     """``part / whole``, or None when there is nothing to divide by (no data is not 0%).
 
-    >>> ratio(3, 4), ratio(0, 0)
+    The rule of ``perf_mcp.core.stats.rate`` (and ``mean``) on main: this one goes when that
+    module is here.
+
+    >>> rate(3, 4), rate(0, 0)
     (0.75, None)
     """
     return part / whole if whole else None
@@ -181,9 +184,9 @@ def monitor_history(
                 if acc is None:
                     value = None
                 elif rule == "agent_avg_time_ms":
-                    value = ratio(acc.sum_ms, count)
+                    value = rate(acc.sum_ms, count)
                 else:
-                    value = ratio(acc.failures, count)
+                    value = rate(acc.failures, count)
                 series.append((float(t), value, count))
         return runs
 
@@ -241,7 +244,7 @@ def _request_value(rule: str, accs: Sequence[Any]) -> tuple[float | None, int]:
     if not count:
         return None, 0
     if rule == "error_rate_5min":
-        return ratio(sum(acc.status[5] for acc in accs), count), count
+        return rate(sum(acc.status[5] for acc in accs), count), count
     merged = accs[0].hist
     for acc in accs[1:]:
         merged.merge(acc.hist)
