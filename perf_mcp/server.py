@@ -59,14 +59,17 @@ from pydantic import BaseModel, Field, ValidationError
 
 from perf_mcp.alerting import AlertManager, WebhookNotifier, monitor_history, monitor_source
 from perf_mcp.config import Settings
-from perf_mcp.core.alerts_models import (
+from perf_mcp.core.alerts import (
+    AlertEvent,
     AlertFilter,
     AlertList,
+    AlertRecord,
     Breach,
     ComponentHealth,
     Evaluation,
     HealthLevel,
     HealthStatus,
+    Severity,
     ThresholdChange,
     ThresholdList,
     ThresholdName,
@@ -85,7 +88,6 @@ from perf_mcp.core.models import (
     ToolStatsList,
     Window,
 )
-from perf_mcp.core.rules import AlertEvent, AlertRecord, Severity
 from perf_mcp.core.validation import Count, DurationMs, Name
 from perf_mcp.monitor import Monitor
 from perf_mcp.resources import (
@@ -239,7 +241,7 @@ class Runtime:
         alerts = await anyio.to_thread.run_sync(
             lambda: AlertManager(
                 monitor_source(monitor, self.sampler),
-                store=storage,
+                store=monitor.alert_store,
                 interval_s=settings.alert_interval_s,
                 history=monitor_history(monitor),
             )
@@ -976,7 +978,7 @@ async def _health(runtime: Runtime) -> HealthStatus:
         _alerting_health(runtime.alerts, now),
     ]
     if runtime.webhook is not None:
-        components.append(_webhook_health(runtime.webhook))
+        components.append(runtime.webhook.health())
     active = runtime.alerts.list_alerts("active", limit=100) if runtime.alerts else []
     active.sort(key=lambda a: a.severity != "critical")
     problems: list[tuple[HealthLevel, str]] = [
@@ -1092,17 +1094,6 @@ def _alerting_health(alerts: AlertManager | None, now: float) -> ComponentHealth
     return ComponentHealth(
         name="alerting", status="ok", detail=f"{every}; last evaluation {now - last:.1f} s ago"
     )
-
-
-def _webhook_health(hook: WebhookNotifier) -> ComponentHealth:
-    if hook.last_failed:
-        return ComponentHealth(
-            name="webhook",
-            status="degraded",
-            detail=f"{hook.failures} delivery(ies) failed, last: {hook.last_error} "
-            f"({hook.sent} sent)",
-        )
-    return ComponentHealth(name="webhook", status="ok", detail=f"{hook.sent} sent")
 
 
 def _breach(alert: AlertRecord) -> Breach:

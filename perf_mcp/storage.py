@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from perf_mcp.core.alerts import AlertEvent, AlertRecord, AlertState, AlertStatus, ThresholdOverride
 from perf_mcp.core.models import SlowRequest
-from perf_mcp.core.rules import AlertEvent, AlertRecord, AlertState, AlertStatus, ThresholdOverride
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.core.sketch import LogHistogram
 from perf_mcp.core.window import TIERS, TierRange, bucket_start
@@ -886,7 +886,7 @@ class Storage:
     def alert_events_after(self, event_id: int, limit: int) -> list[tuple[int, AlertEvent]]:
         """Alert transitions stored after ``event_id`` (by any server), oldest first, with
         their ids; ``samples`` is not stored and reads 0."""
-        from perf_mcp.core.rules import RULES
+        from perf_mcp.core.alerts import RULES
 
         with self._lock:
             rows = self._conn.execute(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from perf_mcp.core.rules import ThresholdOverride
+from perf_mcp.core.alerts import ThresholdOverride
 from perf_mcp.storage import Storage
 
 MACHINE_RULES = ("cpu_usage_percent", "memory_usage_percent")

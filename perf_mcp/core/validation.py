@@ -339,7 +339,7 @@ def agent_run(fields: dict[str, Any], now: float) -> AgentRunSample:
         cost if cost == 0 and cost.__class__ is float else real("cost_usd", cost, MAX_COST_USD),
         *labels[3:],
         tuple(_nested_call(i, call, ts, now) for i, call in enumerate(calls)),
-    )  # type: ignore[return-value]
+    )
 
 
 _TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens")

@@ -79,7 +79,7 @@ def everything_at_once(stored: StoredSummary, buckets: list[PendingBucket]) -> S
 def test_a_head_updated_step_by_step_equals_one_built_at_once() -> None:
     rng = random.Random(7)
     stored_total = RequestAcc()
-    stored_total.add(200, 12.0, None, None, 1.0)
+    stored_total.add_samples([(1.0, "", "", 200, 12.0, None, None)])
     stored = summary_of(stored_rows(rng), stored_total, None, [])
     head = Head(stored)
     buckets = [PendingBucket(start, {}, {}) for start in (100, 110)]
@@ -91,7 +91,7 @@ def test_a_head_updated_step_by_step_equals_one_built_at_once() -> None:
             slowest = max(head.stored.endpoints, key=lambda k: head.stored.endpoints[k][2])
             acc = requests.setdefault(slowest, RequestAcc())
             for _ in range(30):
-                acc.add(200, 0.5, None, None, 100.0 + step)
+                acc.add_samples([(100.0 + step, "", "", 200, 0.5, None, None)])
         elif step % 5 == 0:
             runs = bucket.runs
             assert isinstance(runs, dict)
@@ -99,7 +99,9 @@ def test_a_head_updated_step_by_step_equals_one_built_at_once() -> None:
         else:
             acc = requests.setdefault(rng.choice(NAMES), RequestAcc())
             status = 503 if rng.random() < 0.2 else 200
-            acc.add(status, rng.lognormvariate(3, 1.2), None, None, 100.0 + step)
+            acc.add_samples(
+                [(100.0 + step, "", "", status, rng.lognormvariate(3, 1.2), None, None)]
+            )
         if step % 3:  # several changes may come between two summaries
             continue
         answer = head.update(head.changes(buckets), now=float(step))
@@ -118,7 +120,7 @@ def test_a_head_leaves_the_stored_parts_unchanged() -> None:
     head = Head(stored)
     acc = RequestAcc()
     for _ in range(100):
-        acc.add(500, 999.0, None, None, 5.0)
+        acc.add_samples([(5.0, "", "", 500, 999.0, None, None)])
     answer = head.update(head.changes([PendingBucket(0, {NAMES[0]: acc}, {})]), now=5.0)
     assert answer.slowest_endpoints[0].endpoint == NAMES[0][0]
     assert answer.requests.count == 100

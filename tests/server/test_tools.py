@@ -10,8 +10,7 @@ from mcp import Client
 from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning
 
-from perf_mcp.core.alerts_models import ThresholdName
-from perf_mcp.core.rules import RULES
+from perf_mcp.core.alerts import RULES, ThresholdName
 from perf_mcp.server import Runtime
 from tests.server.mcp_calls import call_ok, table_rows
 

@@ -1,8 +1,7 @@
-"""The threshold table, override validation and the alert state machine, on a fake clock."""
+"""The alert state machine on a fake clock: fire, hold, repeat, escalate, acknowledge, resolve."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from itertools import pairwise
 
@@ -10,21 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perf_mcp.core.models import InvalidInputError
-from perf_mcp.core.rules import (
-    RULES,
+from perf_mcp.core.alerts import (
     AlertEvent,
     AlertState,
     Threshold,
     ThresholdOverride,
     acknowledge,
-    combine_replays,
     effective_threshold,
     evaluate,
     make_override,
-    replay,
-    threshold_table,
 )
+from perf_mcp.core.models import InvalidInputError
 
 P95 = effective_threshold("response_time_p95_ms", "GET /search")
 SEARCH = "GET /search"
@@ -62,146 +57,6 @@ class Timeline:
         return [(e.kind, e.at) for e in self.events if e.notify]
 
 
-# ---------------------------------------------------------------- the table
-
-
-def test_every_design_threshold_has_a_rule_with_its_default() -> None:
-    defaults = {name: spec.warning for name, spec in RULES.items()}
-    assert defaults == {
-        "response_time_p95_ms": 1000,
-        "response_time_p99_ms": 2000,
-        "error_rate_5min": 0.05,
-        "cpu_usage_percent": 80,
-        "memory_usage_percent": 85,
-        "agent_error_rate": 0.10,
-        "agent_avg_time_ms": 10000,
-        "tool_error_rate": 0.20,
-    }
-
-
-def test_every_rule_has_a_critical_level_above_warning_inside_its_range() -> None:
-    for spec in RULES.values():
-        assert spec.min_value <= spec.warning < spec.critical <= spec.max_value, spec.name
-
-
-def test_latency_critical_defaults_to_twice_the_warning() -> None:
-    for name in ("response_time_p95_ms", "response_time_p99_ms", "agent_avg_time_ms"):
-        assert RULES[name].critical == 2 * RULES[name].warning
-
-
-def test_rules_declare_their_scope() -> None:
-    assert RULES["response_time_p95_ms"].scopes == ("overall", "endpoint")
-    assert RULES["error_rate_5min"].scopes == ("overall", "endpoint")
-    assert RULES["agent_error_rate"].scopes == ("agent",)
-    assert RULES["tool_error_rate"].scopes == ("tool",)
-    assert RULES["cpu_usage_percent"].scopes == ("system",)
-
-
-def test_minimum_samples_default_to_20_requests_and_5_runs() -> None:
-    assert effective_threshold("error_rate_5min").min_samples == 20
-    assert effective_threshold("agent_error_rate").min_samples == 5
-    assert effective_threshold("tool_error_rate").min_samples == 5
-    assert effective_threshold("cpu_usage_percent").min_samples == 1
-
-
-# ---------------------------------------------------------------- overrides
-
-
-def test_unknown_threshold_name_lists_the_allowed_ones() -> None:
-    with pytest.raises(InvalidInputError) as err:
-        make_override("latency_p95", 500, now=0)
-    message = str(err.value)
-    assert "'latency_p95'" in message
-    assert all(name in message for name in RULES)
-
-
-def test_out_of_range_value_says_the_range() -> None:
-    with pytest.raises(InvalidInputError, match=r"between 1 ms and 3600000 ms"):
-        make_override("response_time_p95_ms", 0.5, now=0)
-    with pytest.raises(InvalidInputError, match=r"between 0% and 100%.*0\.05 means 5%"):
-        make_override("error_rate_5min", 5, now=0)
-    with pytest.raises(InvalidInputError, match="finite"):
-        make_override("cpu_usage_percent", math.nan, now=0)
-
-
-def test_rejects_bad_subjects_severity_and_cooldown() -> None:
-    with pytest.raises(InvalidInputError, match="whole system"):
-        make_override("cpu_usage_percent", 90, subject="GET /x", now=0)
-    with pytest.raises(InvalidInputError, match="'GET /search'"):
-        make_override("response_time_p95_ms", 900, subject="search", now=0)
-    with pytest.raises(InvalidInputError, match="severity"):
-        make_override("response_time_p95_ms", 900, severity="page", now=0)  # type: ignore[arg-type]
-    with pytest.raises(InvalidInputError, match="cooldown_s"):
-        make_override("response_time_p95_ms", None, cooldown_s=-1, now=0)
-    with pytest.raises(InvalidInputError, match="give a value"):
-        make_override("response_time_p95_ms", None, now=0)
-
-
-def test_changed_warning_keeps_the_default_critical_ratio() -> None:
-    override = make_override("response_time_p95_ms", 500, now=0)
-    threshold = effective_threshold("response_time_p95_ms", SEARCH, [override])
-    assert (threshold.warning, threshold.critical) == (500, 1000)
-    capped = make_override("error_rate_5min", 0.5, now=0)
-    assert effective_threshold("error_rate_5min", None, [capped]).critical == 1.0
-
-
-def test_warning_above_an_explicit_critical_says_what_to_change_first() -> None:
-    critical = make_override("response_time_p95_ms", 1500, severity="critical", now=0)
-    with pytest.raises(InvalidInputError, match=r"raise the critical level first"):
-        make_override("response_time_p95_ms", 1800, now=1, existing=[critical])
-    with pytest.raises(InvalidInputError, match=r"lower the warning level first"):
-        make_override("response_time_p95_ms", 800, severity="critical", now=1)
-
-
-def test_a_second_call_merges_with_the_stored_override() -> None:
-    first = make_override("response_time_p95_ms", 700, subject=SEARCH, now=0)
-    second = make_override(
-        "response_time_p95_ms", 3000, severity="critical", subject=SEARCH, now=5, existing=[first]
-    )
-    assert (second.warning, second.critical, second.updated_at) == (700, 3000, 5)
-    cooled = make_override(
-        "response_time_p95_ms", None, subject=SEARCH, cooldown_s=60, now=6, existing=[second]
-    )
-    threshold = effective_threshold("response_time_p95_ms", SEARCH, [cooled])
-    assert (threshold.warning, threshold.critical, threshold.cooldown_s) == (700, 3000, 60)
-
-
-def test_subject_overrides_win_over_path_overrides_over_rule_wide_ones() -> None:
-    overrides = [
-        make_override("response_time_p95_ms", 1200, now=0),
-        make_override("response_time_p95_ms", 2500, subject="/search", now=0),
-        make_override("response_time_p95_ms", 4000, subject="POST /search", now=0),
-    ]
-
-    def warning(subject: str) -> float:
-        return effective_threshold("response_time_p95_ms", subject, overrides).warning
-
-    assert warning("POST /search") == 4000
-    assert warning("GET /search") == 2500
-    assert warning("GET /users/{id}") == 1200
-    assert warning("overall") == 1200
-    assert effective_threshold("response_time_p99_ms", "GET /search", overrides).warning == 2000
-
-
-def test_threshold_table_shows_defaults_overrides_and_subject_overrides() -> None:
-    overrides = [
-        make_override("agent_error_rate", 0.25, now=0),
-        make_override("agent_avg_time_ms", 60_000, subject="planner", now=0),
-    ]
-    table = {row.name: row for row in threshold_table(overrides)}
-    assert list(table) == list(RULES)
-    assert (table["agent_error_rate"].warning, table["agent_error_rate"].default_warning) == (
-        0.25,
-        0.10,
-    )
-    assert table["agent_error_rate"].overridden
-    avg = table["agent_avg_time_ms"]
-    assert not avg.overridden
-    assert avg.warning == 10_000
-    assert [(o.subject, o.warning) for o in avg.subject_overrides] == [("planner", 60_000)]
-    assert table["error_rate_5min"].allowed_range == (0, 1)
-
-
 def test_overrides_and_states_survive_a_json_round_trip() -> None:
     override = make_override("tool_error_rate", 0.3, subject="search_web", now=12.5)
     assert ThresholdOverride.model_validate_json(override.model_dump_json()) == override
@@ -209,9 +64,6 @@ def test_overrides_and_states_survive_a_json_round_trip() -> None:
     line.at(0, 1500)
     line.ack(10, until=100)
     assert AlertState.model_validate_json(line.current.model_dump_json()) == line.current
-
-
-# ---------------------------------------------------------------- the state machine
 
 
 def test_fires_once_then_holds_quietly_inside_the_cooldown() -> None:
@@ -369,39 +221,6 @@ def test_system_rules_need_one_sample() -> None:
     assert cpu.events[-1].message == (
         "cpu_usage_percent for system is 93.5%, above the warning threshold 80.0%"
     )
-
-
-def test_replay_counts_what_a_threshold_would_have_done() -> None:
-    threshold = effective_threshold("response_time_p95_ms")
-    points = [(t * 10.0, 1500.0 if 3 <= t < 9 else 500.0, 50) for t in range(20)]
-    summary = replay(threshold, "overall", points)
-    assert (summary.evaluations, summary.fired, summary.notifications) == (20, 1, 2)
-    assert summary.firing_s == 60
-    assert not summary.still_firing
-    stricter = replay(effective_threshold("response_time_p95_ms", None, [
-        make_override("response_time_p95_ms", 400, now=0)
-    ]), "overall", points)  # fmt: skip
-    assert stricter.still_firing
-    assert stricter.escalations == 1
-    assert (stricter.first_at, stricter.last_at, stricter.fired_subjects) == (0, 190, ["overall"])
-
-
-def test_replays_of_many_subjects_add_up_and_name_the_busiest() -> None:
-    threshold = effective_threshold("error_rate_5min")
-    spiky = [(60.0 * t, 0.5 if t % 10 == 0 else 0.0, 100) for t in range(30)]
-    quiet = [(60.0 * t, 0.0, 100) for t in range(5, 30)]
-    once = [(60.0 * t, 0.5, 100) for t in range(10, 12)]
-    by_subject = {
-        "GET /spiky": replay(threshold, "GET /spiky", spiky),
-        "GET /quiet": replay(threshold, "GET /quiet", quiet),
-        "GET /once": replay(threshold, "GET /once", once),
-    }
-    total = combine_replays(by_subject)
-    assert (total.subjects, total.evaluations, total.fired) == (3, 57, 4)
-    assert total.fired_subjects == ["GET /spiky", "GET /once"]
-    assert (total.first_at, total.last_at) == (0, 29 * 60)
-    assert total.still_firing  # /once never recovered in its history
-    assert combine_replays({}).evaluations == 0
 
 
 # ---------------------------------------------------------------- properties

@@ -1,4 +1,4 @@
-"""Answers of the alert, threshold, resource and health tools, built on the models in ``rules``.
+"""Answers of the alert, threshold, resource and health tools, built on the alert models.
 
 Pure: stdlib and pydantic only.
 """
@@ -9,18 +9,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from perf_mcp.core.alerts.replay import ReplaySummary
+from perf_mcp.core.alerts.specs import Severity, Unit
+from perf_mcp.core.alerts.state import AlertRecord
+from perf_mcp.core.alerts.thresholds import Threshold, ThresholdInfo, ThresholdOverride
 from perf_mcp.core.models import Window
-from perf_mcp.core.rules import (
-    AlertRecord,
-    ReplaySummary,
-    Severity,
-    Threshold,
-    ThresholdInfo,
-    ThresholdOverride,
-    Unit,
-)
 
-# The names of rules.RULES, spelled out so a tool's input schema can list them (a test keeps
+# The names of specs.RULES, spelled out so a tool's input schema can list them (a test keeps
 # the two in step).
 ThresholdName = Literal[
     "response_time_p95_ms",
