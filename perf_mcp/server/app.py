@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -21,6 +20,7 @@ from mcp.types import (
 from perf_mcp import __version__
 from perf_mcp.config import Settings
 from perf_mcp.monitor import Monitor
+from perf_mcp.server.arguments import strict_tool
 from perf_mcp.server.health import HealthTool
 from perf_mcp.server.notifications import ALERTS_URI, THRESHOLDS_URI
 from perf_mcp.server.prompts import Prompts
@@ -95,22 +95,6 @@ def build_server(
         finally:
             await runtime.release()
 
-    server: MCPServer[Runtime] = MCPServer(
-        name="perf-mcp",
-        title="perf-mcp performance monitor",
-        description="Performance numbers for web endpoints, AI agents and their tools.",
-        instructions=INSTRUCTIONS,
-        version=__version__,
-        lifespan=lifespan,
-        log_level=log_level,
-        subscriptions=clients.bus,
-        # The tool, resource and prompt lists never change while the server runs.
-        cache_hints={
-            "tools/list": CacheHint(ttl_ms=300_000, scope="public"),
-            "prompts/list": CacheHint(ttl_ms=300_000, scope="public"),
-            "resources/list": CacheHint(ttl_ms=300_000, scope="public"),
-        },
-    )
     registered: list[tuple[Callable[..., Any], ToolAnnotations]] = [
         (record.record_agent_run, RECORDING),
         (record.record_tool_call, RECORDING),
@@ -126,9 +110,24 @@ def build_server(
         (query.set_threshold, SETTING),
         (query.acknowledge_alert, SETTING),
     ]
-    for fn, hints in registered:
-        description = inspect.cleandoc(fn.__doc__ or "")
-        server.add_tool(fn, description=description, annotations=hints, structured_output=True)
+
+    server: MCPServer[Runtime] = MCPServer(
+        name="perf-mcp",
+        title="perf-mcp performance monitor",
+        description="Performance numbers for web endpoints, AI agents and their tools.",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        lifespan=lifespan,
+        log_level=log_level,
+        subscriptions=clients.bus,
+        tools=[strict_tool(fn, hints) for fn, hints in registered],
+        # The tool, resource and prompt lists never change while the server runs.
+        cache_hints={
+            "tools/list": CacheHint(ttl_ms=300_000, scope="public"),
+            "prompts/list": CacheHint(ttl_ms=300_000, scope="public"),
+            "resources/list": CacheHint(ttl_ms=300_000, scope="public"),
+        },
+    )
 
     json_type = "application/json"
     server.resource("perf://summary", name="summary", mime_type=json_type)(query.summary_resource)

@@ -12,6 +12,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ValidationError
 
 from perf_mcp.monitor import Monitor
+from perf_mcp.server.arguments import explain, where
 from perf_mcp.storage import StoreError
 
 P = ParamSpec("P")
@@ -24,8 +25,8 @@ def describe_invalid(exc: ValueError) -> str:
     if isinstance(exc, ValidationError):
         parts = []
         for error in exc.errors(include_url=False):
-            where = ".".join(str(part) for part in error["loc"]) or "arguments"
-            parts.append(f"{where}: {error['msg']}")
+            at = where(error["loc"])
+            parts.append(f"{at}: {explain(error)}" if at else explain(error))
         return "; ".join(parts)
     return str(exc)
 

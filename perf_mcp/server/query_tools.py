@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, Strict
 
 from perf_mcp.alerting import AlertManager
 from perf_mcp.core.alerts_models import (
@@ -274,7 +274,7 @@ class QueryTools:
         self,
         alert_id: Annotated[int, Field(ge=1, description="The alert's id, from list_alerts.")],
         until: Annotated[
-            float | datetime | None,
+            float | Annotated[datetime, Strict(False)] | None,
             Field(
                 description="Silence repeats until then: Unix seconds or an ISO 8601 time "
                 '("2030-01-01T09:00:00Z"; UTC unless it has an offset). Default: until resolved.'

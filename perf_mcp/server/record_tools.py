@@ -11,10 +11,9 @@ from perf_mcp.core.models import (
     Count,
     DurationMs,
     Name,
-    RequestSample,
     ToolCallRecord,
 )
-from perf_mcp.server.arguments import OptionalText
+from perf_mcp.server.arguments import OptionalText, RequestArg, ToolCallArg
 from perf_mcp.server.calls import in_thread, invalid, tool_errors
 from perf_mcp.server.runtime import Runtime
 
@@ -59,7 +58,7 @@ class RecordTools:
             float, Field(ge=0, le=1e6, allow_inf_nan=False, description="Cost in US dollars.")
         ] = 0.0,
         tool_calls: Annotated[
-            list[ToolCallRecord],
+            list[ToolCallArg],
             Field(max_length=1000, description="Tool calls made during the run (up to 1000)."),
         ] = [],  # noqa: B006 - pydantic copies defaults, the list is never shared
         start_time: Annotated[
@@ -91,7 +90,7 @@ class RecordTools:
                 output_tokens=output_tokens,
                 cache_read_tokens=cache_read_tokens,
                 cost_usd=cost_usd,
-                tool_calls=tool_calls,
+                tool_calls=list[ToolCallRecord](tool_calls),
                 run_id=run_id,
                 conversation_id=conversation_id,
             )
@@ -136,7 +135,7 @@ class RecordTools:
     async def record_requests(
         self,
         requests: Annotated[
-            list[RequestSample],
+            list[RequestArg],
             Field(
                 min_length=1,
                 max_length=MAX_BATCH,
