@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 
 import anyio.to_thread
 
@@ -17,6 +18,14 @@ from perf_mcp.server.runtime import Runtime
 
 STALE_INTERVALS = 3  # background work this many intervals late (plus slack) is stalled
 STORE_WARN_BYTES = 1 << 30
+DROPPED = {  # what Monitor.drops counts, and what its loss means to someone reading the numbers
+    "samples": "samples (the record buffer was full: those requests, runs and calls are "
+    "missing from every statistic)",
+    "raw": "single runs and tool calls (more piled up than could wait for the store: they are "
+    "missing from the lists of single runs and calls; the statistics still count them)",
+    "buckets": "10-second buckets (the store could not be written for too long: everything "
+    "recorded in them is missing from the statistics; see the store component)",
+}
 
 
 async def check_health(runtime: Runtime) -> HealthStatus:
@@ -34,6 +43,7 @@ async def check_health(runtime: Runtime) -> HealthStatus:
     else:
         components.append(_store_health(store_bytes))
     components += [
+        recording_health(monitor.drops),
         _flusher_health(monitor, now),
         _sampler_health(runtime.sampler, now),
         _alerting_health(runtime.alerts, now),
@@ -68,6 +78,16 @@ async def check_health(runtime: Runtime) -> HealthStatus:
         components=components,
         active_alerts=len(active),
         breached=[_breach(alert) for alert in active],
+    )
+
+
+def recording_health(drops: Mapping[str, int]) -> ComponentHealth:
+    """Degraded, with the counts, once this process has dropped anything it was given."""
+    lost = [f"{drops[kind]:,} {what}" for kind, what in DROPPED.items() if drops.get(kind)]
+    if not lost:
+        return ComponentHealth(name="recording", status="ok", detail="nothing dropped since start")
+    return ComponentHealth(
+        name="recording", status="degraded", detail=f"dropped since start: {'; '.join(lost)}"
     )
 
 
@@ -192,7 +212,8 @@ class HealthTool:
         """Whether the server is well: ok, degraded or unhealthy, and why.
 
         Reasons name the thresholds crossed now, a stalled resource sampler, alert
-        evaluation or store flusher, and a store that cannot be written or grows large.
+        evaluation or store flusher, a store that cannot be written or grows large, and
+        data dropped since start (samples, single runs and calls, 10 s buckets).
         Also the version, uptime, store size and the age of the last flush.
         """
         return await check_health(self.runtime)
