@@ -139,10 +139,12 @@ def build_server(
     server.prompt(title="Diagnose an endpoint")(prompts.diagnose_endpoint)
     server.completion()(prompts.complete)  # type: ignore[no-untyped-call]
 
-    # MCPServer has no public hooks for the 2025-11-25 methods the 2026 revision removed
-    # (logging/setLevel, resources/subscribe): the SDK's extension docs point at the
-    # low-level server for re-providing them. 2026 clients use subscriptions/listen, which
-    # MCPServer serves from the bus given above.
+    # The one private SDK attribute used, for want of a public one: MCPServer has no hook for
+    # the 2025-11-25 methods the 2026 revision removed (logging/setLevel, resources/subscribe,
+    # notifications/initialized). Extension MethodBindings refuse spec methods and point at
+    # the low-level Server.add_request_handler; MCPServer does not expose that server (mcp
+    # 2.3's own in-memory client reads _lowlevel_server, marked "TODO: make it public").
+    # 2026 clients use subscriptions/listen, which MCPServer serves from the bus given above.
     lowlevel = server._lowlevel_server
     lowlevel.add_request_handler(
         "logging/setLevel", SetLevelRequestParams, clients.set_logging_level
