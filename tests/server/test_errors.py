@@ -5,6 +5,7 @@ Nothing is recorded from a rejected call, and the server keeps serving.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -47,13 +48,17 @@ async def test_bad_query_arguments_say_what_is_allowed(
 @pytest.mark.parametrize(
     ("tool", "arguments", "says"),
     [
-        ("record_requests", {"requests": [{**GOOD, "duration_ms": -1}]}, "a number from 0 to"),
+        (
+            "record_requests",
+            {"requests": [{**GOOD, "duration_ms": -1}]},
+            "must be a number from 0 to",
+        ),
         (
             "record_requests",
             {"requests": [{**GOOD, "status_code": 700}]},
             "an integer from 100 to 599",
         ),
-        ("record_requests", {"requests": [{**GOOD, "colour": "red"}]}, "Extra inputs"),
+        ("record_requests", {"requests": [{**GOOD, "colour": "red"}]}, "unknown field 'colour'"),
         ("record_requests", {"requests": [GOOD, {"endpoint": "/x"}]}, "status_code"),
         ("record_requests", {"requests": []}, "at least 1 item"),
         ("record_requests", {"requests": [{**GOOD, "timestamp": 1.0}]}, "timestamp"),
@@ -62,7 +67,7 @@ async def test_bad_query_arguments_say_what_is_allowed(
         (
             "record_agent_run",
             {"agent_name": "bot", "duration_ms": "slow"},
-            "duration_ms must be a number",
+            "must be a number from 0 to 2592000000, got 'slow'",
         ),
         ("record_agent_run", {"agent_name": "b" * 201, "duration_ms": 5}, "at most 200"),
         (
@@ -79,7 +84,7 @@ async def test_bad_query_arguments_say_what_is_allowed(
         (
             "record_tool_call",
             {"tool_name": "sql", "duration_ms": 1e12},
-            "duration_ms must be a number from 0 to",
+            "must be a number from 0 to",
         ),
     ],
 )
@@ -157,3 +162,156 @@ async def test_server_keeps_serving_after_errors(client: Client) -> None:
         await call_error(client, "get_performance_summary", {"window": "forever"})
     await call_ok(client, "record_requests", {"requests": [GOOD]})
     assert await stored_counts(client) == (1, 0, 0)
+
+
+MINIMAL = {
+    "record_agent_run": {"agent_name": "bot", "duration_ms": 5},
+    "record_tool_call": {"tool_name": "sql", "duration_ms": 5},
+    "record_requests": {"requests": [GOOD]},
+    "get_performance_summary": {},
+    "get_endpoint_stats": {},
+    "get_agent_stats": {},
+    "get_tool_stats": {},
+    "get_resource_usage": {},
+    "list_alerts": {},
+    "list_thresholds": {},
+    "health_check": {},
+    "set_threshold": {"name": "tool_error_rate", "value": 0.3},
+    "acknowledge_alert": {"alert_id": 1},
+}
+
+
+@pytest.mark.parametrize("tool", sorted(MINIMAL))
+async def test_unknown_arguments_are_named_not_ignored(client: Client, tool: str) -> None:
+    message = await call_error(client, tool, {**MINIMAL[tool], "colour": "red"})
+    assert "colour\n  unknown argument; this tool takes " in message
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    for name in tools[tool].input_schema["properties"]:
+        assert name in message.partition("this tool takes ")[2]
+    assert await stored_counts(client) == (0, 0, 0)
+    listed = await call_ok(client, "list_thresholds")
+    assert not any(t["overridden"] for t in listed["thresholds"])
+
+
+async def test_every_input_schema_forbids_other_arguments(client: Client) -> None:
+    for tool in (await client.list_tools()).tools:
+        assert tool.input_schema["additionalProperties"] is False, tool.name
+
+
+RUN = MINIMAL["record_agent_run"]
+CALL = MINIMAL["record_tool_call"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "says"),
+    [
+        (
+            "record_tool_call",
+            {**CALL, "duration_ms": "5"},
+            "duration_ms must be a number from 0 to 2592000000, got '5'",
+        ),
+        (
+            "record_tool_call",
+            {**CALL, "duration_ms": True},
+            "must be a number from 0 to 2592000000, got True",
+        ),
+        ("record_tool_call", {**CALL, "success": 1}, "success\n  must be true or false, got 1"),
+        ("record_tool_call", {**CALL, "success": "yes"}, 'must be true or false, got "yes"'),
+        ("record_tool_call", {**CALL, "timestamp": "1700000000"}, "timestamp\n  must be a JSON"),
+        (
+            "record_tool_call",
+            {**CALL, "tool_name": 7},
+            "tool_name must be a non-blank string of at most 200 characters, got 7",
+        ),
+        ("record_agent_run", {**RUN, "success": "false"}, 'must be true or false, got "false"'),
+        (
+            "record_agent_run",
+            {**RUN, "input_tokens": "10"},
+            "input_tokens must be an integer from 0 to 1099511627776, got '10'",
+        ),
+        (
+            "record_agent_run",
+            {**RUN, "input_tokens": 10.5},
+            "must be an integer from 0 to 1099511627776, got 10.5",
+        ),
+        ("record_agent_run", {**RUN, "cost_usd": "0.01"}, "cost_usd\n  must be a JSON number"),
+        (
+            "record_agent_run",
+            {**RUN, "tool_calls": [{"tool_name": "t", "duration_ms": "4"}]},
+            "tool_calls.0.duration_ms\n  duration_ms must be a number from 0 to",
+        ),
+        (
+            "record_agent_run",
+            {**RUN, "tool_calls": [{"tool_name": "t", "duration_ms": 4, "success": 0}]},
+            "tool_calls.0.success\n  success must be true or false, got 0",
+        ),
+        (
+            "record_requests",
+            {"requests": [GOOD, {**GOOD, "status_code": "200"}]},
+            "requests.1.status_code\n  status_code must be an integer from 100 to 599, got '200'",
+        ),
+        (
+            "record_requests",
+            {"requests": [{**GOOD, "duration_ms": False}]},
+            "requests.0.duration_ms\n  duration_ms must be a number from 0 to 2592000000, got Fals",
+        ),
+    ],
+)
+async def test_records_take_json_numbers_and_booleans_only(
+    client: Client, tool: str, arguments: dict[str, Any], says: str
+) -> None:
+    message = await call_error(client, tool, arguments)
+    assert says in message
+    assert await stored_counts(client) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "says"),
+    [
+        (
+            "get_endpoint_stats",
+            {"limit": "5"},
+            'limit\n  must be a JSON number, not the string "5"',
+        ),
+        ("get_agent_stats", {"limit": True}, "limit\n  must be a number, not true"),
+        ("set_threshold", {"name": "tool_error_rate", "value": "0.3"}, "value\n  must be a JSON"),
+        (
+            "set_threshold",
+            {"name": "tool_error_rate", "value": 0.3, "dry_run": "true"},
+            'dry_run\n  must be true or false, got "true"',
+        ),
+        ("set_threshold", {"name": "tool_error_rate", "cooldown_s": "60"}, "cooldown_s\n  must"),
+        ("acknowledge_alert", {"alert_id": "1"}, "alert_id\n  must be a JSON number"),
+    ],
+)
+async def test_queries_and_changes_take_json_numbers_and_booleans_only(
+    client: Client, tool: str, arguments: dict[str, Any], says: str
+) -> None:
+    message = await call_error(client, tool, arguments)
+    assert says in message
+    listed = await call_ok(client, "list_thresholds")
+    assert not any(t["overridden"] for t in listed["thresholds"])
+
+
+async def test_acknowledge_still_takes_an_iso_time(client: Client) -> None:
+    message = await call_error(
+        client, "acknowledge_alert", {"alert_id": 1, "until": "2030-01-01T09:00:00Z"}
+    )
+    assert "no active alert with id 1" in message  # the time was taken; the alert is unknown
+
+
+# NaN cannot be sent: JSON has no NaN (the SDK's client sends null, which means "now").
+@pytest.mark.parametrize("timestamp", [0, 1.0, 3600], ids=["zero", "1970", "hour-ahead"])
+async def test_a_run_with_one_bad_nested_timestamp_records_nothing(
+    client: Client, timestamp: float
+) -> None:
+    when = time.time() + timestamp if timestamp == 3600 else timestamp
+    calls = [
+        {"tool_name": "search", "duration_ms": 3},
+        {"tool_name": "fetch", "duration_ms": 4, "timestamp": when},
+    ]
+    message = await call_error(client, "record_agent_run", {**RUN, "tool_calls": calls})
+    assert "timestamp" in message
+    agents = await call_ok(client, "get_agent_stats", {"window": "1h"})
+    tools = await call_ok(client, "get_tool_stats", {"window": "1h"})
+    assert (agents["agents"], tools["tools"]) == ([], [])

@@ -235,6 +235,7 @@ async def test_health_check_on_a_quiet_server_is_ok(client: Client) -> None:
     assert components == {
         "server": "ok",
         "store": "ok",
+        "recording": "ok",
         "flusher": "ok",
         "sampler": "ok",
         "alerting": "ok",

@@ -1,0 +1,159 @@
+"""build_server: the MCP server's tools, resources and prompts wired to one Runtime."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from mcp.server import MCPServer
+from mcp.server.caching import CacheHint
+from mcp.types import (
+    NotificationParams,
+    SetLevelRequestParams,
+    SubscribeRequestParams,
+    ToolAnnotations,
+    UnsubscribeRequestParams,
+)
+
+from perf_mcp import __version__
+from perf_mcp.config import Settings
+from perf_mcp.monitor import Monitor
+from perf_mcp.server.arguments import strict_tool
+from perf_mcp.server.health import HealthTool
+from perf_mcp.server.notifications import ALERTS_URI, THRESHOLDS_URI
+from perf_mcp.server.prompts import Prompts
+from perf_mcp.server.query_tools import QueryTools
+from perf_mcp.server.record_tools import RecordTools
+from perf_mcp.server.runtime import Runtime
+
+INSTRUCTIONS = """\
+perf-mcp measures web endpoints, AI agents and their tools, and the machine they run on.
+
+Asking: start with get_performance_summary (one window, everything at a glance), then drill
+down with get_endpoint_stats, get_agent_stats or get_tool_stats (filter by name, sort, limit).
+list_alerts shows thresholds that were crossed; list_thresholds shows the limits;
+get_resource_usage shows CPU, memory, disk and this server's process; health_check says
+whether everything is well (ok, degraded or unhealthy) and why.
+Every query takes `window`: "1m", "5m", "15m", "1h", "24h" or "7d" (default "5m").
+Durations are milliseconds (fields end in _ms), rates are fractions between 0 and 1, and
+lists are capped by `limit` (say `truncated` when more matched).
+
+Reporting: an agent calls record_agent_run once per run (with its tool calls nested),
+record_tool_call for a lone tool call, and an app that is not Python sends its HTTP requests
+in batches with record_requests.
+
+Alerts: the server checks every threshold on its own every few seconds. Subscribe to
+perf://alerts to hear when one fires or resolves. Changing: set_threshold (dry_run=true first
+shows how often a new level would have fired over the last 24 h), acknowledge_alert with the
+alert's id to silence its repeats.
+
+Quote the numbers with their units and window; say when there was no traffic instead of
+guessing. The prompts performance_review and diagnose_endpoint walk through a review.
+"""
+
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, idempotent_hint=True, destructive_hint=False, open_world_hint=False
+)
+RECORDING = ToolAnnotations(
+    read_only_hint=False, idempotent_hint=False, destructive_hint=False, open_world_hint=False
+)
+SETTING = ToolAnnotations(
+    read_only_hint=False, idempotent_hint=True, destructive_hint=False, open_world_hint=False
+)
+
+
+def build_server(
+    monitor: Monitor | None = None,
+    *,
+    db_path: str | os.PathLike[str] | None = None,
+    flush_interval_s: float | None = None,
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING",
+    settings: Settings | None = None,
+) -> MCPServer[Runtime]:
+    """Build the perf-mcp MCP server.
+
+    Give a ``monitor`` you own (the server flushes it but never closes it), or let the
+    server's lifespan open one on ``db_path`` (default: ``$PERF_MCP_DB`` or the user data
+    directory) and flush and close it on shutdown. The lifespan also runs the resource
+    sampler and the alert manager; ``settings`` (default: the monitor's, else the
+    environment's) sets their intervals, the webhook and the watched processes.
+    """
+    runtime = Runtime(monitor, db_path, flush_interval_s, settings)
+    record = RecordTools(runtime)
+    query = QueryTools(runtime)
+    prompts = Prompts(runtime)
+    clients = runtime.clients
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
+        await runtime.open()
+        try:
+            async with runtime.background():
+                yield runtime
+        finally:
+            await runtime.release()
+
+    registered: list[tuple[Callable[..., Any], ToolAnnotations]] = [
+        (record.record_agent_run, RECORDING),
+        (record.record_tool_call, RECORDING),
+        (record.record_requests, RECORDING),
+        (query.get_performance_summary, READ_ONLY),
+        (query.get_endpoint_stats, READ_ONLY),
+        (query.get_agent_stats, READ_ONLY),
+        (query.get_tool_stats, READ_ONLY),
+        (query.get_resource_usage, READ_ONLY),
+        (query.list_alerts, READ_ONLY),
+        (query.list_thresholds, READ_ONLY),
+        (HealthTool(runtime).health_check, READ_ONLY),
+        (query.set_threshold, SETTING),
+        (query.acknowledge_alert, SETTING),
+    ]
+
+    server: MCPServer[Runtime] = MCPServer(
+        name="perf-mcp",
+        title="perf-mcp performance monitor",
+        description="Performance numbers for web endpoints, AI agents and their tools.",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        lifespan=lifespan,
+        log_level=log_level,
+        subscriptions=clients.bus,
+        tools=[strict_tool(fn, hints) for fn, hints in registered],
+        # The tool, resource and prompt lists never change while the server runs.
+        cache_hints={
+            "tools/list": CacheHint(ttl_ms=300_000, scope="public"),
+            "prompts/list": CacheHint(ttl_ms=300_000, scope="public"),
+            "resources/list": CacheHint(ttl_ms=300_000, scope="public"),
+        },
+    )
+
+    json_type = "application/json"
+    server.resource("perf://summary", name="summary", mime_type=json_type)(query.summary_resource)
+    server.resource(ALERTS_URI, name="alerts", mime_type=json_type)(query.alerts_resource)
+    server.resource(THRESHOLDS_URI, name="thresholds", mime_type=json_type)(
+        query.thresholds_resource
+    )
+    server.prompt(title="Performance review")(prompts.performance_review)
+    server.prompt(title="Diagnose an endpoint")(prompts.diagnose_endpoint)
+    server.completion()(prompts.complete)  # type: ignore[no-untyped-call]
+
+    # The one private SDK attribute used, for want of a public one: MCPServer has no hook for
+    # the 2025-11-25 methods the 2026 revision removed (logging/setLevel, resources/subscribe,
+    # notifications/initialized). Extension MethodBindings refuse spec methods and point at
+    # the low-level Server.add_request_handler; MCPServer does not expose that server (mcp
+    # 2.3's own in-memory client reads _lowlevel_server, marked "TODO: make it public").
+    # 2026 clients use subscriptions/listen, which MCPServer serves from the bus given above.
+    lowlevel = server._lowlevel_server
+    lowlevel.add_request_handler(
+        "logging/setLevel", SetLevelRequestParams, clients.set_logging_level
+    )
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, clients.subscribe)
+    lowlevel.add_request_handler(
+        "resources/unsubscribe", UnsubscribeRequestParams, clients.unsubscribe
+    )
+    lowlevel.add_notification_handler(
+        "notifications/initialized", NotificationParams, clients.initialized
+    )
+    return server

@@ -1,0 +1,316 @@
+"""The query and change tools and the resources: summaries, stats, resources, alerts, thresholds."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, ParamSpec, TypeVar
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field, Strict
+
+from perf_mcp.alerting import AlertManager
+from perf_mcp.core.alerts import (
+    AlertFilter,
+    AlertList,
+    AlertRecord,
+    Evaluation,
+    Severity,
+    ThresholdChange,
+    ThresholdList,
+    ThresholdName,
+)
+from perf_mcp.core.models import (
+    WINDOW_SECONDS,
+    AgentStatsList,
+    EndpointSort,
+    EndpointStatsList,
+    PerformanceSummary,
+    RunSort,
+    ToolSort,
+    ToolStatsList,
+)
+from perf_mcp.core.validation import Name
+from perf_mcp.resources import ResourceSample, ResourceSummary, summarize
+from perf_mcp.server.arguments import LimitArg, WindowArg
+from perf_mcp.server.calls import ask, in_thread, invalid, store_unusable
+from perf_mcp.server.notifications import THRESHOLDS_URI
+from perf_mcp.server.runtime import Runtime
+from perf_mcp.storage import StoreError
+
+P = ParamSpec("P")
+Q = TypeVar("Q", bound=BaseModel)
+
+MAX_RESOURCE_SAMPLES = 1000  # a long window's samples are spread evenly down to this many
+
+
+class QueryTools:
+    """The tools that read and change what the server knows, and the resources over them."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def _ask(self, query: Callable[P, Q], *args: P.args, **kwargs: P.kwargs) -> Q:
+        return await ask(self.runtime.monitor, query, *args, **kwargs)
+
+    # ------------------------------------------------------------ querying
+
+    async def get_performance_summary(self, window: WindowArg = "5m") -> PerformanceSummary:
+        """Everything at a glance for one window: requests, agents, tools, worst endpoints.
+
+        Returns request count, rate (per second), 5xx count and rate, status classes and
+        p50/p95/p99 latency in milliseconds; agent runs, success rate, p50/p95/p99, tokens and
+        cost; tool calls, success rate and p50/p95/p99; and three tables (column names, then
+        one array per row): the 5 slowest endpoints by p95 and the 5 with most 5xx (count,
+        5xx, p50/p95/p99 each) and the 5 slowest single requests. Includes what was recorded
+        a moment ago. Start here, then drill down with get_endpoint_stats (p90, mean, min, max,
+        sizes), get_agent_stats, get_tool_stats.
+        """
+        return await self._ask(self.runtime.monitor.get_performance_summary, window)
+
+    async def get_endpoint_stats(
+        self,
+        endpoint: Annotated[
+            str | None,
+            Field(
+                max_length=2000,
+                description='One endpoint (route template such as "/users/{id}"); all if omitted.',
+            ),
+        ] = None,
+        method: Annotated[
+            str | None, Field(max_length=16, description='HTTP method filter, e.g. "GET".')
+        ] = None,
+        window: WindowArg = "5m",
+        sort_by: Annotated[EndpointSort, Field(description="Order, largest first.")] = "p95_ms",
+        limit: LimitArg = 20,
+    ) -> EndpointStatsList:
+        """Per-endpoint HTTP statistics: count, requests/s, 5xx rate, status classes, latency.
+
+        Latencies are milliseconds (p50, p90, p95, p99, mean, min, max); error_rate is the
+        5xx share (0..1). Use it to answer "which endpoints are slow or failing?".
+        """
+        return await self._ask(
+            self.runtime.monitor.get_endpoint_stats,
+            endpoint=endpoint,
+            method=method,
+            window=window,
+            sort_by=sort_by,
+            limit=limit,
+        )
+
+    async def get_agent_stats(
+        self,
+        agent_name: Annotated[
+            Name | None, Field(description="One agent; all agents if omitted.")
+        ] = None,
+        window: WindowArg = "5m",
+        sort_by: Annotated[RunSort, Field(description="Order, largest first.")] = "p95_ms",
+        limit: LimitArg = 20,
+    ) -> AgentStatsList:
+        """Per-agent run statistics: runs, failures, latency (ms), tokens, cost, top errors.
+
+        Also lists usage per model and the tools each agent called. Use it to answer "which
+        agent is slow, failing or expensive?".
+        """
+        return await self._ask(
+            self.runtime.monitor.get_agent_stats,
+            agent_name=agent_name,
+            window=window,
+            sort_by=sort_by,
+            limit=limit,
+        )
+
+    async def get_tool_stats(
+        self,
+        tool_name: Annotated[
+            Name | None, Field(description="One tool; all tools if omitted.")
+        ] = None,
+        window: WindowArg = "5m",
+        sort_by: Annotated[ToolSort, Field(description="Order, largest first.")] = "p95_ms",
+        limit: LimitArg = 20,
+    ) -> ToolStatsList:
+        """Per-tool call statistics: calls, failures, error rate, latency (ms), top errors."""
+        return await self._ask(
+            self.runtime.monitor.get_tool_stats,
+            tool_name=tool_name,
+            window=window,
+            sort_by=sort_by,
+            limit=limit,
+        )
+
+    async def get_resource_usage(self, window: WindowArg = "5m") -> ResourceSummary:
+        """CPU, memory, swap, disk, I/O and load of the machine, and this server's own process.
+
+        `latest` is the newest reading; `stats` gives last/min/mean/max/p95 of each metric
+        over the window's stored samples (percentages 0..100, bytes, bytes per second;
+        process_* is this server's process). A value psutil cannot give here is missing with
+        its reason in `unavailable`. Samples are taken every `interval_s` seconds.
+        """
+        runtime = self.runtime
+        sampler = runtime.sampler
+        now = time.time()
+        raw, stored = await in_thread(
+            runtime.monitor.resource_samples, now - WINDOW_SECONDS[window], MAX_RESOURCE_SAMPLES
+        )
+        samples = [ResourceSample.model_validate_json(text) for text in raw]
+        fresh = sampler.latest if sampler is not None else None
+        if sampler is not None and (fresh is None or now - fresh.timestamp > sampler.interval_s):
+            fresh = await sampler.sample_once()  # nothing recent: read the machine now
+            if fresh is not None:
+                samples.append(fresh)
+        summary = summarize(samples, pid=os.getpid())
+        note = "" if samples else "no resource samples in this window yet"
+        return summary.model_copy(
+            update={
+                "window": window,
+                "interval_s": sampler.interval_s if sampler is not None else None,
+                "spread": stored > len(raw),
+                "note": note,
+            }
+        )
+
+    async def list_alerts(
+        self,
+        window: WindowArg = "24h",
+        status: Annotated[
+            AlertFilter,
+            Field(description='"active" (firing or acknowledged), one state, or "all".'),
+        ] = "active",
+        limit: LimitArg = 20,
+    ) -> AlertList:
+        """Alerts raised when a threshold was crossed, newest first, with value and limit.
+
+        Active alerts are always listed; resolved ones when they started or ended within
+        `window`. Each has an `id` for acknowledge_alert. See list_thresholds for the limits
+        and set_threshold to change one.
+        """
+        alerts = self.runtime.alert_manager
+        await alerts.refresh()
+        since = time.time() - WINDOW_SECONDS[window]
+        found = await in_thread(alerts.list_alerts, status, since, limit + 1)
+        return AlertList(
+            window=window,
+            status=status,
+            alerts=found[:limit],
+            truncated=len(found) > limit,
+            active=alerts.active_count(),
+            evaluation=_evaluation(alerts),
+            interval_s=alerts.interval_s,
+            last_evaluated_at=alerts.last_evaluated_at if alerts.leader else None,
+        )
+
+    async def list_thresholds(self) -> ThresholdList:
+        """The alert thresholds: default and effective warning/critical levels, unit, range.
+
+        Also the cooldown between repeated notifications, the minimum sample count before a
+        rule can fire, and overrides for single subjects (an endpoint, agent or tool).
+        """
+        alerts = self.runtime.alert_manager
+        await alerts.refresh()
+        return ThresholdList(thresholds=alerts.list_thresholds())
+
+    # ------------------------------------------------------------ changing
+
+    async def set_threshold(
+        self,
+        name: Annotated[ThresholdName, Field(description="Which threshold (see list_thresholds).")],
+        value: Annotated[
+            float | None,
+            Field(
+                allow_inf_nan=False,
+                description="New level in the threshold's unit: ms, a fraction 0..1, or percent.",
+            ),
+        ] = None,
+        severity: Annotated[
+            Severity, Field(description='Which level to change: "warning" or "critical".')
+        ] = "warning",
+        subject: Annotated[
+            str | None,
+            Field(
+                max_length=200,
+                description='Only for one endpoint ("GET /search"), agent or tool; all if omitted.',
+            ),
+        ] = None,
+        cooldown_s: Annotated[
+            float | None,
+            Field(description="Seconds before the same alert notifies again (default 300)."),
+        ] = None,
+        dry_run: Annotated[
+            bool,
+            Field(
+                description="Change nothing; replay the stored history (last 24 h) to show how "
+                "often the new level would have fired, next to the current one."
+            ),
+        ] = False,
+    ) -> ThresholdChange:
+        """Change an alert threshold's level or cooldown, for everything or for one subject.
+
+        Units follow the name: *_ms in milliseconds, *_rate as a fraction (0.05 = 5%),
+        *_percent in 0..100. Changing the warning level alone keeps the critical/warning
+        ratio. Applies at once and is stored (it survives a restart); with dry_run=true
+        nothing changes and `replay` / `baseline` count the alerts the new and the current
+        levels would have raised on the stored history.
+        """
+        alerts = self.runtime.alert_manager
+        try:
+            change = await alerts.set_threshold(
+                name,
+                value,
+                severity=severity,
+                subject=subject,
+                cooldown_s=cooldown_s,
+                dry_run=dry_run,
+            )
+        except ValueError as exc:
+            raise invalid(exc) from exc
+        except StoreError as exc:
+            raise store_unusable(exc) from exc
+        if not dry_run:
+            await self.runtime.clients.resource_updated(THRESHOLDS_URI)
+        return change
+
+    async def acknowledge_alert(
+        self,
+        alert_id: Annotated[int, Field(ge=1, description="The alert's id, from list_alerts.")],
+        until: Annotated[
+            float | Annotated[datetime, Strict(False)] | None,
+            Field(
+                description="Silence repeats until then: Unix seconds or an ISO 8601 time "
+                '("2030-01-01T09:00:00Z"; UTC unless it has an offset). Default: until resolved.'
+            ),
+        ] = None,
+    ) -> AlertRecord:
+        """Acknowledge an active alert: its repeated notifications stop until it resolves
+        (or until `until`). A rise to critical notifies again. Answers with the alert."""
+        if isinstance(until, datetime):
+            aware = until if until.tzinfo is not None else until.replace(tzinfo=UTC)
+            until = aware.timestamp()
+        try:
+            return await self.runtime.alert_manager.acknowledge(alert_id, until)
+        except ValueError as exc:
+            raise ToolError(str(exc)) from exc
+        except StoreError as exc:
+            raise store_unusable(exc) from exc
+
+    # ------------------------------------------------------------ resources
+
+    async def summary_resource(self) -> str:
+        """The performance summary over the last 5 minutes, as JSON."""
+        summary = await self._ask(self.runtime.monitor.get_performance_summary, "5m")
+        return summary.model_dump_json(indent=1)
+
+    async def alerts_resource(self) -> str:
+        """Active alerts, as JSON. Subscribe to hear when they change."""
+        return (await self.list_alerts()).model_dump_json(indent=1)
+
+    async def thresholds_resource(self) -> str:
+        """Alert thresholds with their current values, as JSON. Subscribe to hear of changes."""
+        return (await self.list_thresholds()).model_dump_json(indent=1)
+
+
+def _evaluation(alerts: AlertManager) -> Evaluation:
+    if not alerts.running:
+        return "not running"
+    return "another server" if alerts.leader is False else "this server"

@@ -1,0 +1,156 @@
+"""The reporting tools: an agent's run, a lone tool call, a batch of HTTP requests."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from perf_mcp.core.models import AgentRunRecord, ToolCallRecord
+from perf_mcp.core.validation import Count, DurationMs, Name
+from perf_mcp.server.arguments import OptionalText, RequestArg, ToolCallArg
+from perf_mcp.server.calls import in_thread, invalid, tool_errors
+from perf_mcp.server.runtime import Runtime
+
+MAX_BATCH = 10_000
+INLINE_BATCH = 100  # samples recorded on the event loop (~0.1 ms); bigger batches in a thread
+
+
+class RecordResult(BaseModel):
+    """What a reporting tool stored."""
+
+    recorded: int = Field(description="Items recorded by this call.")
+    kind: Literal["agent_run", "tool_call", "request"]
+
+
+class RecordTools:
+    """record_agent_run, record_tool_call and record_requests over one Runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def record_agent_run(
+        self,
+        agent_name: Annotated[Name, Field(description="The agent's name (gen_ai.agent.name).")],
+        duration_ms: Annotated[
+            DurationMs | None,
+            Field(description="Run time in milliseconds. Or give start_time and end_time."),
+        ] = None,
+        success: Annotated[bool, Field(description="False when the run failed.")] = True,
+        error_type: Annotated[
+            OptionalText, Field(description='Failure class when success is false, e.g. "timeout".')
+        ] = None,
+        model: Annotated[
+            OptionalText, Field(description="Model name (gen_ai.request.model).")
+        ] = None,
+        provider: Annotated[
+            OptionalText, Field(description='Provider (gen_ai.provider.name), e.g. "anthropic".')
+        ] = None,
+        input_tokens: Annotated[Count, Field(description="Prompt tokens used.")] = 0,
+        output_tokens: Annotated[Count, Field(description="Completion tokens used.")] = 0,
+        cache_read_tokens: Annotated[Count, Field(description="Tokens served from cache.")] = 0,
+        cost_usd: Annotated[
+            float, Field(ge=0, le=1e6, allow_inf_nan=False, description="Cost in US dollars.")
+        ] = 0.0,
+        tool_calls: Annotated[
+            list[ToolCallArg],
+            Field(max_length=1000, description="Tool calls made during the run (up to 1000)."),
+        ] = [],  # noqa: B006 - pydantic copies defaults, the list is never shared
+        start_time: Annotated[
+            float | None, Field(description="Run start, Unix seconds (with end_time).")
+        ] = None,
+        end_time: Annotated[float | None, Field(description="Run end, Unix seconds.")] = None,
+        run_id: Annotated[OptionalText, Field(description="Your id for this run.")] = None,
+        conversation_id: Annotated[
+            OptionalText, Field(description="Conversation or session id.")
+        ] = None,
+    ) -> RecordResult:
+        """Record one finished AI agent run, with its tool calls nested, for later analysis.
+
+        Call once per run, after it ends. Give duration_ms (milliseconds), or start_time and
+        end_time (Unix seconds). Token counts and cost feed get_agent_stats; nested
+        tool_calls also feed get_tool_stats. Nothing is stored when an argument is invalid.
+        """
+        try:
+            run = AgentRunRecord(
+                agent_name=agent_name,
+                duration_ms=duration_ms,
+                start_time=start_time,
+                end_time=end_time,
+                success=success,
+                error_type=error_type,
+                model=model,
+                provider=provider,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cache_read_tokens=cache_read_tokens,
+                cost_usd=cost_usd,
+                tool_calls=list[ToolCallRecord](tool_calls),
+                run_id=run_id,
+                conversation_id=conversation_id,
+            )
+            self.runtime.monitor.record_agent_run(run)
+        except ValueError as exc:
+            raise invalid(exc) from exc
+        return RecordResult(recorded=1, kind="agent_run")
+
+    async def record_tool_call(
+        self,
+        tool_name: Annotated[Name, Field(description="The tool's name (gen_ai.tool.name).")],
+        duration_ms: Annotated[DurationMs, Field(description="Call time in milliseconds.")],
+        success: Annotated[bool, Field(description="False when the call failed.")] = True,
+        error_type: Annotated[
+            OptionalText, Field(description="Failure class when success is false.")
+        ] = None,
+        agent_name: Annotated[
+            Name | None, Field(description="The agent that made the call, if any.")
+        ] = None,
+        timestamp: Annotated[
+            float | None, Field(description="When it ended, Unix seconds; default now.")
+        ] = None,
+    ) -> RecordResult:
+        """Record one tool call made outside a reported agent run (feeds get_tool_stats).
+
+        Tool calls made inside a run belong in record_agent_run's tool_calls instead, so
+        they are not counted twice.
+        """
+        try:
+            self.runtime.monitor.record_tool_call(
+                tool_name,
+                duration_ms,
+                success=success,
+                error_type=error_type,
+                agent_name=agent_name,
+                timestamp=timestamp,
+            )
+        except ValueError as exc:
+            raise invalid(exc) from exc
+        return RecordResult(recorded=1, kind="tool_call")
+
+    async def record_requests(
+        self,
+        requests: Annotated[
+            list[RequestArg],
+            Field(
+                min_length=1,
+                max_length=MAX_BATCH,
+                description=(
+                    f"1 to {MAX_BATCH} HTTP requests: endpoint (route template or path; ids "
+                    "collapse to {id}), method, status_code, duration_ms, optional "
+                    "request_bytes, response_bytes, timestamp (Unix seconds)."
+                ),
+            ),
+        ],
+    ) -> RecordResult:
+        """Record a batch of HTTP requests served by an app that cannot use the Python library.
+
+        All or nothing: when one sample is invalid, none is stored and the error names it.
+        Send batches every few seconds rather than one call per request.
+        """
+        record = self.runtime.monitor.record_requests
+        if len(requests) > INLINE_BATCH:
+            count = await in_thread(record, requests)
+        else:
+            with tool_errors():
+                count = record(requests)
+        return RecordResult(recorded=count, kind="request")
