@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar, get_args
 
 import anyio
@@ -57,6 +56,7 @@ from mcp.types import (
 )
 from pydantic import BaseModel, Field, ValidationError
 
+from perf_mcp import __version__
 from perf_mcp.alerting import AlertManager, WebhookNotifier, monitor_history, monitor_source
 from perf_mcp.config import Settings
 from perf_mcp.core.alerts_models import (
@@ -153,14 +153,6 @@ LimitArg = Annotated[
     int, Field(ge=1, le=MAX_LIMIT, description=f"Most items to return, 1 to {MAX_LIMIT}.")
 ]
 OptionalText = Annotated[str, Field(max_length=200)] | None
-
-
-def package_version() -> str:
-    """The installed perf-mcp version, or a placeholder when running from a source tree."""
-    try:
-        return version("perf-mcp")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 class RecordResult(BaseModel):
@@ -999,7 +991,7 @@ async def _health(runtime: Runtime) -> HealthStatus:
     return HealthStatus(
         status=status,
         reasons=[reason for _, reason in problems],
-        version=package_version(),
+        version=__version__,
         uptime_s=round(now - runtime.started_at, 3),
         db_path=monitor.db_path,
         store_bytes=store_bytes,
@@ -1160,7 +1152,7 @@ def build_server(
         title="perf-mcp performance monitor",
         description="Performance numbers for web endpoints, AI agents and their tools.",
         instructions=INSTRUCTIONS,
-        version=package_version(),
+        version=__version__,
         lifespan=lifespan,
         log_level=log_level,
         subscriptions=runtime.clients.bus,
