@@ -9,8 +9,11 @@
 # the imports so that any module of the package can import it.
 __version__ = "0.1.0"
 
-from perf_mcp.core.models import InvalidInputError
-from perf_mcp.monitor import Monitor
-from perf_mcp.storage import StoreError
+from perf_mcp.pydantic_plugins import idle_plugins_skipped
+
+with idle_plugins_skipped():
+    from perf_mcp.core.models import InvalidInputError
+    from perf_mcp.monitor import Monitor
+    from perf_mcp.storage import StoreError
 
 __all__ = ["InvalidInputError", "Monitor", "StoreError", "__version__"]

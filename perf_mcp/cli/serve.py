@@ -57,7 +57,10 @@ def serve(args: argparse.Namespace) -> int:
     import anyio
 
     from perf_mcp.monitor import Monitor
-    from perf_mcp.server import build_server
+    from perf_mcp.pydantic_plugins import idle_plugins_skipped
+
+    with idle_plugins_skipped():  # the SDK's and the server's models
+        from perf_mcp.server import build_server
 
     settings = _serve_settings(args)
     if settings is None:
