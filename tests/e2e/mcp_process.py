@@ -67,7 +67,8 @@ def wait_for_port(port: int, process: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"perf-mcp exited with {process.returncode}: {process.stderr}")
+            stderr = process.stderr.read() if process.stderr else ""
+            raise RuntimeError(f"perf-mcp exited with {process.returncode}: {stderr}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return

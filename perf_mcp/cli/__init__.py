@@ -1,0 +1,112 @@
+"""perf-mcp: the command line. Parses, builds objects, calls the library.
+
+perf-mcp serve                          # stdio, as MCP clients launch it
+perf-mcp serve --transport http         # streamable HTTP on http://127.0.0.1:8765/mcp
+perf-mcp serve --alert-interval 5 --webhook-url https://hooks.example/perf
+perf-mcp summary --window 1h            # a table for a person at a terminal
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from perf_mcp import __version__
+from perf_mcp.cli.serve import DEFAULT_HOST, DEFAULT_PORT, serve
+from perf_mcp.cli.summary import summary
+from perf_mcp.core.models import WINDOW_SECONDS
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command (also used by the docs test)."""
+    parser = argparse.ArgumentParser(
+        prog="perf-mcp",
+        description="Performance monitoring for web apps and AI agents, served over MCP.",
+    )
+    parser.add_argument("--version", action="version", version=f"perf-mcp {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve_command = commands.add_parser(
+        "serve",
+        help="run the MCP server (stdio by default, as MCP clients launch it)",
+        description="Run the MCP server. stdio speaks to the one client that launched it; "
+        "http serves many clients at http://HOST:PORT/mcp (streamable HTTP).",
+    )
+    serve_command.add_argument(
+        "--transport", choices=("stdio", "http"), default="stdio", help="default: stdio"
+    )
+    serve_command.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"HTTP bind address (default: {DEFAULT_HOST})"
+    )
+    serve_command.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default: {DEFAULT_PORT})"
+    )
+    _add_db(serve_command)
+    watch = serve_command.add_argument_group(
+        "watching", "what the server samples and how it alerts (defaults: PERF_MCP_* variables)"
+    )
+    watch.add_argument(
+        "--sample-interval",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between resource samples, at least 1 (default: 30)",
+    )
+    watch.add_argument(
+        "--alert-interval",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between alert rule evaluations, at least 1 (default: 10)",
+    )
+    watch.add_argument(
+        "--webhook-url", metavar="URL", help="POST every alert people should hear about here"
+    )
+    watch.add_argument(
+        "--watch-pid",
+        type=int,
+        action="append",
+        metavar="PID",
+        help="also sample this process (repeat for more)",
+    )
+    watch.add_argument(
+        "--disk-path",
+        action="append",
+        metavar="PATH",
+        help="also sample the disk usage of this mount point (repeat for more)",
+    )
+    serve_command.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        default="WARNING",
+        help="log level on stderr (default: WARNING)",
+    )
+
+    summary_command = commands.add_parser(
+        "summary",
+        help="print the performance summary of a store",
+        description="Print requests, agents, tools and the worst endpoints over a window.",
+    )
+    summary_command.add_argument(
+        "--window", choices=tuple(WINDOW_SECONDS), default="5m", help="default: 5m"
+    )
+    summary_command.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    _add_db(summary_command)
+    return parser
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        default=None,
+        help="SQLite store (default: $PERF_MCP_DB, else a file in your user data directory)",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the perf-mcp console script."""
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return summary(args)
