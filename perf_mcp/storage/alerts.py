@@ -37,14 +37,14 @@ class AlertTables(StoreBase):
 
     def save_override(self, override: ThresholdOverride) -> None:
         o = override
-        with self._lock:
+        with self._writing():
             self._conn.execute(
                 "INSERT OR REPLACE INTO threshold_overrides VALUES (?, ?, ?, ?, ?, ?)",
                 (o.rule, o.subject or "", o.warning, o.critical, o.cooldown_s, o.updated_at),
             )
 
     def delete_override(self, rule: str, subject: str | None) -> bool:
-        with self._lock:
+        with self._writing():
             cursor = self._conn.execute(
                 "DELETE FROM threshold_overrides WHERE rule = ? AND subject = ?",
                 (rule, subject or ""),
@@ -57,7 +57,7 @@ class AlertTables(StoreBase):
         return [AlertState.model_validate_json(state) for (state,) in rows]
 
     def save_alert_states(self, states: Sequence[AlertState]) -> None:
-        with self._lock:
+        with self._writing():
             self._conn.executemany(
                 "INSERT OR REPLACE INTO alert_states VALUES (?, ?, ?)",
                 [(s.rule, s.subject, s.model_dump_json()) for s in states],
@@ -71,7 +71,7 @@ class AlertTables(StoreBase):
             *(a.message, a.started_at, a.updated_at, a.resolved_at, a.acknowledged_at),
             a.acknowledged_until,
         )
-        with self._lock:
+        with self._writing():
             cursor = self._conn.execute(
                 f"INSERT OR REPLACE INTO alerts ({_ALERT_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -101,7 +101,7 @@ class AlertTables(StoreBase):
 
     def add_alert_events(self, events: Sequence[tuple[int, AlertEvent]]) -> None:
         """Append transitions, each with its alert's id."""
-        with self._lock:
+        with self._writing():
             self._conn.executemany(
                 "INSERT INTO alert_events (alert_id, at, kind, rule, subject, severity, value, "
                 "threshold, notify, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -185,7 +185,7 @@ class AlertTables(StoreBase):
 
     def release_alert_lease(self) -> None:
         """Give the lease up (at shutdown) so another server takes over at once."""
-        with self._lock:
+        with self._writing():
             self._conn.execute(
                 "UPDATE alert_lease SET holder = NULL, expires_at = 0 WHERE holder = ?",
                 (self.source,),
@@ -201,7 +201,7 @@ class AlertTables(StoreBase):
 
     def bump_alert_version(self) -> int:
         """Count one change to alert state, overrides or acknowledgements; return the count."""
-        with self._lock:
+        with self._writing():
             self._conn.execute(
                 "INSERT INTO alert_lease VALUES (1, NULL, 0, 1) "
                 "ON CONFLICT (id) DO UPDATE SET version = version + 1"

@@ -1,5 +1,5 @@
 """What every part of the store shares: one connection, one lock, the writer's source id, and
-the write transaction that commits all of a change or none of it."""
+the write path that commits all of a change or none of it and says why it could not."""
 
 from __future__ import annotations
 
@@ -8,9 +8,23 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from perf_mcp.storage.schema import StoreError
+
+# What a user can do about a failed write, by SQLite's primary result code.
+_REASONS = {
+    sqlite3.SQLITE_FULL: "the disk is full (or the store reached a size limit)",
+    sqlite3.SQLITE_IOERR: "the file could not be written (an I/O error: a failing or full disk, "
+    "or a file-size limit)",
+    sqlite3.SQLITE_BUSY: "another process holds the store locked",
+    sqlite3.SQLITE_LOCKED: "another connection holds the store locked",
+    sqlite3.SQLITE_READONLY: "the store is read-only",
+    sqlite3.SQLITE_CORRUPT: "the file is corrupt",
+    sqlite3.SQLITE_CANTOPEN: "the file or its directory cannot be opened",
+}
+
 
 class StoreBase:
-    """The state the table parts (buckets, raw records, alerts, resources) work on."""
+    """The state the table parts (series, buckets, raw records, alerts, resources) work on."""
 
     path: str
     source: int  # this connection's writer id: bucket rows are keyed by it
@@ -21,16 +35,37 @@ class StoreBase:
     _conn: sqlite3.Connection
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT under the lock; on any failure roll back (unless SQLite
-        already did) and re-raise."""
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """The connection, locked, for a change; SQLite's errors become a StoreError saying
+        what went wrong (the change is then not stored)."""
         with self._lock:
-            conn = self._conn
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise StoreError(
+                    f"could not write to {self.path}: {write_failure(exc)}; "
+                    f"nothing of this change was stored ({exc})"
+                ) from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT: all of the change or, whatever failed, none of it."""
+        with self._writing() as conn:
+            if conn.in_transaction:  # left open by a rollback that failed: start clean
+                conn.execute("ROLLBACK")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException:
+                # SQLite may have rolled back on its own (a full disk, an I/O error).
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+
+
+def write_failure(exc: sqlite3.Error) -> str:
+    """Why a write failed, in words a user can act on."""
+    code = getattr(exc, "sqlite_errorcode", None)  # absent on errors of the sqlite3 module
+    reason = None if code is None else _REASONS.get(code & 0xFF)
+    return reason or str(exc)

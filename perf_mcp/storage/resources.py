@@ -14,7 +14,7 @@ class ResourceTables(StoreBase):
 
     def add_resource_sample(self, timestamp: float, sample_json: str) -> None:
         """Store one resource sample (the sampler's JSON), written at once."""
-        with self._lock:
+        with self._writing():
             self._conn.execute(
                 "INSERT INTO resource_samples (ts, source, sample) VALUES (?, ?, ?)",
                 (timestamp, self.source, sample_json),

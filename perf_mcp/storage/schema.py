@@ -125,18 +125,23 @@ class StoreError(RuntimeError):
     read-only, full or locked. The message says which and what to do."""
 
 
-def connect(path: str) -> sqlite3.Connection:
-    """Open (creating if needed) the store at ``path``, refusing files that are not ours."""
+def connect(path: str, busy_timeout_s: float = 30.0) -> sqlite3.Connection:
+    """Open (creating if needed) the store at ``path``, refusing files that are not ours.
+
+    A write waits up to ``busy_timeout_s`` while another process holds the store locked.
+    """
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
-        conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 30000")
+        conn = sqlite3.connect(
+            path, timeout=busy_timeout_s, check_same_thread=False, isolation_level=None
+        )
         app_id, version, tables = _while_locked(
             lambda: conn.execute(
                 "SELECT application_id, user_version, (SELECT count(*) FROM sqlite_master)"
                 " FROM pragma_application_id, pragma_user_version"
-            ).fetchone()
+            ).fetchone(),
+            busy_timeout_s,
         )
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path} is not a perf-mcp database ({exc})") from exc
@@ -154,7 +159,7 @@ def connect(path: str) -> sqlite3.Connection:
         )
     if path != ":memory:":
         conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # reads without a copy per page
-        _while_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+        _while_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"), busy_timeout_s)
         conn.execute("PRAGMA synchronous = NORMAL")
     _migrate(conn)
     return conn
@@ -178,7 +183,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
-def _while_locked(step: Callable[[], T], timeout_s: float = 30.0) -> T:
+def _while_locked(step: Callable[[], T], timeout_s: float) -> T:
     """Run ``step``, again while the file is locked. Processes opening a new file at once meet
     while one switches it to WAL, which takes locks SQLite's busy timeout does not wait for."""
     deadline = time.monotonic() + timeout_s

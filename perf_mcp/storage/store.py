@@ -36,6 +36,8 @@ class FlushBatch:
 class Storage(BucketTables, RawTables, AlertTables, ResourceTables):
     """One process's connection to a store file (or a private ``:memory:`` store).
 
+    A write that finds the store locked by another process waits up to ``busy_timeout_s``.
+
     >>> with Storage(":memory:") as s:
     ...     s.known_names("request")
     []
@@ -48,6 +50,7 @@ class Storage(BucketTables, RawTables, AlertTables, ResourceTables):
         retention_s: Mapping[int, float] | None = None,
         raw_records: int = 1000,
         clock: Callable[[], float] = time.time,
+        busy_timeout_s: float = 30.0,
     ) -> None:
         self.path = str(path)
         self.retention_s = dict(retention_s or {10: 6 * 3600, 60: 7 * 86400, 3600: 90 * 86400})
@@ -60,7 +63,7 @@ class Storage(BucketTables, RawTables, AlertTables, ResourceTables):
         self._last_expiry = 0.0
         self.last_flush_at: float | None = None
         self.writes = 0  # successful flushes through this connection
-        self._conn = connect(self.path)
+        self._conn = connect(self.path, busy_timeout_s)
 
     def close(self) -> None:
         """Close the connection (the Monitor flushes before calling this)."""
