@@ -34,7 +34,7 @@ class BucketTable:
     sums: str  # SQL merging rows' value columns (all but ``hist``), in ``columns`` order
     encode: Callable[[Any], tuple[Any, ...]]  # accumulator -> values of ``columns``
     decode: Callable[[Sequence[Any]], Any]  # values of ``sums`` -> accumulator, hist empty
-    new: Callable[[], Any]
+    copy: Callable[[Any], Any]  # an independent accumulator with the same samples
 
     def insert_sql(self) -> str:
         names = ", ".join(("tier", "ts", "series_id", "source", *self.columns))
@@ -93,6 +93,12 @@ def _decode_run(row: Sequence[Any]) -> RunAcc:
     return acc
 
 
+def _copy_run(acc: RunAcc) -> RunAcc:
+    copy = RunAcc()
+    copy.merge(acc)
+    return copy
+
+
 REQUESTS = BucketTable(
     name="request_buckets",
     series_key=lambda key: ("request", key[0], key[1]),
@@ -104,7 +110,7 @@ REQUESTS = BucketTable(
     "MIN(min_ms), MAX(max_ms), SUM(req_bytes), SUM(req_n), SUM(resp_bytes), SUM(resp_n)",
     encode=_encode_request,
     decode=_decode_request,
-    new=RequestAcc,
+    copy=RequestAcc.copy,
 )
 RUNS = BucketTable(
     name="run_buckets",
@@ -118,7 +124,7 @@ RUNS = BucketTable(
     "SUM(tool_calls), json_group_array(json(errors)), json_group_array(json(tools))",
     encode=_encode_run,
     decode=_decode_run,
-    new=RunAcc,
+    copy=_copy_run,
 )
 TABLES = {table.name: table for table in (REQUESTS, RUNS)}
 
@@ -146,6 +152,7 @@ class BucketTables(SeriesTables):
     """Writing and reading request and run buckets."""
 
     _open_rows: dict[str, dict[RowKey, Any]]  # per table: this writer's rows still open
+    _forgotten_before: float  # rows ending before this may have left ``_open_rows``
 
     # ------------------------------------------------------------ writing
 
@@ -155,22 +162,28 @@ class BucketTables(SeriesTables):
         """Write each delta into its row of every tier (inside the caller's transaction) and
         return the new rows; the caller caches them once the transaction commits."""
         cached = self._open_rows[table.name]
-        targets = [
-            ((tier, bucket_start(ts, tier), ids[table.series_key(key)]), delta)
-            for ts, series in deltas.items()
-            for key, delta in series.items()
-            for tier in TIERS
-        ]
-        stored = self._load_rows(table, {k for k, _ in targets if k not in cached})
-        staged: dict[RowKey, Any] = {}
+        targets: list[tuple[RowKey, Any]] = []
+        for ts, series in deltas.items():
+            starts = [(tier, bucket_start(ts, tier)) for tier in TIERS]
+            for name, delta in series.items():
+                sid = ids[table.series_key(name)]
+                targets += [((tier, start, sid), delta) for tier, start in starts]
+        # Only this writer writes its rows, so one that is not cached is in the file only if
+        # it was forgotten. Rows read from the file are ours to change; cached ones are copied
+        # (a failed transaction must leave them as the file has them), and so are the deltas.
+        horizon = self._forgotten_before
+        staged = self._load_rows(
+            table, {key for key, _ in targets if key[1] + key[0] < horizon and key not in cached}
+        )
         for key, delta in targets:
             row = staged.get(key)
-            if row is None:
-                row = staged[key] = table.new()
-                base = cached.get(key, stored.get(key))
-                if base is not None:
-                    row.merge(base)
-            row.merge(delta)
+            if row is not None:
+                row.merge(delta)
+            elif key in cached:
+                staged[key] = row = table.copy(cached[key])
+                row.merge(delta)
+            else:  # a new row: just this delta
+                staged[key] = table.copy(delta)
         source = self.source
         self._conn.executemany(
             table.insert_sql(),
@@ -199,9 +212,10 @@ class BucketTables(SeriesTables):
         reloads them)."""
         cached = self._open_rows[table.name]
         cached.update(staged)
-        closed = [key for key in cached if key[1] + key[0] < now - OPEN_ROWS_KEPT_S]
-        for key in closed:
+        horizon = now - OPEN_ROWS_KEPT_S
+        for key in [key for key in cached if key[1] + key[0] < horizon]:
             del cached[key]
+        self._forgotten_before = max(self._forgotten_before, horizon)
 
     def _expire_buckets(self, now: float) -> None:
         for tier, keep_s in self.retention_s.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import time
@@ -60,6 +61,7 @@ class Storage(BucketTables, RawTables, AlertTables, ResourceTables):
         self._lock = threading.RLock()
         self._series_ids = {}
         self._open_rows = {REQUESTS.name: {}, RUNS.name: {}}
+        self._forgotten_before = -math.inf
         self._last_expiry = 0.0
         self.last_flush_at: float | None = None
         self.writes = 0  # successful flushes through this connection
