@@ -65,3 +65,33 @@ def test_runs_keep_tokens_cost_and_labels_per_tier(db_path: Path, tier: int) -> 
 def test_a_histogram_table_that_does_not_exist_is_named(db_path: Path) -> None:
     with Storage(db_path) as store, pytest.raises(ValueError, match="request_buckets"):
         store.histograms("buckets; DROP TABLE series", hour(10), [1])
+
+
+def test_a_flush_reads_no_row_per_series(db_path: Path) -> None:
+    """2,000 new series, then new 10 s, minute and hour rows: a few statements, not thousands
+    (each small SQLite call may wait for the GIL in a busy app)."""
+    now = [T0 + 3590.0]
+    with Storage(db_path, clock=lambda: now[0]) as store:
+        statements: list[str] = []
+        store._conn.set_trace_callback(statements.append)  # observing, not changing
+        for ts in (T0 + 3590, T0 + 3600):  # the second starts a new hour
+            now[0] = ts + 5.0
+            deltas = {(f"/e{i}", "GET"): request_delta(float(i % 50 + 1)) for i in range(2000)}
+            statements.clear()
+            store.write(FlushBatch(requests={ts: deltas}))
+            selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+            assert len(selects) <= 10, selects[:3]
+
+
+def test_late_data_for_a_forgotten_row_adds_to_what_the_file_holds(db_path: Path) -> None:
+    now = [T0 + 5.0]
+    with Storage(db_path, clock=lambda: now[0]) as store:
+        store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(5.0)}}))
+        now[0] = T0 + 600.0  # the 10 s and minute rows of T0 are forgotten by now
+        store.write(FlushBatch(requests={T0 + 590: {("/a", "GET"): request_delta(1.0)}}))
+        store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(7.0)}}))
+        first_bucket = [TierRange(10, T0, T0 + 10)]
+        (series,) = store.request_series(first_bucket)
+        (whole,) = store.request_series(hour(3600))
+    assert (series.acc.count, series.acc.sum_ms) == (2, 12.0)
+    assert (whole.acc.count, whole.acc.sum_ms) == (3, 13.0)
