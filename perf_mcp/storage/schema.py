@@ -10,7 +10,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 APPLICATION_ID = 0x70657266  # "perf": marks a SQLite file as a perf-mcp store
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MMAP_BYTES = 1 << 30  # address space, not memory: pages stay in the OS cache
 
 _SCHEMA_V1 = """
@@ -116,8 +116,17 @@ CREATE TABLE IF NOT EXISTS alert_lease (  -- schema-2 stores made it on first us
     version INTEGER NOT NULL
 );
 """
+# Folded names: a bounded sample of the newest instead of every name forever (their counts
+# are the __other__ series' rows).
+_SCHEMA_V4 = """
+DROP TABLE folded_names;
+CREATE TABLE folded_names (
+    kind TEXT NOT NULL, name TEXT NOT NULL, seen_at REAL NOT NULL, PRIMARY KEY (kind, name)
+) WITHOUT ROWID;
+CREATE INDEX folded_names_by_time ON folded_names (kind, seen_at);
+"""
 # MIGRATIONS[i] takes the schema from version i to i + 1.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
 
 
 class StoreError(RuntimeError):

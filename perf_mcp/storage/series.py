@@ -1,5 +1,4 @@
-"""The series table (one row per kind, name and method, shared by all writers), and the names
-the series budget folded into ``__other__``."""
+"""The series table: one row per kind, name and method, shared by all writers."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ from collections.abc import Iterable
 from perf_mcp.storage.base import StoreBase
 
 SeriesKey = tuple[str, str, str]  # kind, name, method ("" where the kind has none)
-FOLDED_NAMES_KEPT = 10_000
 _LOOKUP_CHUNK = 300  # series looked up per statement (3 parameters each)
 
 
@@ -37,11 +35,6 @@ class SeriesTables(StoreBase):
             )
             found.update(((kind, name, method), sid) for sid, kind, name, method in rows)
         return found
-
-    def _write_folded(self, folded: Iterable[tuple[str, str]]) -> None:
-        self._conn.executemany(
-            "INSERT OR IGNORE INTO folded_names VALUES (?, ?)", list(folded)[:FOLDED_NAMES_KEPT]
-        )
 
     def series_ids(
         self,
@@ -77,14 +70,6 @@ class SeriesTables(StoreBase):
                 (kind, limit),
             ).fetchall()
         return [r[0] for r in rows]
-
-    def folded_counts(self) -> dict[str, int]:
-        """Distinct names each kind has folded into __other__, across all writers."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT kind, count(*) FROM folded_names GROUP BY kind"
-            ).fetchall()
-        return dict(rows)
 
 
 def id_list(ids: Iterable[int]) -> str:

@@ -6,13 +6,14 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.storage.alerts import AlertTables
-from perf_mcp.storage.buckets import REQUESTS, RUNS, BucketTables
+from perf_mcp.storage.buckets import REQUESTS, RUNS
+from perf_mcp.storage.folded import FoldedTables
 from perf_mcp.storage.raw import RawAgentRun, RawTables, RawToolCall
 from perf_mcp.storage.resources import ResourceTables
 from perf_mcp.storage.schema import connect
@@ -28,13 +29,15 @@ class FlushBatch:
     runs: dict[int, dict[tuple[str, str], RunAcc]] = field(default_factory=dict)
     agent_runs: list[RawAgentRun] = field(default_factory=list)
     tool_calls: list[RawToolCall] = field(default_factory=list)
-    folded: list[tuple[str, str]] = field(default_factory=list)
+    # (kind, name) of records the series budget folded into __other__: a list, or any
+    # collection of distinct pairs (such as a dict of pair -> records)
+    folded: Collection[tuple[str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.requests or self.runs or self.agent_runs or self.tool_calls or self.folded)
 
 
-class Storage(BucketTables, RawTables, AlertTables, ResourceTables):
+class Storage(FoldedTables, RawTables, AlertTables, ResourceTables):
     """One process's connection to a store file (or a private ``:memory:`` store).
 
     A write that finds the store locked by another process waits up to ``busy_timeout_s``.
@@ -92,11 +95,12 @@ class Storage(BucketTables, RawTables, AlertTables, ResourceTables):
             requests = self._stage_rows(REQUESTS, batch.requests, ids)
             runs = self._stage_rows(RUNS, batch.runs, ids)
             self._write_raw(batch.requests, batch.agent_runs, batch.tool_calls)
-            self._write_folded(batch.folded)
+            self._write_folded(batch.folded, now)
             if expire:
                 self._expire_buckets(now)
                 self._expire_resources(now)
                 self._expire_alerts(now)
+                self._expire_folded(now)
         # Committed: only now may the memory of what the store holds move on.
         with self._lock:
             self._series_ids.update(new_ids)

@@ -72,3 +72,24 @@ def test_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> Non
         ]
         errors = [p.communicate(timeout=60)[1].decode() for p in openers]
         assert [p.returncode for p in openers] == [0, 0, 0, 0], errors
+
+
+def test_a_version_3_store_trades_its_folded_names_for_a_bounded_sample(db_path: Path) -> None:
+    """Schema 3 kept every folded name forever; the upgrade drops them (their counts are the
+    __other__ rows, which stay) and keeps a sample from then on."""
+    conn = sqlite3.connect(db_path)
+    for script in MIGRATIONS[:3]:
+        conn.executescript(script)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 3")
+    conn.executemany(
+        "INSERT INTO folded_names VALUES ('request', ?)", [(f"GET /x{i}",) for i in range(5000)]
+    )
+    conn.commit()
+    conn.close()
+    with Storage(db_path) as storage:
+        assert storage.folded_names("request") == []
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert conn.execute("SELECT count(*) FROM folded_names").fetchone()[0] == 0
+    conn.close()
