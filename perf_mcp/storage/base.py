@@ -28,6 +28,7 @@ class StoreBase:
 
     path: str
     source: int  # this connection's writer id: bucket rows are keyed by it
+    read_only: str | None  # why this process cannot write the store (None: it can)
     retention_s: dict[int, float]
     raw_records: int
     _clock: Callable[[], float]
@@ -38,6 +39,12 @@ class StoreBase:
     def _writing(self) -> Iterator[sqlite3.Connection]:
         """The connection, locked, for a change; SQLite's errors become a StoreError saying
         what went wrong (the change is then not stored)."""
+        if self.read_only is not None:
+            raise StoreError(
+                f"the store {self.path} is read-only: {self.read_only}; queries work, but "
+                "nothing can be stored. Give this process write access, or point PERF_MCP_DB "
+                "(or --db) at a writable file."
+            )
         with self._lock:
             try:
                 yield self._conn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -134,17 +135,18 @@ class StoreError(RuntimeError):
     read-only, full or locked. The message says which and what to do."""
 
 
-def connect(path: str, busy_timeout_s: float = 30.0) -> sqlite3.Connection:
+def connect(path: str, busy_timeout_s: float = 30.0) -> tuple[sqlite3.Connection, str | None]:
     """Open (creating if needed) the store at ``path``, refusing files that are not ours.
 
-    A write waits up to ``busy_timeout_s`` while another process holds the store locked.
+    A store this process cannot write opens read-only: returns the connection and why it is
+    read-only (None: writable). A write waits up to ``busy_timeout_s`` while another process
+    holds the store locked.
     """
-    if path != ":memory:":
+    read_only = None if path == ":memory:" else why_read_only(Path(path))
+    if path != ":memory:" and read_only is None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
-        conn = sqlite3.connect(
-            path, timeout=busy_timeout_s, check_same_thread=False, isolation_level=None
-        )
+        conn = _open(path, busy_timeout_s, read_only is not None)
         app_id, version, tables = _while_locked(
             lambda: conn.execute(
                 "SELECT application_id, user_version, (SELECT count(*) FROM sqlite_master)"
@@ -166,11 +168,55 @@ def connect(path: str, busy_timeout_s: float = 30.0) -> sqlite3.Connection:
             f"{path} has schema version {version}, newer than this perf-mcp "
             f"understands ({SCHEMA_VERSION}); upgrade perf-mcp to read it."
         )
+    if read_only is not None:
+        if version < SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(
+                f"{path} is read-only here ({read_only}) and has schema version {version}, "
+                f"older than this perf-mcp's ({SCHEMA_VERSION}); open it once with write "
+                "access to upgrade it."
+            )
+        return conn, read_only
     if path != ":memory:":
         conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # reads without a copy per page
         _while_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"), busy_timeout_s)
         conn.execute("PRAGMA synchronous = NORMAL")
     _migrate(conn)
+    return conn, None
+
+
+def why_read_only(path: Path) -> str | None:
+    """Why this process cannot write the existing store at ``path`` (None: it can, or the
+    file does not exist yet)."""
+    if not path.exists():
+        return None
+    if not os.access(path, os.W_OK):
+        return "this process may not write the file"
+    beside = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
+    if not os.access(path.parent, os.W_OK) and not all(os.access(p, os.W_OK) for p in beside):
+        return "this process may not create the -wal and -shm files SQLite needs in its directory"
+    return None
+
+
+def _open(path: str, busy_timeout_s: float, read_only: bool) -> sqlite3.Connection:
+    def opened(target: str) -> sqlite3.Connection:
+        return sqlite3.connect(
+            target,
+            timeout=busy_timeout_s,
+            check_same_thread=False,
+            isolation_level=None,
+            uri=read_only,
+        )
+
+    if not read_only:
+        return opened(path)
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    conn = opened(uri)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.OperationalError:  # no -shm file and none can be made: read the file as is
+        conn.close()
+        conn = opened(f"{uri}&immutable=1")
     return conn
 
 

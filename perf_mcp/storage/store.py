@@ -41,6 +41,8 @@ class Storage(FoldedTables, RawTables, AlertTables, ResourceTables):
     """One process's connection to a store file (or a private ``:memory:`` store).
 
     A write that finds the store locked by another process waits up to ``busy_timeout_s``.
+    A store this process cannot write opens read-only (``read_only`` says why): queries
+    work, writes raise StoreError.
 
     >>> with Storage(":memory:") as s:
     ...     s.known_names("request")
@@ -68,7 +70,7 @@ class Storage(FoldedTables, RawTables, AlertTables, ResourceTables):
         self._last_expiry = 0.0
         self.last_flush_at: float | None = None
         self.writes = 0  # successful flushes through this connection
-        self._conn = connect(self.path, busy_timeout_s)
+        self._conn, self.read_only = connect(self.path, busy_timeout_s)
 
     def close(self) -> None:
         """Close the connection (the Monitor flushes before calling this)."""
