@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from perf_mcp import Monitor
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.core.window import TierRange
 from perf_mcp.storage import FlushBatch, Storage, StoreError
@@ -194,3 +195,26 @@ def test_new_series_of_a_failed_write_are_created_by_its_retry(db_path: Path) ->
     store.close()
     counts = stored_counts(db_path)
     assert (counts["requests"], counts["endpoints"]) == (501, 501)
+
+
+def test_a_monitor_retrying_through_a_full_disk_stores_every_record_once(db_path: Path) -> None:
+    """Issue 11's reproduction: 3,001 recorded, five failed flushes, then space returns."""
+    with Monitor(db_path, start_flusher=False) as monitor:
+        monitor.record_request("/warm", "GET", 200, 1.0)
+        monitor.flush()
+        conn = monitor.storage._conn  # fault injection, as above
+        conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
+        for i in range(3000):
+            monitor.record_request(f"/new-{i % 400}", "GET", 500 if i % 10 == 0 else 200, 2.0)
+        for _ in range(5):
+            with pytest.raises(StoreError, match="the disk is full"):
+                monitor.flush()
+        conn.execute("PRAGMA max_page_count = 1073741823")
+        monitor.flush()
+        stats = monitor.get_endpoint_stats(limit=500)
+    assert sum(row.count for row in stats.endpoints) == 3001
+    assert sum(row.error_count for row in stats.endpoints) == 300
+    assert stats.total_endpoints == 401
+    check = sqlite3.connect(db_path)
+    assert check.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    check.close()
