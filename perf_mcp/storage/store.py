@@ -86,25 +86,25 @@ class Storage(FoldedTables, RawTables, AlertTables, ResourceTables):
     def write(self, batch: FlushBatch) -> None:
         """Add one flush's deltas to every tier's rows and store the raw records: all of it
         or, if anything fails, none of it (a retry of the same batch then counts it once)."""
-        now = self._clock()
-        expire = now - self._last_expiry >= EXPIRE_EVERY_S
-        with self._transaction():
-            new_ids = self._resolve_series(
-                [REQUESTS.series_key(key) for series in batch.requests.values() for key in series]
-                + [RUNS.series_key(key) for series in batch.runs.values() for key in series]
-            )
-            ids = {**self._series_ids, **new_ids}
-            requests = self._stage_rows(REQUESTS, batch.requests, ids)
-            runs = self._stage_rows(RUNS, batch.runs, ids)
-            self._write_raw(batch.requests, batch.agent_runs, batch.tool_calls)
-            self._write_folded(batch.folded, now)
-            if expire:
-                self._expire_buckets(now)
-                self._expire_resources(now)
-                self._expire_alerts(now)
-                self._expire_folded(now)
-        # Committed: only now may the memory of what the store holds move on.
-        with self._lock:
+        with self._lock:  # held until the memory of the store matches it again
+            now = self._clock()
+            expire = now - self._last_expiry >= EXPIRE_EVERY_S
+            with self._transaction():
+                new_ids = self._resolve_series(
+                    [REQUESTS.series_key(key) for rows in batch.requests.values() for key in rows]
+                    + [RUNS.series_key(key) for rows in batch.runs.values() for key in rows]
+                )
+                ids = {**self._series_ids, **new_ids}
+                requests = self._stage_rows(REQUESTS, batch.requests, ids)
+                runs = self._stage_rows(RUNS, batch.runs, ids)
+                self._write_raw(batch.requests, batch.agent_runs, batch.tool_calls)
+                self._write_folded(batch.folded, now)
+                if expire:
+                    self._expire_buckets(now)
+                    self._expire_resources(now)
+                    self._expire_alerts(now)
+                    self._expire_folded(now)
+            # Committed: only now may the memory of what the store holds move on.
             self._series_ids.update(new_ids)
             self._cache_rows(REQUESTS, requests, now)
             self._cache_rows(RUNS, runs, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,19 @@ def test_late_data_for_a_forgotten_row_adds_to_what_the_file_holds(db_path: Path
         (whole,) = store.request_series(hour(3600))
     assert (series.acc.count, series.acc.sum_ms) == (2, 12.0)
     assert (whole.acc.count, whole.acc.sum_ms) == (3, 13.0)
+
+
+def test_writes_from_several_threads_add_up(db_path: Path) -> None:
+    with Storage(db_path, clock=lambda: T0 + 5) as store:
+
+        def writer() -> None:
+            for _ in range(50):
+                store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(3.0)}}))
+
+        threads = [threading.Thread(target=writer) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        counts = [store.request_series(hour(tier))[0].acc.count for tier in (10, 60, 3600)]
+    assert counts == [200, 200, 200]
