@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
+from typing import Any
 
 from perf_mcp.storage.schema import StoreError
 
+ROWS_PER_STATEMENT = 500  # times at most 18 columns: within SQLite's 32,766 parameters
 # What a user can do about a failed write, by SQLite's primary result code.
 _REASONS = {
     sqlite3.SQLITE_FULL: "the disk is full (or the store reached a size limit)",
@@ -53,6 +56,20 @@ class StoreBase:
                     f"could not write to {self.path}: {write_failure(exc)}; "
                     f"nothing of this change was stored ({exc})"
                 ) from exc
+
+    def _insert(self, head: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Run ``head`` (``INSERT ... (columns)``) for ``rows``, up to ROWS_PER_STATEMENT rows
+        a statement. executemany runs one statement per row, releasing the GIL each time:
+        in a busy app each release can wait a switch interval (5 ms) to get it back."""
+        if not rows:
+            return
+        marks = f"({', '.join('?' * len(rows[0]))})"
+        for i in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[i : i + ROWS_PER_STATEMENT]
+            self._conn.execute(
+                f"{head} VALUES {', '.join([marks] * len(chunk))}",
+                list(chain.from_iterable(chunk)),
+            )
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -36,10 +36,9 @@ class BucketTable:
     decode: Callable[[Sequence[Any]], Any]  # values of ``sums`` -> accumulator, hist empty
     copy: Callable[[Any], Any]  # an independent accumulator with the same samples
 
-    def insert_sql(self) -> str:
+    def insert_head(self) -> str:
         names = ", ".join(("tier", "ts", "series_id", "source", *self.columns))
-        marks = ", ".join("?" * (4 + len(self.columns)))
-        return f"INSERT OR REPLACE INTO {self.name} ({names}) VALUES ({marks})"
+        return f"INSERT OR REPLACE INTO {self.name} ({names})"
 
 
 def _encode_request(acc: RequestAcc) -> tuple[Any, ...]:
@@ -185,8 +184,8 @@ class BucketTables(SeriesTables):
             else:  # a new row: just this delta
                 staged[key] = table.copy(delta)
         source = self.source
-        self._conn.executemany(
-            table.insert_sql(),
+        self._insert(
+            table.insert_head(),
             [(*key, source, *table.encode(row)) for key, row in staged.items()],
         )
         return staged

@@ -27,8 +27,8 @@ class FoldedTables(BucketTables):
         for kind, name in folded:
             by_kind.setdefault(kind, {})[name] = None
         for kind, names in by_kind.items():
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO folded_names VALUES (?, ?, ?)",
+            self._insert(
+                "INSERT OR REPLACE INTO folded_names (kind, name, seen_at)",
                 [(kind, name, now) for name in list(names)[-FOLDED_NAMES_KEPT:]],
             )
             self._conn.execute(

@@ -44,16 +44,15 @@ class RawTables(StoreBase):
         tool_calls: Sequence[RawToolCall],
     ) -> None:
         """Insert the records (inside the caller's transaction), then drop the oldest."""
-        execute = self._conn.executemany
-        execute(
+        self._insert(
             "INSERT INTO agent_runs (ts, agent_name, duration_ms, success, error_type, model, "
             "provider, input_tokens, output_tokens, cache_read_tokens, cost_usd, tool_calls, "
-            "run_id, conversation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "run_id, conversation_id)",
             agent_runs,
         )
-        execute(
+        self._insert(
             "INSERT INTO tool_calls (ts, tool_name, agent_name, duration_ms, success, error_type, "
-            "call_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "call_id)",
             tool_calls,
         )
         slowest = sorted(
@@ -65,12 +64,11 @@ class RawTables(StoreBase):
             ),
             reverse=True,
         )[:SLOW_REQUESTS_PER_FLUSH]
-        execute(
-            "INSERT INTO slow_requests (duration_ms, ts, endpoint, method, status_code) "
-            "VALUES (?, ?, ?, ?, ?)",
-            slowest,
+        self._insert(
+            "INSERT INTO slow_requests (duration_ms, ts, endpoint, method, status_code)", slowest
         )
-        for table in ("agent_runs", "tool_calls", "slow_requests"):
+        added = {"agent_runs": agent_runs, "tool_calls": tool_calls, "slow_requests": slowest}
+        for table in (table for table, rows in added.items() if rows):
             self._conn.execute(
                 f"DELETE FROM {table} WHERE id <= (SELECT MAX(id) FROM {table}) - ?",
                 (self.raw_records,),

@@ -21,9 +21,7 @@ class SeriesTables(StoreBase):
         missing = [key for key in set(keys) if key not in self._series_ids]
         if not missing:
             return {}
-        self._conn.executemany(
-            "INSERT OR IGNORE INTO series (kind, name, method) VALUES (?, ?, ?)", missing
-        )
+        self._insert("INSERT OR IGNORE INTO series (kind, name, method)", missing)
         found: dict[SeriesKey, int] = {}
         for i in range(0, len(missing), _LOOKUP_CHUNK):
             chunk = missing[i : i + _LOOKUP_CHUNK]

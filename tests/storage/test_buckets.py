@@ -68,9 +68,9 @@ def test_a_histogram_table_that_does_not_exist_is_named(db_path: Path) -> None:
         store.histograms("buckets; DROP TABLE series", hour(10), [1])
 
 
-def test_a_flush_reads_no_row_per_series(db_path: Path) -> None:
-    """2,000 new series, then new 10 s, minute and hour rows: a few statements, not thousands
-    (each small SQLite call may wait for the GIL in a busy app)."""
+def test_a_flush_of_many_series_is_a_few_statements(db_path: Path) -> None:
+    """2,000 new series, then new 10 s, minute and hour rows: a few dozen statements, not one
+    per series or row (each releases the GIL, and in a busy app may wait ~5 ms for it)."""
     now = [T0 + 3590.0]
     with Storage(db_path, clock=lambda: now[0]) as store:
         statements: list[str] = []
@@ -80,8 +80,7 @@ def test_a_flush_reads_no_row_per_series(db_path: Path) -> None:
             deltas = {(f"/e{i}", "GET"): request_delta(float(i % 50 + 1)) for i in range(2000)}
             statements.clear()
             store.write(FlushBatch(requests={ts: deltas}))
-            selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-            assert len(selects) <= 10, selects[:3]
+            assert len(statements) <= 60, [s[:60] for s in statements]
 
 
 def test_late_data_for_a_forgotten_row_adds_to_what_the_file_holds(db_path: Path) -> None:
