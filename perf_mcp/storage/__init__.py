@@ -5,8 +5,9 @@ to the row of every tier, so a window of any length reads whole hours from the 1
 only its edges from the finer ones. Rows are keyed by a per-process source id, so writers
 never touch each other's rows; a query merges the rows of all sources.
 
-``Storage`` is made of one part per group of tables (``buckets``, ``series``, ``raw``,
-``alerts``, ``resources``) over one connection (``base``); ``schema`` opens the file.
+``Storage`` (``store``) is made of one part per group of tables (``series``, ``buckets``,
+``folded``, ``raw``, ``alerts``, ``resources``) over one connection and one all-or-nothing
+write path (``base``); ``schema`` opens the file.
 """
 
 from perf_mcp.storage.buckets import SeriesAgg, plan_clause
