@@ -65,6 +65,8 @@ class Monitor:
         self._runs: Any = self._flusher.runs
         self._tools: Any = self._flusher.tools
         self._capacity = settings.buffer_samples
+        if self.storage.read_only is not None:  # queries work; a record says why it can't
+            self._requests = self._runs = self._tools = _Refused(self.storage.read_only_error())
         self._queries = WindowQueries(self.storage, settings, clock, self.flush)
         self._summary = SummaryQuery(self._queries, self._flusher)
         atexit.register(self.close)  # an exiting app keeps what it recorded since the last flush
@@ -192,7 +194,12 @@ class Monitor:
         if self._flusher.closed:
             return
         atexit.unregister(self.close)
-        self._requests = self._runs = self._tools = _Closed()
+        self._requests = self._runs = self._tools = _Refused(
+            RuntimeError(
+                "this perf-mcp Monitor is closed: nothing recorded now can be stored; "
+                "record through a new Monitor"
+            )
+        )
         try:
             self._flusher.close()
         finally:
@@ -306,14 +313,14 @@ def _request_model(given: Any) -> m.RequestSample:
         raise InvalidInputError(str(exc)) from None
 
 
-class _Closed:
-    """Stands in for the buffers after close(): a record then says why it cannot be kept."""
+class _Refused:
+    """Stands in for the buffers when nothing can be recorded: a record raises ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
 
     def __len__(self) -> int:
         return 0
 
     def append(self, sample: object) -> None:
-        raise RuntimeError(
-            "this perf-mcp Monitor is closed: nothing recorded now can be stored; "
-            "record through a new Monitor"
-        )
+        raise self.error

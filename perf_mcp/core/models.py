@@ -161,7 +161,8 @@ class EndpointStatsList(_Answer):
     total_endpoints: int = Field(description="Endpoints with traffic in the window.")
     truncated: bool = Field(description="True when more endpoints matched than `limit`.")
     folded_series: int = Field(
-        default=0, description="Endpoint names folded into __other__ by the series budget."
+        default=0,
+        description="Requests recorded under __other__: their endpoint was past the series budget.",
     )
 
 
@@ -381,7 +382,7 @@ class PerformanceSummary(_Answer):
         description=f"Up to {SUMMARY_ROWS} slowest single requests, slowest first."
     )
     folded_series: dict[str, int] = Field(
-        description="Per kind, names folded into __other__ by the series budget."
+        description="Per kind, records folded into __other__ (names past the series budget)."
     )
 
     @classmethod

@@ -38,9 +38,14 @@ class SummaryQuery:
         """Totals, the slowest and most failing endpoints, with what is still in memory."""
         seconds, plan = self.queries.plan(window)
         flusher = self.flusher
-        if flusher.pending.folded:  # whether a folded name is new is for the store to say
-            flusher.flush()
         only_cached = cached_only()
+        if flusher.fold_lock.acquire(blocking=not only_cached):
+            try:
+                flusher.fold()
+            finally:
+                flusher.fold_lock.release()
+        if flusher.pending.folded:  # the folded counts are the store's to give
+            flusher.flush()
         if not flusher.flush_lock.acquire(blocking=not only_cached):
             raise NotCached  # a flush is moving records from memory to the store
         try:  # held: no record is between memory and store, and the heads are ours
@@ -92,7 +97,7 @@ class SummaryQuery:
             endpoints={ids[sid]: row for sid, row in ranking.merged.items()},
             # the rows of the plan's time, like every other number of the summary
             slowest=storage.slowest_requests(plan[0].start, m.SUMMARY_ROWS) if plan else [],
-            folded=storage.folded_counts(),
+            folded=storage.folded_counts(since=plan[0].start if plan else None),
         )
 
     def _ranking(

@@ -62,7 +62,9 @@ class WindowQueries:
                 endpoints=[rows.endpoint_stats(s, seconds) for s in top],
                 total_endpoints=total,
                 truncated=total > limit,
-                folded_series=self.storage.folded_counts().get("request", 0),
+                folded_series=self.storage.folded_counts(since=plan[0].start if plan else None).get(
+                    "request", 0
+                ),
             )
 
         return self._answer(

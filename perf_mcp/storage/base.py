@@ -1,0 +1,99 @@
+"""What every part of the store shares: one connection, one lock, the writer's source id, and
+the write path that commits all of a change or none of it and says why it could not."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import chain
+from typing import Any
+
+from perf_mcp.storage.schema import StoreError
+
+ROWS_PER_STATEMENT = 500  # times at most 18 columns: within SQLite's 32,766 parameters
+# What a user can do about a failed write, by SQLite's primary result code.
+_REASONS = {
+    sqlite3.SQLITE_FULL: "the disk is full (or the store reached a size limit)",
+    sqlite3.SQLITE_IOERR: "the file could not be written (an I/O error: a failing or full disk, "
+    "or a file-size limit)",
+    sqlite3.SQLITE_BUSY: "another process holds the store locked",
+    sqlite3.SQLITE_LOCKED: "another connection holds the store locked",
+    sqlite3.SQLITE_READONLY: "the store is read-only",
+    sqlite3.SQLITE_CORRUPT: "the file is corrupt",
+    sqlite3.SQLITE_CANTOPEN: "the file or its directory cannot be opened",
+}
+
+
+class StoreBase:
+    """The state the table parts (series, buckets, raw records, alerts, resources) work on."""
+
+    path: str
+    source: int  # this connection's writer id: bucket rows are keyed by it
+    read_only: str | None  # why this process cannot write the store (None: it can)
+    retention_s: dict[int, float]
+    raw_records: int
+    _clock: Callable[[], float]
+    _lock: threading.RLock
+    _conn: sqlite3.Connection
+
+    def read_only_error(self) -> StoreError:
+        """What a write to this read-only store is told."""
+        return StoreError(
+            f"the store {self.path} is read-only: {self.read_only}; queries work, but "
+            "nothing can be stored. Give this process write access, or point PERF_MCP_DB "
+            "(or --db) at a writable file."
+        )
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """The connection, locked, for a change; SQLite's errors become a StoreError saying
+        what went wrong (the change is then not stored)."""
+        if self.read_only is not None:
+            raise self.read_only_error()
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise StoreError(
+                    f"could not write to {self.path}: {write_failure(exc)}; "
+                    f"nothing of this change was stored ({exc})"
+                ) from exc
+
+    def _insert(self, head: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Run ``head`` (``INSERT ... (columns)``) for ``rows``, up to ROWS_PER_STATEMENT rows
+        a statement. executemany runs one statement per row, releasing the GIL each time:
+        in a busy app each release can wait a switch interval (5 ms) to get it back."""
+        if not rows:
+            return
+        marks = f"({', '.join('?' * len(rows[0]))})"
+        for i in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[i : i + ROWS_PER_STATEMENT]
+            self._conn.execute(
+                f"{head} VALUES {', '.join([marks] * len(chunk))}",
+                list(chain.from_iterable(chunk)),
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT: all of the change or, whatever failed, none of it."""
+        with self._writing() as conn:
+            if conn.in_transaction:  # left open by a rollback that failed: start clean
+                conn.execute("ROLLBACK")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                # SQLite may have rolled back on its own (a full disk, an I/O error).
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+
+def write_failure(exc: sqlite3.Error) -> str:
+    """Why a write failed, in words a user can act on."""
+    code = getattr(exc, "sqlite_errorcode", None)  # absent on errors of the sqlite3 module
+    reason = None if code is None else _REASONS.get(code & 0xFF)
+    return reason or str(exc)

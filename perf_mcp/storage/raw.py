@@ -1,0 +1,88 @@
+"""Raw records: the last agent runs and tool calls, and the slowest requests as exemplars.
+
+Each table keeps the newest ``raw_records`` rows (the store's setting).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from perf_mcp.core.models import SlowRequest
+from perf_mcp.core.series import RequestAcc
+from perf_mcp.storage.base import StoreBase
+
+SLOW_REQUESTS_PER_FLUSH = 50
+# ts, tool_name, agent_name, duration_ms, success, error_type, call_id: a tool_calls row
+RawToolCall = tuple[float, str, str | None, float, bool, str | None, str | None]
+# ts, agent_name, duration_ms, success, error_type, model, provider, input_tokens, output_tokens,
+# cache_read_tokens, cost_usd, tool_calls (how many), run_id, conversation_id: an agent_runs row
+RawAgentRun = tuple[
+    float,
+    str,
+    float,
+    bool,
+    str | None,
+    str | None,
+    str | None,
+    int,
+    int,
+    int,
+    float,
+    int,
+    str | None,
+    str | None,
+]
+
+
+class RawTables(StoreBase):
+    """Writing and reading raw records."""
+
+    def _write_raw(
+        self,
+        requests: Mapping[int, Mapping[tuple[str, str], RequestAcc]],
+        agent_runs: Sequence[RawAgentRun],
+        tool_calls: Sequence[RawToolCall],
+    ) -> None:
+        """Insert the records (inside the caller's transaction), then drop the oldest."""
+        self._insert(
+            "INSERT INTO agent_runs (ts, agent_name, duration_ms, success, error_type, model, "
+            "provider, input_tokens, output_tokens, cache_read_tokens, cost_usd, tool_calls, "
+            "run_id, conversation_id)",
+            agent_runs,
+        )
+        self._insert(
+            "INSERT INTO tool_calls (ts, tool_name, agent_name, duration_ms, success, error_type, "
+            "call_id)",
+            tool_calls,
+        )
+        slowest = sorted(
+            (
+                (acc.max_ms, acc.slowest_ts, name, method, acc.slowest_status)
+                for series in requests.values()
+                for (name, method), acc in series.items()
+                if name != "*" and acc.count
+            ),
+            reverse=True,
+        )[:SLOW_REQUESTS_PER_FLUSH]
+        self._insert(
+            "INSERT INTO slow_requests (duration_ms, ts, endpoint, method, status_code)", slowest
+        )
+        added = {"agent_runs": agent_runs, "tool_calls": tool_calls, "slow_requests": slowest}
+        for table in (table for table, rows in added.items() if rows):
+            self._conn.execute(
+                f"DELETE FROM {table} WHERE id <= (SELECT MAX(id) FROM {table}) - ?",
+                (self.raw_records,),
+            )
+
+    def slowest_requests(self, since: float, limit: int) -> list[SlowRequest]:
+        """The slowest requests kept as exemplars since ``since``."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT endpoint, method, status_code, duration_ms, ts FROM slow_requests "
+                "WHERE ts >= ? ORDER BY duration_ms DESC LIMIT ?",
+                (since, limit),
+            ).fetchall()
+        return [
+            SlowRequest(endpoint=e, method=m, status_code=c, duration_ms=d, timestamp=t)
+            for e, m, c, d, t in rows
+        ]

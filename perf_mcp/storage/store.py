@@ -1,0 +1,135 @@
+"""``Storage``: one process's connection to a store, made of the table parts."""
+
+from __future__ import annotations
+
+import math
+import secrets
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from perf_mcp.core.series import RequestAcc, RunAcc
+from perf_mcp.storage.alerts import AlertTables
+from perf_mcp.storage.buckets import REQUESTS, RUNS
+from perf_mcp.storage.folded import FoldedTables
+from perf_mcp.storage.raw import RawAgentRun, RawTables, RawToolCall
+from perf_mcp.storage.resources import ResourceTables
+from perf_mcp.storage.schema import connect
+
+EXPIRE_EVERY_S = 60.0
+
+
+@dataclass
+class FlushBatch:
+    """What one flush writes: bucket deltas by bucket start, and raw records."""
+
+    requests: dict[int, dict[tuple[str, str], RequestAcc]] = field(default_factory=dict)
+    runs: dict[int, dict[tuple[str, str], RunAcc]] = field(default_factory=dict)
+    agent_runs: list[RawAgentRun] = field(default_factory=list)
+    tool_calls: list[RawToolCall] = field(default_factory=list)
+    # (kind, name) of records the series budget folded into __other__: a list, or any
+    # collection of distinct pairs (such as a dict of pair -> records)
+    folded: Collection[tuple[str, str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.requests or self.runs or self.agent_runs or self.tool_calls or self.folded)
+
+
+class Storage(FoldedTables, RawTables, AlertTables, ResourceTables):
+    """One process's connection to a store file (or a private ``:memory:`` store).
+
+    A write that finds the store locked by another process waits up to ``busy_timeout_s``.
+    A store this process cannot write opens read-only (``read_only`` says why): queries
+    work, writes raise StoreError.
+
+    >>> with Storage(":memory:") as s:
+    ...     s.known_names("request")
+    []
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        retention_s: Mapping[int, float] | None = None,
+        raw_records: int = 1000,
+        clock: Callable[[], float] = time.time,
+        busy_timeout_s: float = 30.0,
+    ) -> None:
+        self.path = str(path)
+        self.retention_s = dict(retention_s or {10: 6 * 3600, 60: 7 * 86400, 3600: 90 * 86400})
+        self.raw_records = raw_records
+        self.source = secrets.randbits(62)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._series_ids = {}
+        self._open_rows = {REQUESTS.name: {}, RUNS.name: {}}
+        self._forgotten_before = -math.inf
+        self._last_expiry = 0.0
+        self.last_flush_at: float | None = None
+        self.writes = 0  # successful flushes through this connection
+        self._conn, self.read_only = connect(self.path, busy_timeout_s)
+
+    def close(self) -> None:
+        """Close the connection (the Monitor flushes before calling this)."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def write(self, batch: FlushBatch) -> None:
+        """Add one flush's deltas to every tier's rows and store the raw records: all of it
+        or, if anything fails, none of it (a retry of the same batch then counts it once)."""
+        with self._lock:  # held until the memory of the store matches it again
+            now = self._clock()
+            expire = now - self._last_expiry >= EXPIRE_EVERY_S
+            with self._transaction():
+                new_ids = self._resolve_series(
+                    [REQUESTS.series_key(key) for rows in batch.requests.values() for key in rows]
+                    + [RUNS.series_key(key) for rows in batch.runs.values() for key in rows]
+                )
+                ids = {**self._series_ids, **new_ids}
+                requests = self._stage_rows(REQUESTS, batch.requests, ids)
+                runs = self._stage_rows(RUNS, batch.runs, ids)
+                self._write_raw(batch.requests, batch.agent_runs, batch.tool_calls)
+                self._write_folded(batch.folded, now)
+                if expire:
+                    self._expire_buckets(now)
+                    self._expire_resources(now)
+                    self._expire_alerts(now)
+                    self._expire_folded(now)
+            # Committed: only now may the memory of what the store holds move on.
+            self._series_ids.update(new_ids)
+            self._cache_rows(REQUESTS, requests, now)
+            self._cache_rows(RUNS, runs, now)
+            if expire:
+                self._last_expiry = now
+            self.last_flush_at = now
+            self.writes += 1
+
+    def data_version(self, *, wait: bool = True) -> tuple[int, int] | None:
+        """Changes whenever any connection (this one, or another process's) wrote data.
+
+        ``wait=False``: None instead of waiting while this process uses the connection.
+        """
+        if not self._lock.acquire(blocking=wait):
+            return None
+        try:
+            others = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        finally:
+            self._lock.release()
+        return others, self.writes
+
+    def file_size_bytes(self) -> int:
+        """Size of the database file and its WAL (0 for ``:memory:``)."""
+        if self.path == ":memory:":
+            return 0
+        return sum(
+            p.stat().st_size for p in (Path(self.path), Path(self.path + "-wal")) if p.exists()
+        )
