@@ -16,17 +16,23 @@ from contextlib import contextmanager
 DISABLE = "PYDANTIC_DISABLE_PLUGINS"  # pydantic's documented switch
 
 
+def _wanted() -> bool:
+    """Whether a plugin could be wanted: logfire's recording is asked for
+    (LOGFIRE_PYDANTIC_PLUGIN_RECORD other than "off"), logfire is already imported (the plugin
+    then costs little and the app may have configured it), or PYDANTIC_DISABLE_PLUGINS is set
+    (the user decides)."""
+    asked = os.environ.get("LOGFIRE_PYDANTIC_PLUGIN_RECORD", "off") != "off"
+    return asked or "logfire" in sys.modules or DISABLE in os.environ
+
+
 @contextmanager
 def idle_plugins_skipped() -> Iterator[None]:
     """Build the models made inside without pydantic plugins, unless one could be wanted.
 
-    Wanted means: logfire's recording is asked for (LOGFIRE_PYDANTIC_PLUGIN_RECORD other than
-    "off"), logfire is already imported (the plugin then costs little and the app may have
-    configured it), or PYDANTIC_DISABLE_PLUGINS is set (the user decides). "__all__" is the one
-    value pydantic does not cache, so models built after the block load plugins as usual.
+    "__all__" is the one value pydantic does not cache, so models built after the block load
+    plugins as usual (an app that imports perf_mcp keeps its own models' plugins).
     """
-    asked = os.environ.get("LOGFIRE_PYDANTIC_PLUGIN_RECORD", "off") != "off"
-    if asked or "logfire" in sys.modules or DISABLE in os.environ:
+    if _wanted():
         yield
         return
     os.environ[DISABLE] = "__all__"
@@ -34,3 +40,10 @@ def idle_plugins_skipped() -> Iterator[None]:
         yield
     finally:
         os.environ.pop(DISABLE, None)
+
+
+def skip_idle_plugins_in_this_process() -> None:
+    """For ``perf-mcp serve``, whose process builds only perf-mcp's and the SDK's models:
+    no pydantic plugins in it at all, unless one could be wanted."""
+    if not _wanted():
+        os.environ[DISABLE] = "__all__"

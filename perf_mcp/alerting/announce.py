@@ -6,13 +6,16 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
-import logfire
 
+from perf_mcp import telemetry
 from perf_mcp.core.alerts import AlertEvent
+
+if TYPE_CHECKING:
+    import logfire
 
 SUBSCRIBER_TIMEOUT_S = 10.0
 
@@ -25,7 +28,7 @@ class Announcer:
     """The subscribers of one alert manager, and its Logfire log of transitions."""
 
     def __init__(self, log: logfire.Logfire | None = None) -> None:
-        self._log = log or logfire.DEFAULT_LOGFIRE_INSTANCE
+        self._log = log  # None: the default instance, looked up at the first transition
         self._subscribers: list[tuple[Subscriber, float, bool]] = []
 
     def subscribe(
@@ -79,6 +82,8 @@ class Announcer:
         }
         attributes = {k: v for k, v in attributes.items() if v is not None}
         template = "alert {kind}: {message}"
+        if self._log is None:
+            self._log = telemetry.logfire_instance()
         if event.kind in ("resolved", "acknowledged"):
             self._log.info(template, **attributes)
         elif event.severity == "critical" and event.kind != "deescalated":

@@ -17,10 +17,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
-import logfire
+
+if TYPE_CHECKING:
+    import logfire
 
 from perf_mcp.alerting.announce import SUBSCRIBER_TIMEOUT_S, Announcer, Subscriber
 from perf_mcp.alerting.sources import HistorySource, ObservationSource

@@ -57,10 +57,10 @@ def serve(args: argparse.Namespace) -> int:
     import anyio
 
     from perf_mcp.monitor import Monitor
-    from perf_mcp.pydantic_plugins import idle_plugins_skipped
+    from perf_mcp.pydantic_plugins import skip_idle_plugins_in_this_process
 
-    with idle_plugins_skipped():  # the SDK's and the server's models
-        from perf_mcp.server import build_server
+    skip_idle_plugins_in_this_process()  # the SDK's and the server's models
+    from perf_mcp.server import build_server
 
     settings = _serve_settings(args)
     if settings is None:
@@ -135,11 +135,12 @@ def _configure_logfire() -> None:
     """Alert transitions go to Logfire: sent only with a LOGFIRE_TOKEN, never to stdout.
 
     MCP clients propagate their trace context to the server on purpose, hence distributed
-    tracing.
+    tracing. Without a token Logfire is configured (and imported) at the first alert only.
     """
-    import logfire
+    from perf_mcp import telemetry
 
-    logfire.configure(
+    telemetry.configure(
+        now=bool(os.environ.get("LOGFIRE_TOKEN")),
         send_to_logfire="if-token-present",
         console=False,
         service_name="perf-mcp",

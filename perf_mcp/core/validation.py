@@ -237,11 +237,17 @@ def request(
         and endpoint[:1] == "/"
         and len(endpoint) <= MAX_PATH_LENGTH
         and endpoint.isascii()
-        and request_bytes is None
-        and response_bytes is None
         and ts is None
+        and (
+            request_bytes is None
+            or (request_bytes.__class__ is int and 0 <= request_bytes <= MAX_BYTES)
+        )
+        and (
+            response_bytes is None
+            or (response_bytes.__class__ is int and 0 <= response_bytes <= MAX_BYTES)
+        )
     ):
-        return (now, endpoint, method, status_code, duration_ms, None, None)
+        return (now, endpoint, method, status_code, duration_ms, request_bytes, response_bytes)
     return (
         now if ts is None else timestamp("timestamp", ts, now),
         name("endpoint", endpoint, MAX_PATH_LENGTH),
