@@ -19,7 +19,7 @@ from perf_mcp.config import Settings
 from perf_mcp.core import models as m
 from perf_mcp.core import validation as check
 from perf_mcp.core.validation import InvalidInputError
-from perf_mcp.query.cache import Q, without_io
+from perf_mcp.query.cache import NotCached, Q, cached_only, without_io
 from perf_mcp.query.summary import SummaryQuery
 from perf_mcp.query.windows import WindowQueries
 from perf_mcp.recording.flusher import Flusher
@@ -187,6 +187,10 @@ class Monitor:
 
     def flush(self) -> None:
         """Write everything recorded so far to the store."""
+        if cached_only():  # asked without I/O (cached_answer): only if there is nothing to write
+            if self._flusher.buffered():
+                raise NotCached
+            return
         self._flusher.flush()
 
     def close(self) -> None:

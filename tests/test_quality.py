@@ -25,3 +25,20 @@ def test_static_checks_pass(command: list[str]) -> None:
         [sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+MAX_MODULE_LINES = 460  # "about 450": each behaviour has a small home
+
+
+def test_no_module_is_a_house_of_its_own() -> None:
+    sizes = {
+        str(path.relative_to(ROOT)): len(path.read_text().splitlines())
+        for path in (ROOT / "perf_mcp").rglob("*.py")
+    }
+    assert {path: n for path, n in sizes.items() if n > MAX_MODULE_LINES} == {}
+
+
+def test_the_package_is_pure_python() -> None:
+    compiled = [p for p in (ROOT / "perf_mcp").rglob("*") if p.suffix in (".c", ".so", ".pyd")]
+    assert compiled == []
+    assert not (ROOT / "setup.py").exists()

@@ -45,7 +45,7 @@ class SummaryQuery:
             finally:
                 flusher.fold_lock.release()
         if flusher.pending.folded:  # the folded counts are the store's to give
-            flusher.flush()
+            self.queries.flush()
         if not flusher.flush_lock.acquire(blocking=not only_cached):
             raise NotCached  # a flush is moving records from memory to the store
         try:  # held: no record is between memory and store, and the heads are ours

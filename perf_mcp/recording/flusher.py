@@ -13,7 +13,6 @@ import threading
 from collections import deque
 
 from perf_mcp.core.validation import AgentRunSample, RequestSample, ToolCallSample
-from perf_mcp.query.cache import NotCached, cached_only
 from perf_mcp.recording.pending import Pending
 from perf_mcp.storage import Storage
 
@@ -52,10 +51,6 @@ class Flusher:
 
     def flush(self) -> None:
         """Write everything recorded so far to the store; on failure keep it for the next."""
-        if cached_only():
-            if self.buffered():
-                raise NotCached
-            return
         with self.flush_lock:
             with self.fold_lock:
                 self.fold()
