@@ -150,7 +150,7 @@ def main() -> None:
 
     # Rounds interleave the contenders, so a noisy moment hurts them alike; medians are shown.
     times: dict[str, list[float]] = {}
-    for _ in range(rounds):
+    for round_number in range(rounds + 1):  # round 0 warms up and is not counted
         for label, loop, calls in (
             ("prometheus_client Histogram.labels().observe", prometheus, n),
             ("ddsketch DDSketch.add (one sketch, no labels)", ddsketch, n),
@@ -159,35 +159,38 @@ def main() -> None:
             ("perf-mcp record_agent_run, keywords", agent_runs, runs),
             ("perf-mcp record_tool_call, positional", tool_calls, runs),
         ):
-            times.setdefault(label, []).append(per_call_ns(loop, calls, empty_ns))
+            ns = per_call_ns(loop, calls, empty_ns)
             if label.startswith("perf-mcp record_request"):
                 fold_ns, write_ns = fold_and_write()
-                times.setdefault("fold", []).append(fold_ns)
-                times.setdefault("write", []).append(write_ns)
+                if round_number:
+                    times.setdefault("fold", []).append(fold_ns)
+                    times.setdefault("write", []).append(write_ns)
+            if round_number:
+                times.setdefault(label, []).append(ns)
         monitor.flush()
-    ns = {label: statistics.median(values) for label, values in times.items()}
-    prom_ns = ns["prometheus_client Histogram.labels().observe"]
+    median = {label: statistics.median(values) for label, values in times.items()}
+    prom_ns = median["prometheus_client Histogram.labels().observe"]
     print(f"at the call site (median of {rounds} rounds, loop overhead subtracted):")
-    for label, value in ns.items():
+    for label, value in median.items():
         if label not in ("fold", "write"):
             print(f"  {label:<46} {value:8.0f} ns/call  {value / prom_ns:5.2f}x prometheus")
     pos_ns, kw_ns = (
-        ns["perf-mcp record_request, positional"],
-        ns["perf-mcp record_request, keywords"],
+        median["perf-mcp record_request, positional"],
+        median["perf-mcp record_request, keywords"],
     )
     print(f"  ratio positional / prometheus_client: {pos_ns / prom_ns:.2f} (target <= 0.30)")
     print(f"  ratio keywords / prometheus_client:   {kw_ns / prom_ns:.2f} (target <= 0.30)\n")
-    whole = pos_ns + ns["fold"] + ns["write"]
+    whole = pos_ns + median["fold"] + median["write"]
     print("per request on the flusher thread, and the whole cost:")
-    print(f"  {'fold into 10 s accumulators':<46} {ns['fold']:8.0f} ns/request")
-    print(f"  {'write to the store (amortized)':<46} {ns['write']:8.0f} ns/request")
+    print(f"  {'fold into 10 s accumulators':<46} {median['fold']:8.0f} ns/request")
+    print(f"  {'write to the store (amortized)':<46} {median['write']:8.0f} ns/request")
     print(f"  {'whole: call + fold + write':<46} {whole:8.0f} ns/request")
     print(f"  ratio whole / prometheus_client:      {whole / prom_ns:.2f} (target <= 1.0)\n")
 
     start = time.perf_counter()
     stats = monitor.get_endpoint_stats(window="5m", limit=500)
     query_ms = (time.perf_counter() - start) * 1000
-    assert sum(r.count for r in stats.endpoints) == 2 * n * rounds
+    assert sum(r.count for r in stats.endpoints) == 2 * n * (rounds + 1)
     print(f"merge + quantiles of a 5-minute window ({len(stats.endpoints)} endpoints): ", end="")
     print(f"{query_ms:.1f} ms")
     record(ENDPOINTS[0], "GET", 200, 20.0)  # the store changes
@@ -203,7 +206,7 @@ def main() -> None:
     now = time.time()
     (total,) = monitor.series_between("request", now - 300, now + 10, totals=True)
     ours_q = total.acc.hist.quantiles(QUANTILES)
-    values = values * 2 * rounds + [20.0]  # both call styles each round, and once more
+    values = values * 2 * (rounds + 1) + [20.0]  # both call styles each round, and once more
 
     prom_bounds: list[float] = []
     prom_counts: list[float] = []

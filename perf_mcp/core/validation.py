@@ -313,43 +313,47 @@ def agent_run(fields: dict[str, Any], now: float) -> AgentRunSample:
     """A checked agent run, given as keyword fields (nested calls as dicts or models)."""
     _unknown("record_agent_run", fields, AGENT_RUN_FIELDS)
     get = fields.get
-    start, end = get("start_time"), get("end_time")
+    start, end, elapsed = get("start_time"), get("end_time"), get("duration_ms")
     if start is not None:
         start = timestamp("start_time", start, now)
     if end is not None:
         end = timestamp("end_time", end, now)
-    if get("duration_ms") is not None:
-        elapsed = duration("duration_ms", get("duration_ms"))
+    if elapsed is not None:
+        elapsed = duration("duration_ms", elapsed)
     elif start is not None and end is not None:
         elapsed = duration("end_time - start_time", (end - start) * 1000)
     else:
         raise InvalidInputError("give duration_ms, or both start_time and end_time")
     ts = now if end is None else end
     calls = get("tool_calls") or ()
-    if not isinstance(calls, list | tuple) or len(calls) > MAX_TOOL_CALLS:
+    if calls and (not isinstance(calls, list | tuple) or len(calls) > MAX_TOOL_CALLS):
         raise _fail("tool_calls", f"a list of at most {MAX_TOOL_CALLS} tool calls", calls)
-    tokens = [get(f, 0) for f in _TOKEN_FIELDS]
-    if any(t.__class__ is not int or not 0 <= t <= MAX_TOKENS for t in tokens):
-        tokens = [integer(f, t, 0, MAX_TOKENS) for f, t in zip(_TOKEN_FIELDS, tokens, strict=True)]
-    labels = [get(f) for f in _LABEL_FIELDS]
-    if any(label is not None for label in labels):
-        labels = [optional_name(f, v) for f, v in zip(_LABEL_FIELDS, labels, strict=True)]
-    cost = get("cost_usd", 0.0)
+    success, cost = get("success", True), get("cost_usd", 0.0)
     return (
         ts,
         name("agent_name", get("agent_name")),
         elapsed,
-        flag("success", get("success", True)),
-        *labels[:3],
-        *tokens,
-        cost if cost == 0 and cost.__class__ is float else real("cost_usd", cost, MAX_COST_USD),
-        *labels[3:],
-        tuple(_nested_call(i, call, ts, now) for i, call in enumerate(calls)),
+        success if success is True else flag("success", success),
+        optional_name("error_type", get("error_type")),
+        optional_name("model", get("model")),
+        optional_name("provider", get("provider")),
+        _count("input_tokens", get("input_tokens", 0)),
+        _count("output_tokens", get("output_tokens", 0)),
+        _count("cache_read_tokens", get("cache_read_tokens", 0)),
+        cost
+        if cost.__class__ is float and 0.0 <= cost <= MAX_COST_USD
+        else real("cost_usd", cost, MAX_COST_USD),
+        optional_name("run_id", get("run_id")),
+        optional_name("conversation_id", get("conversation_id")),
+        tuple([_nested_call(i, call, ts, now) for i, call in enumerate(calls)]) if calls else (),
     )
 
 
-_TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens")
-_LABEL_FIELDS = ("error_type", "model", "provider", "run_id", "conversation_id")
+def _count(field: str, value: Any) -> int:
+    """A token count: an int from 0 to MAX_TOKENS (the common case checked first)."""
+    if value.__class__ is int and 0 <= value <= MAX_TOKENS:
+        return value
+    return integer(field, value, 0, MAX_TOKENS)
 
 
 def _nested_call(index: int, call: Any, run_ts: float, now: float) -> ToolCallSample:
