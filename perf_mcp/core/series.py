@@ -232,20 +232,19 @@ def add_label(counts: dict[str, int], label: str, n: int = 1) -> None:
 class SeriesRegistry:
     """Admits series names up to a budget; later names fold into one OTHER series.
 
-    >>> r = SeriesRegistry(budget=1)
-    >>> r.admit("/a"), r.admit("/b"), r.folded
-    (True, False, 1)
-    """
+    It remembers the admitted names only: the folded ones are counted by the OTHER series'
+    records, so memory stays bounded however many distinct names come.
 
-    FOLDED_MEMORY = 10_000  # distinct folded names remembered, to count them without growing
+    >>> r = SeriesRegistry(budget=1)
+    >>> r.admit("/a"), r.admit("/b"), r.admit("/a")
+    (True, False, True)
+    """
 
     def __init__(self, budget: int = 2000) -> None:
         if budget < 1:
             raise ValueError(f"series budget must be at least 1, got {budget}")
         self.budget = budget
         self.known: set[Hashable] = set()
-        self._folded: set[Hashable] = set()
-        self.folded_overflow = 0  # folded names beyond FOLDED_MEMORY (may double count)
 
     def admit(self, name: Hashable) -> bool:
         """Whether ``name`` gets a series of its own (False: record it under OTHER)."""
@@ -254,14 +253,4 @@ class SeriesRegistry:
         if len(self.known) < self.budget:
             self.known.add(name)
             return True
-        if name not in self._folded:
-            if len(self._folded) < self.FOLDED_MEMORY:
-                self._folded.add(name)
-            else:
-                self.folded_overflow += 1
         return False
-
-    @property
-    def folded(self) -> int:
-        """How many distinct names were folded into OTHER."""
-        return len(self._folded) + self.folded_overflow

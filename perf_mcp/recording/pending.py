@@ -7,7 +7,7 @@ Only the fold and the flush touch these accumulators, under the Monitor's fold l
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -21,11 +21,12 @@ from perf_mcp.core.validation import (
 )
 from perf_mcp.core.window import bucket_start
 from perf_mcp.storage import FlushBatch, RawAgentRun, RawToolCall
+from perf_mcp.storage.folded import FOLDED_NAMES_KEPT
 
-ALIAS_CACHE = 10_000  # raw (method, endpoint) pairs remembered per bucket before naming anew
+ALIAS_CACHE = 10_000  # raw (method, endpoint) pairs remembered between flushes, in all buckets
 MAX_PENDING_RAW = 10_000  # raw agent runs / tool calls held between flushes
 MAX_PENDING_BUCKETS = 360  # an hour of 10 s buckets held while the store cannot be written
-MAX_FOLDED_NAMES = 10_000  # distinct folded names held between flushes
+FOLDED_METHODS = 16  # methods whose folded requests keep a series each; the rest share one
 KINDS = ("request", "agent", "model", "tool")
 
 A = TypeVar("A", RequestAcc, RunAcc)
@@ -34,25 +35,34 @@ A = TypeVar("A", RequestAcc, RunAcc)
 class Bucket:
     """The data recorded in one 10 s bucket since the last flush."""
 
-    __slots__ = ("alias_count", "aliases", "requests", "runs")
+    __slots__ = ("aliases", "requests", "runs")
 
     def __init__(self) -> None:
         self.requests: dict[tuple[str, str], RequestAcc] = {}  # by (endpoint name, METHOD)
         # The caller's raw method -> raw endpoint -> accumulator: no naming per sample.
         self.aliases: dict[str, dict[str, RequestAcc]] = {}
-        self.alias_count = 0
         self.runs: dict[tuple[str, str], RunAcc] = {}  # by (kind, name)
 
 
 class Pending:
-    """Accumulators per 10 s bucket, raw runs and calls, and folded names, until a flush."""
+    """Accumulators per 10 s bucket, raw runs and calls, and a sample of the folded names,
+    until a flush.
+
+    What grows with the number of distinct names is bounded: the series (the budget), the
+    raw names remembered (ALIAS_CACHE) and the folded names kept (the newest
+    FOLDED_NAMES_KEPT per kind, as the store keeps them). Folded records are counted in the
+    __other__ accumulators, so their counts stay exact whatever the sample leaves out.
+    """
 
     def __init__(self, series_budget: int) -> None:
         self.registries = {kind: SeriesRegistry(series_budget) for kind in KINDS}
+        # Methods are names too: past these, a folded request's method folds as well.
+        self.folded_methods = SeriesRegistry(FOLDED_METHODS)
         self.buckets: dict[int, Bucket] = {}
         self.agent_runs: list[RawAgentRun] = []
         self.tool_calls: list[RawToolCall] = []
-        self.folded: dict[tuple[str, str], int] = {}  # (kind, name) -> records folded
+        self.aliases = 0  # raw names remembered in all buckets' aliases
+        self.folded: dict[str, OrderedDict[str, None]] = {}  # kind -> folded names, newest last
         self.dropped_raw = 0  # raw runs and calls dropped: too many waiting for the store
         self.dropped_buckets = 0  # 10 s buckets dropped: the store could not take them
 
@@ -110,12 +120,14 @@ class Pending:
         if not self.registries["request"].admit((name, verb)):
             self._fold_name("request", f"{verb} {name}")
             name = OTHER
+            if not self.folded_methods.admit(verb):
+                verb = OTHER
         acc = bucket.requests.get((name, verb))
         if acc is None:
             acc = bucket.requests[(name, verb)] = RequestAcc()
-        if bucket.alias_count < ALIAS_CACHE:
+        if self.aliases < ALIAS_CACHE:
             bucket.aliases.setdefault(method, {})[endpoint] = acc
-            bucket.alias_count += 1
+            self.aliases += 1
         return acc
 
     def _run_acc(self, bucket: Bucket, kind: str, name: str) -> RunAcc:
@@ -128,11 +140,14 @@ class Pending:
         return acc
 
     def _fold_name(self, kind: str, name: str) -> None:
-        key = (kind, name)
-        if key in self.folded or len(self.folded) < MAX_FOLDED_NAMES:
-            self.folded[key] = self.folded.get(key, 0) + 1
-        else:  # counted under the kind's catch-all name, so the count stays exact
-            self.folded[(kind, OTHER)] = self.folded.get((kind, OTHER), 0) + 1
+        """Keep ``name`` as the newest of the kind's sample of folded names."""
+        names = self.folded.get(kind)
+        if names is None:
+            names = self.folded[kind] = OrderedDict()
+        names[name] = None
+        names.move_to_end(name)
+        if len(names) > FOLDED_NAMES_KEPT:
+            names.popitem(last=False)
 
     def _add_run(self, run: AgentRunSample) -> None:
         ts, agent, duration_ms, success, error_type, model, provider = run[:7]
@@ -184,9 +199,10 @@ class Pending:
         batch = FlushBatch(
             agent_runs=self.agent_runs,
             tool_calls=self.tool_calls,
-            folded=list(self.folded),
+            folded=[(kind, name) for kind, names in self.folded.items() for name in names],
         )
         self.agent_runs, self.tool_calls, self.folded = [], [], {}
+        self.aliases = 0
         for start, bucket in buckets.items():
             if bucket.requests:
                 batch.requests[start] = _with_total(bucket.requests, (TOTAL, ""), RequestAcc)
@@ -208,14 +224,17 @@ class Pending:
             for run_key, run_acc in old.runs.items():
                 _merge_into(bucket.runs, run_key, run_acc)
             bucket.aliases.clear()  # they may point at accumulators merged away
-            bucket.alias_count = 0
         for start in sorted(self.buckets)[:-MAX_PENDING_BUCKETS]:
             del self.buckets[start]
             self.dropped_buckets += 1
         self.agent_runs = self._room(batch.agent_runs, self.agent_runs)
         self.tool_calls = self._room(batch.tool_calls, self.tool_calls)
-        for key in batch.folded:
-            self._fold_name(*key)
+        newer, self.folded = self.folded, {}
+        for kind, name in batch.folded:  # the older names first: the newest stay newest
+            self._fold_name(kind, name)
+        for kind, names in newer.items():
+            for name in names:
+                self._fold_name(kind, name)
 
     def _room(self, older: list[Any], newer: list[Any]) -> list[Any]:
         """``older`` then ``newer``, dropping (and counting) the oldest past the bound."""
