@@ -172,7 +172,8 @@ async def test_a_lock_held_by_another_process_degrades_health_until_it_is_releas
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert locker.stdin is not None and locker.stdout is not None
+        assert locker.stdin is not None
+        assert locker.stdout is not None
         try:
             assert locker.stdout.readline().strip() == "locked"
             record_bucket(monitor, 2)
