@@ -28,7 +28,7 @@ log = logging.getLogger("perf_mcp")
 @dataclass(frozen=True)
 class FlushFailure:
     """Why the store takes no flush now: the last error, since when, how many flushes in a row
-    failed, and what waits in memory for the store meanwhile."""
+    failed, and what the last of them left waiting in memory for the store."""
 
     error: str
     since: float  # when the first of these failures happened (a time.time() value)
@@ -52,7 +52,7 @@ class Flusher:
         self.dropped_samples = 0
         self.put_backs = 0  # failed flushes: what they took went back in a new order
         self._clock = clock
-        self._failure: tuple[str, float, int] | None = None  # error, since, failures in a row
+        self._failure: FlushFailure | None = None  # of the last flush, while flushes fail
         self.fold_lock = threading.Lock()  # held while Pending's accumulators change or are read
         self.flush_lock = threading.Lock()  # held while records move from memory to the store
         self._closed = threading.Event()
@@ -89,33 +89,34 @@ class Flusher:
                 with self.fold_lock:
                     self.pending.put_back(buckets, batch)
                     self.put_backs += 1
-                self._failed(exc)
+                    self._failed(exc)
                 raise
             if self._failure is not None:
-                log.warning("perf-mcp flushes succeed again after %d failures", self._failure[2])
+                log.warning(
+                    "perf-mcp flushes succeed again after %d failures", self._failure.failures
+                )
                 self._failure = None
 
     def _failed(self, exc: BaseException) -> None:
-        """Remember a failed flush (the caller holds ``flush_lock``); log the first of a run."""
+        """Remember a failed flush and what it left waiting (the caller holds both locks);
+        log the first of a run."""
         error = str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}"
-        if self._failure is None:
+        last = self._failure
+        if last is None:
             log.warning("perf-mcp flush failed; keeping its data for the next: %s", error)
-            self._failure = (error, self._clock(), 1)
-        else:
-            self._failure = (error, self._failure[1], self._failure[2] + 1)
-
-    @property
-    def failure(self) -> FlushFailure | None:
-        """The failure of the last flush and the run it belongs to (None: it succeeded)."""
-        failure = self._failure  # one read: the flush thread may replace it meanwhile
-        if failure is None:
-            return None
         pending = self.pending
-        return FlushFailure(
-            *failure,
+        self._failure = FlushFailure(
+            error,
+            since=self._clock() if last is None else last.since,
+            failures=1 if last is None else last.failures + 1,
             waiting_buckets=len(pending.buckets),
             waiting_raw=len(pending.agent_runs) + len(pending.tool_calls),
         )
+
+    @property
+    def failure(self) -> FlushFailure | None:
+        """How the last flush failed, and the run of failures it ends (None: it succeeded)."""
+        return self._failure
 
     def start(self, interval_s: float) -> None:
         """Flush every ``interval_s`` on a daemon thread until ``close``."""
@@ -134,7 +135,11 @@ class Flusher:
         return self._closed.is_set()
 
     def _loop(self, interval_s: float) -> None:
-        while not self._closed.wait(interval_s):
+        # Flushes start every interval, however long each took (a flush that outlasts the
+        # interval is followed at once): what a crash loses stays within about two intervals.
+        start = time.monotonic()
+        while not self._closed.wait(max(0.0, start + interval_s - time.monotonic())):
+            start = time.monotonic()
             try:
                 self.flush()
             except Exception:  # remembered in ``failure``; a locked or full disk may recover

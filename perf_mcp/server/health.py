@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from contextlib import suppress
 
 import anyio.to_thread
 
@@ -19,6 +20,7 @@ from perf_mcp.server.runtime import Runtime
 
 STALE_INTERVALS = 3  # background work this many intervals late (plus slack) is stalled
 STORE_WARN_BYTES = 1 << 30
+FLUSH_WAIT_S = 2.0  # a flush slower than this (a store locked by another process) goes on alone
 DROPPED = {  # what Monitor.drops counts, and what its loss means to someone reading the numbers
     "samples": "samples (the record buffer was full: those requests, runs and calls are "
     "missing from every statistic)",
@@ -34,6 +36,9 @@ async def check_health(runtime: Runtime) -> HealthStatus:
     monitor = runtime.monitor
     now = time.time()
     components = [ComponentHealth(name="server", status="ok", detail=f"pid {os.getpid()}")]
+    if monitor.flush_failure is None:  # write what waits, so drops and failures are current
+        with anyio.move_on_after(FLUSH_WAIT_S), suppress(Exception):  # the flusher keeps why
+            await anyio.to_thread.run_sync(monitor.flush, abandon_on_cancel=True)
     store_bytes = await anyio.to_thread.run_sync(monitor.store_size_bytes)
     components.append(store_health(monitor, store_bytes, now))
     components += [
@@ -86,8 +91,7 @@ def recording_health(drops: Mapping[str, int]) -> ComponentHealth:
 
 
 def store_health(monitor: Monitor, size: int, now: float) -> ComponentHealth:
-    """What the flusher found when it last wrote (no write on this path: a locked store would
-    hold the answer for the busy timeout), a read-only store, or a large one."""
+    """What the flusher found when it last wrote, a read-only store, or a large one."""
     if monitor.storage.read_only is not None:
         return ComponentHealth(
             name="store",
