@@ -22,7 +22,7 @@ from perf_mcp.core.validation import InvalidInputError
 from perf_mcp.query.cache import NotCached, Q, cached_only, without_io
 from perf_mcp.query.summary import SummaryQuery
 from perf_mcp.query.windows import WindowQueries
-from perf_mcp.recording.flusher import Flusher
+from perf_mcp.recording.flusher import Flusher, FlushFailure
 from perf_mcp.recording.pending import Pending
 from perf_mcp.storage import SeriesAgg, Storage
 
@@ -308,6 +308,12 @@ class Monitor:
     def alert_store(self) -> Storage:
         """The store's alert tables (perf_mcp.alerting's AlertStore)."""
         return self.storage
+
+    @property
+    def flush_failure(self) -> FlushFailure | None:
+        """Why the store takes no flush now, since when, and what waits in memory for it
+        (None: the last flush succeeded)."""
+        return self._flusher.failure
 
 
 def _request_model(given: Any) -> m.RequestSample:

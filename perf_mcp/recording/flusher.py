@@ -3,26 +3,45 @@
 Record calls append checked samples to the buffers (a deque append is atomic: no lock on the
 caller's path); the flusher thread folds them into 10 s accumulators and writes those every
 interval, and so does any query that needs them. A full buffer drops the new sample and
-counts it, so recording never blocks the app nor grows without bound.
+counts it, so recording never blocks the app nor grows without bound. A flush the store
+refuses (a full disk, a lock, an I/O error) keeps its data for the next one, within Pending's
+bounds, and is remembered as a ``FlushFailure`` until a flush succeeds again.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from perf_mcp.core.validation import AgentRunSample, RequestSample, ToolCallSample
 from perf_mcp.recording.pending import Pending
-from perf_mcp.storage import Storage
+from perf_mcp.storage import Storage, StoreError
 
 log = logging.getLogger("perf_mcp")
+
+
+@dataclass(frozen=True)
+class FlushFailure:
+    """Why the store takes no flush now: the last error, since when, how many flushes in a row
+    failed, and what the last of them left waiting in memory for the store."""
+
+    error: str
+    since: float  # when the first of these failures happened (a time.time() value)
+    failures: int
+    waiting_buckets: int  # 10 s buckets held (at most MAX_PENDING_BUCKETS; older ones drop)
+    waiting_raw: int  # single runs and tool calls held (at most MAX_PENDING_RAW each)
 
 
 class Flusher:
     """Owns the buffers and Pending; folds and writes them, on its thread or when asked."""
 
-    def __init__(self, storage: Storage, pending: Pending) -> None:
+    def __init__(
+        self, storage: Storage, pending: Pending, clock: Callable[[], float] = time.time
+    ) -> None:
         self.storage = storage
         self.pending = pending
         self.requests: deque[RequestSample] = deque()
@@ -31,6 +50,8 @@ class Flusher:
         self._drop_lock = threading.Lock()  # taken only when a buffer is full
         self.dropped_samples = 0
         self.put_backs = 0  # failed flushes: what they took went back in a new order
+        self._clock = clock
+        self._failure: FlushFailure | None = None  # of the last flush, while flushes fail
         self.fold_lock = threading.Lock()  # held while Pending's accumulators change or are read
         self.flush_lock = threading.Lock()  # held while records move from memory to the store
         self._closed = threading.Event()
@@ -59,11 +80,38 @@ class Flusher:
                 batch, buckets = self.pending.take()
             try:
                 self.storage.write(batch)
-            except BaseException:
+            except BaseException as exc:
                 with self.fold_lock:
                     self.pending.put_back(buckets, batch)
                     self.put_backs += 1
+                    self._failed(exc)
                 raise
+            if self._failure is not None:
+                log.warning(
+                    "perf-mcp flushes succeed again after %d failures", self._failure.failures
+                )
+                self._failure = None
+
+    def _failed(self, exc: BaseException) -> None:
+        """Remember a failed flush and what it left waiting (the caller holds both locks);
+        log the first of a run."""
+        error = str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}"
+        last = self._failure
+        if last is None:
+            log.warning("perf-mcp flush failed; keeping its data for the next: %s", error)
+        pending = self.pending
+        self._failure = FlushFailure(
+            error,
+            since=self._clock() if last is None else last.since,
+            failures=1 if last is None else last.failures + 1,
+            waiting_buckets=len(pending.buckets),
+            waiting_raw=len(pending.agent_runs) + len(pending.tool_calls),
+        )
+
+    @property
+    def failure(self) -> FlushFailure | None:
+        """How the last flush failed, and the run of failures it ends (None: it succeeded)."""
+        return self._failure
 
     def start(self, interval_s: float) -> None:
         """Flush every ``interval_s`` on a daemon thread until ``close``."""
@@ -82,11 +130,15 @@ class Flusher:
         return self._closed.is_set()
 
     def _loop(self, interval_s: float) -> None:
-        while not self._closed.wait(interval_s):
+        # Flushes start every interval, however long each took (a flush that outlasts the
+        # interval is followed at once): what a crash loses stays within about two intervals.
+        start = time.monotonic()
+        while not self._closed.wait(max(0.0, start + interval_s - time.monotonic())):
+            start = time.monotonic()
             try:
                 self.flush()
-            except Exception:  # keep flushing; a locked or full disk may recover
-                log.exception("perf-mcp flush failed; will retry")
+            except Exception:  # remembered in ``failure``; a locked or full disk may recover
+                log.debug("perf-mcp flush failed; will retry", exc_info=True)
 
     def close(self) -> None:
         """Stop the thread and write what is left."""

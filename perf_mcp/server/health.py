@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from contextlib import suppress
 
 import anyio.to_thread
 
@@ -12,11 +13,14 @@ from perf_mcp import __version__
 from perf_mcp.alerting import AlertManager, WebhookNotifier
 from perf_mcp.core.alerts import AlertRecord, Breach, ComponentHealth, HealthLevel, HealthStatus
 from perf_mcp.monitor import Monitor
+from perf_mcp.recording import pending
+from perf_mcp.recording.flusher import FlushFailure
 from perf_mcp.resources import ResourceSampler
 from perf_mcp.server.runtime import Runtime
 
 STALE_INTERVALS = 3  # background work this many intervals late (plus slack) is stalled
 STORE_WARN_BYTES = 1 << 30
+FLUSH_WAIT_S = 2.0  # a flush slower than this (a store locked by another process) goes on alone
 DROPPED = {  # what Monitor.drops counts, and what its loss means to someone reading the numbers
     "samples": "samples (the record buffer was full: those requests, runs and calls are "
     "missing from every statistic)",
@@ -32,15 +36,11 @@ async def check_health(runtime: Runtime) -> HealthStatus:
     monitor = runtime.monitor
     now = time.time()
     components = [ComponentHealth(name="server", status="ok", detail=f"pid {os.getpid()}")]
-    store_bytes = None
-    try:
-        await anyio.to_thread.run_sync(monitor.flush)
-        store_bytes = await anyio.to_thread.run_sync(monitor.store_size_bytes)
-    except Exception as exc:  # the answer is the error: report it, don't crash
-        detail = f"cannot be written: {type(exc).__name__}: {exc}"
-        components.append(ComponentHealth(name="store", status="unhealthy", detail=detail))
-    else:
-        components.append(_store_health(store_bytes))
+    if monitor.flush_failure is None:  # write what waits, so drops and failures are current
+        with anyio.move_on_after(FLUSH_WAIT_S), suppress(Exception):  # the flusher keeps why
+            await anyio.to_thread.run_sync(monitor.flush, abandon_on_cancel=True)
+    store_bytes = await anyio.to_thread.run_sync(monitor.store_size_bytes)
+    components.append(store_health(monitor, store_bytes, now))
     components += [
         recording_health(monitor.drops),
         _flusher_health(monitor, now),
@@ -90,7 +90,20 @@ def recording_health(drops: Mapping[str, int]) -> ComponentHealth:
     )
 
 
-def _store_health(size: int) -> ComponentHealth:
+def store_health(monitor: Monitor, size: int, now: float) -> ComponentHealth:
+    """What the flusher found when it last wrote, a read-only store, or a large one."""
+    if monitor.storage.read_only is not None:
+        return ComponentHealth(
+            name="store",
+            status="degraded",
+            detail=f"read-only: {monitor.storage.read_only}; queries work, nothing new can be "
+            "recorded",
+        )
+    failure = monitor.flush_failure
+    if failure is not None:
+        return ComponentHealth(
+            name="store", status="degraded", detail=_failing(monitor, failure, now)
+        )
     mib = f"{size / (1 << 20):,.1f} MiB"
     if size > STORE_WARN_BYTES:
         return ComponentHealth(
@@ -100,6 +113,24 @@ def _store_health(size: int) -> ComponentHealth:
             "(PERF_MCP_RETENTION_1M_D, PERF_MCP_RETENTION_1H_D)",
         )
     return ComponentHealth(name="store", status="ok", detail=f"writable, {mib}")
+
+
+def _failing(monitor: Monitor, failure: FlushFailure, now: float) -> str:
+    """A failing store in words: why, for how long, what waits and what was dropped."""
+    drops = monitor.drops
+    dropped = (
+        f"; dropped since start: {drops['buckets']:,} 10-second buckets, "
+        f"{drops['raw']:,} single runs and calls"
+        if drops["buckets"] or drops["raw"]
+        else ""
+    )
+    return (
+        f"cannot be written for {max(0.0, now - failure.since):.0f} s "
+        f"({failure.failures:,} flushes in a row failed): {failure.error}; waiting in memory "
+        f"for it: {failure.waiting_buckets:,} 10-second buckets (the newest "
+        f"{pending.MAX_PENDING_BUCKETS:,} are kept) and {failure.waiting_raw:,} single runs "
+        f"and calls{dropped}"
+    )
 
 
 def _stale_after(interval_s: float) -> float:

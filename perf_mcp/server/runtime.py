@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import anyio
 import anyio.to_thread
@@ -18,6 +18,7 @@ from perf_mcp.config import Settings
 from perf_mcp.monitor import Monitor
 from perf_mcp.resources import ResourceReader, ResourceSampler
 from perf_mcp.server.notifications import ClientNotifier
+from perf_mcp.storage import StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -132,5 +133,6 @@ class Runtime:
                     self._monitor = None
                     self.sampler = self.alerts = self.webhook = None
                     await anyio.to_thread.run_sync(monitor.close)
-                else:
-                    await anyio.to_thread.run_sync(monitor.flush)
+                else:  # a store that fails keeps the records for the next flush (health says why)
+                    with suppress(StoreError):
+                        await anyio.to_thread.run_sync(monitor.flush)
