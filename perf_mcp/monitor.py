@@ -24,7 +24,7 @@ from perf_mcp.query.summary import SummaryQuery
 from perf_mcp.query.windows import WindowQueries
 from perf_mcp.recording.flusher import Flusher, FlushFailure
 from perf_mcp.recording.pending import Pending
-from perf_mcp.storage import SeriesAgg, Storage
+from perf_mcp.storage import SeriesAgg, Storage, StoreError
 
 
 class Monitor:
@@ -67,7 +67,7 @@ class Monitor:
         self._capacity = settings.buffer_samples
         if self.storage.read_only is not None:  # queries work; a record says why it can't
             self._requests = self._runs = self._tools = _Refused(self.storage.read_only_error())
-        self._queries = WindowQueries(self.storage, settings, clock, self.flush)
+        self._queries = WindowQueries(self.storage, settings, clock, self._flush_for_query)
         self._summary = SummaryQuery(self._queries, self._flusher)
         atexit.register(self.close)  # an exiting app keeps what it recorded since the last flush
         if start_flusher:
@@ -192,6 +192,15 @@ class Monitor:
                 raise NotCached
             return
         self._flusher.flush()
+
+    def _flush_for_query(self) -> None:
+        """Flush before a query; a store that cannot take it still answers what it holds
+        (the flusher keeps the records and the reason, and health_check says so)."""
+        try:
+            self.flush()
+        except StoreError:
+            if cached_only():
+                raise NotCached from None
 
     def close(self) -> None:
         """Flush, stop the flusher and close the store; later records raise."""

@@ -302,3 +302,27 @@ def stored_requests(path: Path) -> int:
         conn.close()
     with Monitor(path, start_flusher=False) as reader:
         return reader.get_performance_summary("1h").requests.count
+
+
+def test_queries_answer_what_the_store_holds_while_it_takes_no_flush(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Monitor(db_path, start_flusher=False) as monitor:
+        monitor.record_request("/stored", "GET", 200, 5.0)
+        monitor.flush()
+
+        def refuse(batch: object) -> None:
+            raise StoreError("could not write: the disk is full")
+
+        monkeypatch.setattr(monitor.storage, "write", refuse)
+        monitor.record_request("/waiting", "GET", 200, 7.0)
+        (row,) = monitor.get_endpoint_stats().endpoints  # no StoreError: the stored rows
+        assert (row.endpoint, row.count) == ("/stored", 1)
+        failure = monitor.flush_failure
+        assert failure is not None
+        assert "disk is full" in failure.error
+        monkeypatch.undo()
+        assert {e.endpoint for e in monitor.get_endpoint_stats().endpoints} == {
+            "/stored",
+            "/waiting",
+        }
