@@ -99,8 +99,9 @@ class HealthStatus(_Answer):
     """Whether the server, its store and its background work are well, and why not."""
 
     status: HealthLevel = Field(
-        description="unhealthy: the store fails or a critical threshold is crossed; degraded: a "
-        "warning threshold is crossed or background work is stalled; else ok."
+        description="unhealthy: a critical threshold is crossed; degraded: a warning threshold "
+        "is crossed, the store takes no writes, data was dropped or background work stalled; "
+        "else ok."
     )
     reasons: list[str] = Field(description="Why the status is not ok, worst first.")
     version: str
