@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import platformdirs
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")  # the addresses served without a token
+
+# A list given in one environment variable: "a.example,b.example:8765".
+CommaList = Annotated[list[str], NoDecode]
 
 
 def default_db_path() -> Path:
@@ -51,12 +57,42 @@ class Settings(BaseSettings):
     webhook_url: str | None = Field(
         default=None, description="URL that receives a JSON POST for every alert transition."
     )
+    allow_private_webhook: bool = Field(
+        default=False,
+        description="Let the webhook POST to loopback, private, link-local or metadata addresses.",
+    )
     watch_pids: list[int] = Field(
         default_factory=list, description="Process ids to sample besides the server's own."
     )
     disk_paths: list[str] = Field(
         default_factory=list, description="Mount points whose disk usage is sampled."
     )
+
+    token: SecretStr | None = Field(
+        default=None, description="Bearer token of the HTTP server: every tool and route."
+    )
+    read_token: SecretStr | None = Field(
+        default=None, description="Bearer token that may only query (no records, no changes)."
+    )
+    token_file: str | None = Field(default=None, description="File holding the full token.")
+    read_token_file: str | None = Field(default=None, description="File holding the read token.")
+    allowed_hosts: CommaList = Field(
+        default_factory=list,
+        description='Host headers the HTTP server answers ("host:port", "host:*"); '
+        "default: the bound address.",
+    )
+    allowed_origins: CommaList = Field(
+        default_factory=list,
+        description='Origin headers allowed ("https://host", "http://host:*"); '
+        "default: the allowed hosts over http.",
+    )
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @property
     def retention_s(self) -> dict[int, float]:

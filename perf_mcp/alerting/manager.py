@@ -327,8 +327,10 @@ class AlertManager(Periodic):
         with self._lock:
             return len(active_alerts(self._open, self._states, self._clock()))
 
-    async def acknowledge(self, alert_id: int, until: float | None = None) -> AlertRecord:
-        """Silence repeats of an active alert until it resolves, or until ``until``."""
+    async def acknowledge(
+        self, alert_id: int, until: float | None = None, *, by: str | None = None
+    ) -> AlertRecord:
+        """Silence repeats of an active alert until it resolves (or ``until``), noting ``by``."""
         async with self._evaluating:  # so an evaluation cannot store an older state after it
             await self._relay(await anyio.to_thread.run_sync(self._catch_up))
             now = self._clock()
@@ -336,7 +338,7 @@ class AlertManager(Periodic):
                 key = next((k for k, a in self._open.items() if a.id == alert_id), None)
                 if key is None or key not in self._states or not self._states[key].firing:
                     raise InvalidInputError(self._not_active(alert_id))
-                result = acknowledge(self._states[key], now, until)
+                result = acknowledge(self._states[key], now, until, by)
                 self._states[key] = result.state
                 records = record_events(result.events, self._states, self._open, now)
             await anyio.to_thread.run_sync(

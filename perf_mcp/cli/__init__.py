@@ -3,7 +3,9 @@
 perf-mcp serve                          # stdio, as MCP clients launch it
 perf-mcp serve --transport http         # streamable HTTP on http://127.0.0.1:8765/mcp
 perf-mcp serve --alert-interval 5 --webhook-url https://hooks.example/perf
+perf-mcp serve --transport http --host 0.0.0.0 --token-file /etc/perf-mcp/token
 perf-mcp summary --window 1h            # a table for a person at a terminal
+perf-mcp token                          # a new random token for --token / --read-token
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 from collections.abc import Sequence
 
 from perf_mcp import __version__
+from perf_mcp.cli.access import new_token
 from perf_mcp.cli.serve import DEFAULT_HOST, DEFAULT_PORT, serve
 from perf_mcp.cli.summary import summary
 from perf_mcp.core.models import WINDOW_SECONDS
@@ -63,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--webhook-url", metavar="URL", help="POST every alert people should hear about here"
     )
     watch.add_argument(
+        "--allow-private-webhook",
+        action="store_true",
+        default=None,
+        help="let --webhook-url reach loopback, private, link-local or cloud-metadata addresses",
+    )
+    watch.add_argument(
         "--watch-pid",
         type=int,
         action="append",
@@ -75,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="also sample the disk usage of this mount point (repeat for more)",
     )
+    _add_access(serve_command)
     serve_command.add_argument(
         "--log-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -92,7 +102,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     summary_command.add_argument("--json", action="store_true", help="print JSON instead of tables")
     _add_db(summary_command)
+
+    commands.add_parser(
+        "token",
+        help="print a new random token for --token or --read-token",
+        description="Print a strong random token (256 bits, URL-safe) and exit.",
+    )
     return parser
+
+
+def _add_access(parser: argparse.ArgumentParser) -> None:
+    access = parser.add_argument_group(
+        "access (HTTP)",
+        "who may call the HTTP server: with a token set, every route but /health needs "
+        "'Authorization: Bearer TOKEN' (defaults: PERF_MCP_* variables)",
+    )
+    access.add_argument(
+        "--token", metavar="TOKEN", help="full token: query, record and change (PERF_MCP_TOKEN)"
+    )
+    access.add_argument(
+        "--read-token",
+        metavar="TOKEN",
+        help="read token: queries only (PERF_MCP_READ_TOKEN)",
+    )
+    access.add_argument(
+        "--token-file", metavar="FILE", help="read the full token from FILE (keeps it out of ps)"
+    )
+    access.add_argument("--read-token-file", metavar="FILE", help="read the read token from FILE")
+    access.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="HOST[:PORT]",
+        help="also answer this Host header, e.g. perf.example.com or perf.example.com:* "
+        "(repeat; default: the bound address only)",
+    )
+    access.add_argument(
+        "--allowed-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="also accept this Origin header, e.g. https://dash.example.com (repeat)",
+    )
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -109,4 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "token":
+        print(new_token())
+        return 0
     return summary(args)

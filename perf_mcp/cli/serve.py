@@ -13,9 +13,11 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from perf_mcp import __version__
+from perf_mcp.cli.access import AccessError, bind_refusal, tokens_of
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
+    from starlette.types import ASGIApp
 
     from perf_mcp.config import Settings
     from perf_mcp.monitor import Monitor
@@ -24,7 +26,6 @@ logger = logging.getLogger("perf_mcp.cli")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 SHUTDOWN_GRACE_S = 3.0  # HTTP: time for open streams to close after a signal
 STDIO_EXIT_AFTER_S = 1.0  # stdio: time to unwind after a signal once the store is flushed
 
@@ -35,13 +36,17 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level, stream=sys.stderr, format="perf-mcp %(levelname)s %(message)s"
     )
-    if args.transport == "http" and args.host not in LOOPBACK_HOSTS:
-        print(
-            f"perf-mcp: refusing to serve on {args.host}: only a loopback address "
-            f"({', '.join(LOOPBACK_HOSTS)}) is allowed until bearer-token auth exists; "
-            "use --host 127.0.0.1 and a tunnel or reverse proxy",
-            file=sys.stderr,
-        )
+    settings = _serve_settings(args)
+    if settings is None:
+        return 2
+    try:
+        full, read = tokens_of(settings)
+    except AccessError as exc:
+        print(f"perf-mcp: {exc}", file=sys.stderr)
+        return 2
+    refusal = bind_refusal(args.host, full, read) if args.transport == "http" else None
+    if refusal is not None:
+        print(f"perf-mcp: {refusal}", file=sys.stderr)
         return 2
     sock = None
     if args.transport == "http":
@@ -62,9 +67,6 @@ def serve(args: argparse.Namespace) -> int:
     skip_idle_plugins_in_this_process()  # the SDK's and the server's models
     from perf_mcp.server import build_server
 
-    settings = _serve_settings(args)
-    if settings is None:
-        return 2
     _configure_logfire()
     try:
         monitor = Monitor(args.db, settings=settings)
@@ -76,9 +78,24 @@ def serve(args: argparse.Namespace) -> int:
         if sock is not None:
             # uvicorn stops gracefully on SIGTERM, then raises it again: make that an exit.
             signal.signal(signal.SIGTERM, _stop_quietly)
+            from perf_mcp.server.auth import Tokens
+            from perf_mcp.server.http import http_app
+
+            app = http_app(
+                server,
+                host=args.host,
+                port=sock.getsockname()[1],
+                tokens=Tokens(full, read),
+                allowed_hosts=settings.allowed_hosts,
+                allowed_origins=settings.allowed_origins,
+            )
             url = f"http://{args.host}:{args.port}/mcp"
-            print(f"perf-mcp serving {url} (store: {monitor.db_path})", file=sys.stderr)
-            anyio.run(_serve_http, server, sock, args.log_level)
+            tokens = " and ".join(n for n, t in (("full", full), ("read", read)) if t) or "none"
+            print(
+                f"perf-mcp serving {url} (store: {monitor.db_path}; tokens: {tokens})",
+                file=sys.stderr,
+            )
+            anyio.run(_serve_http, app, sock, args.log_level)
         else:
             if sys.stdin.isatty():
                 print(
@@ -113,12 +130,19 @@ def _serve_settings(args: argparse.Namespace) -> Settings | None:
         "webhook_url": ("--webhook-url", args.webhook_url),
         "watch_pids": ("--watch-pid", args.watch_pid),
         "disk_paths": ("--disk-path", args.disk_path),
+        "allow_private_webhook": ("--allow-private-webhook", args.allow_private_webhook),
+        "token": ("--token", args.token),
+        "read_token": ("--read-token", args.read_token),
+        "token_file": ("--token-file", args.token_file),
+        "read_token_file": ("--read-token-file", args.read_token_file),
+        "allowed_hosts": ("--allowed-host", args.allowed_host),
+        "allowed_origins": ("--allowed-origin", args.allowed_origin),
     }
     given = {name: value for name, (_, value) in flags.items() if value is not None}
     try:
         settings = Settings(**given)
         if settings.webhook_url:
-            WebhookNotifier(settings.webhook_url)
+            WebhookNotifier(settings.webhook_url, allow_private=settings.allow_private_webhook)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             name = str(error["loc"][0]) if error["loc"] else ""
@@ -176,12 +200,10 @@ def listen_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _serve_http(server: MCPServer[Any], sock: socket.socket, log_level: str) -> None:
-    """Serve streamable HTTP at /mcp; uvicorn turns SIGINT/SIGTERM into a graceful stop."""
+async def _serve_http(app: ASGIApp, sock: socket.socket, log_level: str) -> None:
+    """Serve the HTTP app; uvicorn turns SIGINT/SIGTERM into a graceful stop."""
     import uvicorn
 
-    host = sock.getsockname()[0]
-    app = server.streamable_http_app(host=host)
     config = uvicorn.Config(
         app,
         log_level=log_level.lower(),

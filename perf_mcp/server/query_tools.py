@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, ParamSpec, TypeVar
 
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field, Strict
 
@@ -35,6 +37,7 @@ from perf_mcp.core.models import (
 from perf_mcp.core.validation import Name
 from perf_mcp.resources import ResourceSample, ResourceSummary, summarize
 from perf_mcp.server.arguments import LimitArg, WindowArg
+from perf_mcp.server.auth import describe_caller, require_write
 from perf_mcp.server.calls import ask, in_thread, invalid, store_unusable
 from perf_mcp.server.notifications import THRESHOLDS_URI
 from perf_mcp.server.runtime import Runtime
@@ -42,6 +45,8 @@ from perf_mcp.storage import StoreError
 
 P = ParamSpec("P")
 Q = TypeVar("Q", bound=BaseModel)
+
+logger = logging.getLogger(__name__)
 
 MAX_RESOURCE_SAMPLES = 1000  # a long window's samples are spread evenly down to this many
 
@@ -244,6 +249,7 @@ class QueryTools:
                 "often the new level would have fired, next to the current one."
             ),
         ] = False,
+        ctx: Context | None = None,
     ) -> ThresholdChange:
         """Change an alert threshold's level or cooldown, for everything or for one subject.
 
@@ -253,6 +259,8 @@ class QueryTools:
         nothing changes and `replay` / `baseline` count the alerts the new and the current
         levels would have raised on the stored history.
         """
+        if not dry_run:
+            require_write("set_threshold")
         alerts = self.runtime.alert_manager
         try:
             change = await alerts.set_threshold(
@@ -268,6 +276,12 @@ class QueryTools:
         except StoreError as exc:
             raise store_unusable(exc) from exc
         if not dry_run:
+            o = change.override
+            logger.warning(  # the audit trail: who changed which level (shown at the default level)
+                "threshold %s for %s set to warning=%s critical=%s cooldown_s=%s by %s",
+                o.rule, o.subject or "every subject", o.warning, o.critical, o.cooldown_s,
+                describe_caller(_client_name(ctx)),
+            )  # fmt: skip
             await self.runtime.clients.resource_updated(THRESHOLDS_URI)
         return change
 
@@ -281,14 +295,17 @@ class QueryTools:
                 '("2030-01-01T09:00:00Z"; UTC unless it has an offset). Default: until resolved.'
             ),
         ] = None,
+        ctx: Context | None = None,
     ) -> AlertRecord:
         """Acknowledge an active alert: its repeated notifications stop until it resolves
         (or until `until`). A rise to critical notifies again. Answers with the alert."""
+        require_write("acknowledge_alert")
         if isinstance(until, datetime):
             aware = until if until.tzinfo is not None else until.replace(tzinfo=UTC)
             until = aware.timestamp()
         try:
-            return await self.runtime.alert_manager.acknowledge(alert_id, until)
+            by = describe_caller(_client_name(ctx))
+            return await self.runtime.alert_manager.acknowledge(alert_id, until, by=by)
         except ValueError as exc:
             raise ToolError(str(exc)) from exc
         except StoreError as exc:
@@ -314,3 +331,9 @@ def _evaluation(alerts: AlertManager) -> Evaluation:
     if not alerts.running:
         return "not running"
     return "another server" if alerts.leader is False else "this server"
+
+
+def _client_name(ctx: Context | None) -> str | None:
+    """The name the client gave in its clientInfo (its own claim), if it gave one."""
+    params = ctx.session.client_params if ctx is not None else None
+    return params.client_info.name if params is not None else None

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from perf_mcp.core.models import AgentRunRecord, ToolCallRecord
 from perf_mcp.core.validation import Count, DurationMs, Name
 from perf_mcp.server.arguments import OptionalText, RequestArg, ToolCallArg
+from perf_mcp.server.auth import require_write
 from perf_mcp.server.calls import in_thread, invalid, tool_errors
 from perf_mcp.server.runtime import Runtime
 
@@ -71,6 +72,7 @@ class RecordTools:
         end_time (Unix seconds). Token counts and cost feed get_agent_stats; nested
         tool_calls also feed get_tool_stats. Nothing is stored when an argument is invalid.
         """
+        require_write("record_agent_run")
         try:
             run = AgentRunRecord(
                 agent_name=agent_name,
@@ -114,6 +116,7 @@ class RecordTools:
         Tool calls made inside a run belong in record_agent_run's tool_calls instead, so
         they are not counted twice.
         """
+        require_write("record_tool_call")
         try:
             self.runtime.monitor.record_tool_call(
                 tool_name,
@@ -147,6 +150,7 @@ class RecordTools:
         All or nothing: when one sample is invalid, none is stored and the error names it.
         Send batches every few seconds rather than one call per request.
         """
+        require_write("record_requests")
         record = self.runtime.monitor.record_requests
         if len(requests) > INLINE_BATCH:
             count = await in_thread(record, requests)

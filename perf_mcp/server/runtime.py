@@ -102,7 +102,8 @@ class Runtime:
         )
         alerts.subscribe(self.clients.alerts_changed, all_servers=True)
         if settings.webhook_url:
-            self.webhook = WebhookNotifier(settings.webhook_url)
+            allow = settings.allow_private_webhook
+            self.webhook = WebhookNotifier(settings.webhook_url, allow_private=allow)
             alerts.subscribe(self.webhook, timeout_s=self.webhook.budget_s)
         self.alerts = alerts
 

@@ -205,7 +205,7 @@ def webhook() -> Iterator[Hook]:
 async def test_two_servers_on_one_store_notify_once(db_path: Path) -> None:
     quiet_machine(db_path)
     with webhook() as hook:
-        extra = [*FAST, "--webhook-url", hook.url]
+        extra = [*FAST, "--webhook-url", hook.url, "--allow-private-webhook"]
         with (
             http_server(db_path, extra=extra) as (first_url, _),
             http_server(db_path, extra=extra) as (second_url, _),

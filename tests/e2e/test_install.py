@@ -60,7 +60,8 @@ async def test_plain_install_serves_http_with_a_webhook(installed: Path, tmp_pat
     hook = f"http://127.0.0.1:{free_port()}/hook"
     process = subprocess.Popen(
         [str(installed / "bin" / "perf-mcp"), "serve", "--transport", "http"]
-        + ["--port", str(port), "--webhook-url", hook, "--db", str(tmp_path / "perf.db")],
+        + ["--port", str(port), "--webhook-url", hook, "--allow-private-webhook"]
+        + ["--db", str(tmp_path / "perf.db")],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

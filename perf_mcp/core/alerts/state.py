@@ -171,8 +171,11 @@ def evaluate(
     return step.hold(observed)
 
 
-def acknowledge(state: AlertState, now: float, until: float | None = None) -> Outcome:
-    """Silence repeats of a firing alert until it resolves, or until ``until`` (Unix seconds)."""
+def acknowledge(
+    state: AlertState, now: float, until: float | None = None, by: str | None = None
+) -> Outcome:
+    """Silence repeats of a firing alert until it resolves, or until ``until`` (Unix seconds);
+    ``by`` (who acknowledged) goes into the event's message, the alert history."""
     if not state.firing:
         raise InvalidInputError(
             f"no firing alert for {state.rule} on {state.subject}: nothing to acknowledge"
@@ -194,7 +197,8 @@ def acknowledge(state: AlertState, now: float, until: float | None = None) -> Ou
         samples=state.samples,
         at=now,
         notify=False,
-        message=f"{state.rule} for {state.subject} acknowledged {span}",
+        message=f"{state.rule} for {state.subject} acknowledged {span}"
+        + (f" by {by}" if by else ""),
     )
     return Outcome(state=new, events=(event,))
 
