@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -241,3 +243,44 @@ async def test_health_says_retrying_while_a_delivery_fails_and_recovers_on_succe
         "status": "ok",
         "detail": "1 sent; 1 failed earlier",
     }
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://169.254.169.254/latest/meta-data", "169.254.169.254, a link-local address"),
+        ("http://127.0.0.1:9/", "127.0.0.1, a loopback address"),
+        ("https://10.0.0.5/hook", "a private or reserved address"),
+        ("http://[::ffff:192.168.1.1]/", "192.168.1.1"),
+        ("http://metadata.google.internal/x", "cloud metadata"),
+        ("http://app.localhost/x", "a name of this machine"),
+    ],
+)
+def test_local_and_metadata_targets_are_refused_unless_allowed(url: str, says: str) -> None:
+    with pytest.raises(InvalidInputError, match="--allow-private-webhook") as refused:
+        WebhookNotifier(url)
+    assert says in str(refused.value)
+    assert WebhookNotifier(url, allow_private=True).allow_private
+
+
+async def test_a_name_that_resolves_to_a_local_address_is_refused_at_delivery() -> None:
+    name = socket.gethostname()  # in a container or on a laptop: a loopback or private address
+    address = ipaddress.ip_address(socket.getaddrinfo(name, 80)[0][4][0])
+    if address.is_global:
+        pytest.skip(f"{name} resolves to a public address here")
+    receiver = Receiver(204)
+    hook = WebhookNotifier(f"http://{name}:9/hook", transport=receiver.transport)
+    await hook([fired_event()])
+    assert receiver.requests == []
+    assert hook.last_error is not None
+    assert hook.last_error.startswith(f"refused: {name} resolves to {address}, a ")
+    assert "--allow-private-webhook" in hook.last_error
+
+
+def test_logs_and_errors_show_no_credentials_and_no_path() -> None:
+    hook = WebhookNotifier("https://bot:s3cret@hooks.example/services/T0/B0/XYZ")
+    assert hook.shown_url == "https://hooks.example/..."
+    with pytest.raises(InvalidInputError) as refused:
+        WebhookNotifier("ftp://bot:s3cret@hooks.example/services/XYZ")
+    assert "s3cret" not in str(refused.value)
+    assert "XYZ" not in str(refused.value)

@@ -118,6 +118,8 @@ async def test_set_threshold_applies_at_once_and_the_alert_can_be_acknowledged(
             until.timestamp(),
         )
         assert (await call_ok(client, "list_alerts", {"status": "firing"}))["alerts"] == []
+        [(_, acked_event)] = quiet.alert_store.alert_events_after(0, 100)[-1:]
+        assert acked_event.message.endswith("by stdio client (client says it is 'mcp')")
         health = await call_ok(client, "health_check")
         assert health["status"] == "degraded"
         [breach] = health["breached"]

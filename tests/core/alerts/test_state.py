@@ -145,6 +145,14 @@ def test_acknowledgement_silences_repeats_until_resolved() -> None:
     assert line.events[-1].notify
 
 
+def test_acknowledgement_names_who_acknowledged_in_the_history() -> None:
+    line = Timeline()
+    line.at(0, 1500)
+    assert line.state is not None
+    (event,) = acknowledge(line.state, 5, by="full token (client says it is 'ops')").events
+    assert event.message.endswith("until it resolves by full token (client says it is 'ops')")
+
+
 def test_acknowledgement_until_a_time_lets_repeats_resume_after_it() -> None:
     line = Timeline()
     line.at(0, 1500)
