@@ -6,6 +6,7 @@ Light on purpose (no MCP import): it runs before the socket is bound.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,12 +39,21 @@ def tokens_of(settings: Settings) -> tuple[str | None, str | None]:
     return full, read
 
 
-def bind_refusal(host: str, full: str | None, read: str | None) -> str | None:
-    """Why serving on ``host`` is refused (None: it is allowed)."""
+def bind_refusal(
+    host: str, full: str | None, read: str | None, allowed_hosts: Sequence[str] = ()
+) -> str | None:
+    """Why serving on ``host`` is refused (None: it is allowed). A listed Host header means
+    a reverse proxy brings other machines in, so it needs a token even on loopback."""
     from perf_mcp.config import LOOPBACK_HOSTS
 
-    if host in LOOPBACK_HOSTS or full is not None:
+    if full is not None or (host in LOOPBACK_HOSTS and not allowed_hosts):
         return None
+    if host in LOOPBACK_HOSTS:
+        return (
+            f"refusing to answer Host {', '.join(allowed_hosts)} without a token: behind a "
+            "reverse proxy anyone who reaches the proxy could read, record and change "
+            "thresholds. Pass --token (or --token-file FILE, or set PERF_MCP_TOKEN)"
+        )
     if read is not None:
         return (
             f"refusing to serve on {host} with only a read token: set --token too (or "

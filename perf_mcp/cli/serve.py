@@ -44,7 +44,8 @@ def serve(args: argparse.Namespace) -> int:
     except AccessError as exc:
         print(f"perf-mcp: {exc}", file=sys.stderr)
         return 2
-    refusal = bind_refusal(args.host, full, read) if args.transport == "http" else None
+    http = args.transport == "http"
+    refusal = bind_refusal(args.host, full, read, settings.allowed_hosts) if http else None
     if refusal is not None:
         print(f"perf-mcp: {refusal}", file=sys.stderr)
         return 2

@@ -50,6 +50,13 @@ def test_only_loopback_serves_without_a_full_token() -> None:
     assert "only a read token" in (bind_refusal("10.0.0.2", None, READ) or "")
 
 
+def test_a_listed_host_behind_a_proxy_needs_a_token_even_on_loopback() -> None:
+    refusal = bind_refusal("127.0.0.1", None, None, ["perf.example.com"]) or ""
+    assert "Host perf.example.com" in refusal
+    assert "--token" in refusal
+    assert bind_refusal("127.0.0.1", FULL, None, ["perf.example.com"]) is None
+
+
 def test_allow_lists_read_comma_separated_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PERF_MCP_ALLOWED_HOSTS", "perf.example.com, perf.example.com:*")
     monkeypatch.setenv("PERF_MCP_ALLOWED_ORIGINS", "https://dash.example.com")
