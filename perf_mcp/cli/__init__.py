@@ -12,6 +12,7 @@ import argparse
 from collections.abc import Sequence
 
 from perf_mcp import __version__
+from perf_mcp.cli import deploys
 from perf_mcp.cli.serve import DEFAULT_HOST, DEFAULT_PORT, serve
 from perf_mcp.cli.summary import summary
 from perf_mcp.core.models import WINDOW_SECONDS
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     summary_command.add_argument("--json", action="store_true", help="print JSON instead of tables")
     _add_db(summary_command)
+    deploys.add_commands(commands, summary_command, _add_db)
     return parser
 
 
@@ -109,4 +111,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
-    return summary(args)
+    if args.command == "mark-deploy":
+        return deploys.mark_deploy(args)
+    return deploys.compare(args) if args.baseline else summary(args)
