@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from perf_mcp.config import Settings
 from perf_mcp.core import models as m
-from perf_mcp.core.compare import Baseline, WindowComparison
 from perf_mcp.core import validation as check
+from perf_mcp.core.compare import Baseline, WindowComparison
 from perf_mcp.core.validation import InvalidInputError
 from perf_mcp.query.cache import NotCached, Q, cached_only, without_io
 from perf_mcp.query.compare import CompareQuery

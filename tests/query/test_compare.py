@@ -92,7 +92,8 @@ def test_a_regression_after_a_deploy_comes_first_with_its_ratio(history: History
 
     answer = history.monitor.compare_windows("1h", "deploy")
 
-    assert answer.deploy is not None and answer.deploy.version == "v2"
+    assert answer.deploy is not None
+    assert answer.deploy.version == "v2"
     assert (answer.start, answer.baseline_start, answer.baseline_end) == (
         deploy_at,
         deploy_at - HOUR,
@@ -132,7 +133,8 @@ def test_previous_window_24h_and_7d_baselines_find_what_changed(history: History
     assert p95_ratio("24h") is None  # slow a day ago too
     agent = {c.name: c for c in history.monitor.compare_windows("1h").changes}["bot"]
     usage = {c.metric: c.ratio for c in agent.changes}
-    assert usage["tokens_per_run"] == pytest.approx(4.0) and usage["cost_per_run_usd"] == 4.0
+    assert usage["tokens_per_run"] == pytest.approx(4.0)
+    assert usage["cost_per_run_usd"] == 4.0
 
 
 def test_resources_are_compared_side_by_side(history: History) -> None:
@@ -156,7 +158,7 @@ def test_resources_are_compared_side_by_side(history: History) -> None:
 def test_a_deploy_baseline_without_a_marker_and_a_bad_baseline_say_what_to_do(
     monitor: Monitor,
 ) -> None:
-    with pytest.raises(ValueError, match="needs a deploy marker.*mark_deploy"):
+    with pytest.raises(ValueError, match=r"needs a deploy marker.*mark_deploy"):
         monitor.compare_windows("1h", "deploy")
     with pytest.raises(ValueError, match="baseline must be one of previous, 24h, 7d, deploy"):
         monitor.compare_windows("1h", "yesterday")  # type: ignore[arg-type]

@@ -21,7 +21,8 @@ def test_markers_are_read_newest_first_within_the_span(db_path: Path) -> None:
         assert [d.version for d in storage.deploy_markers(T0 + 5, T0 + 20)] == ["v1"]
         assert [d.version for d in storage.deploy_markers(T0, limit=1)] == ["v2"]
         last = storage.last_deploy_marker(T0 + 15)
-        assert last is not None and (last.version, last.at) == ("v1", T0 + 10)
+        assert last is not None
+        assert (last.version, last.at) == ("v1", T0 + 10)
         assert storage.last_deploy_marker(T0 - 1) is None
     with Storage(db_path) as other:  # another process sees them
         assert other.deploy_markers(T0)[-1].note == "first"
