@@ -45,6 +45,7 @@ ToolSort = Literal["p95_ms", "p99_ms", "p50_ms", "calls", "failures", "error_rat
 # rather than pydantic's anyOf: an MCP client validates every answer against the schema, and an
 # anyOf costs it two or three sub-validations per field instead of one.
 OptionalNumber = Annotated[float | None, WithJsonSchema({"type": ["number", "null"]})]
+OptionalString = Annotated[str | None, WithJsonSchema({"type": ["string", "null"]})]
 
 
 class _Strict(BaseModel):
@@ -302,7 +303,7 @@ class DeployMarker(_Answer):
 
     version: str
     at: float = Field(description="Unix seconds.")
-    note: str | None = None
+    note: OptionalString = None
 
 
 @dataclass(frozen=True)
