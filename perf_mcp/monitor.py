@@ -19,9 +19,11 @@ from perf_mcp.config import Settings
 from perf_mcp.core import models as m
 from perf_mcp.core import validation as check
 from perf_mcp.core.compare import Baseline, WindowComparison
+from perf_mcp.core.explain import Explanation
 from perf_mcp.core.validation import InvalidInputError
 from perf_mcp.query.cache import NotCached, Q, cached_only, without_io
 from perf_mcp.query.compare import CompareQuery
+from perf_mcp.query.explain import ExplainQuery
 from perf_mcp.query.summary import SummaryQuery
 from perf_mcp.query.windows import WindowQueries
 from perf_mcp.recording.flusher import Flusher, FlushFailure
@@ -341,6 +343,13 @@ class Monitor:
         the one before it, the same window 24 h or 7 d earlier, or either side of the last
         deploy marker; the largest change first (see perf_mcp.core.compare for the gates)."""
         return CompareQuery(self._queries).answer(window, baseline, limit)
+
+    def explain(
+        self, window: m.Window = "1h", subject: str | None = None, limit: int = 10
+    ) -> Explanation:
+        """What is anomalous in the window against the 12 windows before it (median and MAD),
+        all of which moved together; ``subject``'s findings first (see perf_mcp.core.explain)."""
+        return ExplainQuery(self._queries).answer(window, subject, limit)
 
 
 def _request_model(given: Any) -> m.RequestSample:

@@ -142,7 +142,7 @@ def _subject_changes(
         floor = MIN_COUNT / after.seconds  # MIN_COUNT requests over the window
         scored += _gated("rate_per_s", n_before / before.seconds, n_after / after.seconds, floor)
     if acc_before is not None and acc_after is not None and comparable(n_before, n_after):
-        values_before, values_after = _values(acc_before), _values(acc_after)
+        values_before, values_after = metric_values(acc_before), metric_values(acc_after)
         for metric, floor in MIN_CHANGE.items():
             b, a = values_before.get(metric), values_after.get(metric)
             if b is not None and a is not None:
@@ -169,17 +169,17 @@ def _gated(
     if high - low < floor or (low > 0 and high / low < MIN_RATIO):
         return []
     size = abs(math.log((after + floor) / (before + floor)))
-    ratio = _short(after / before) if before else None
-    change = MetricChange(metric=metric, before=_short(before), after=_short(after), ratio=ratio)
+    ratio = short(after / before) if before else None
+    change = MetricChange(metric=metric, before=short(before), after=short(after), ratio=ratio)
     return [(size, change)]
 
 
-def _short(value: float) -> float:
+def short(value: float) -> float:
     """``value`` to 4 significant digits: the sketch is 1% accurate, and answers cost tokens."""
     return float(f"{value:.4g}")
 
 
-def _values(acc: RequestAcc | RunAcc) -> dict[str, float | None]:
+def metric_values(acc: RequestAcc | RunAcc) -> dict[str, float | None]:
     """The metrics of one side that compare beyond the rate."""
     errors = acc.status[5] if isinstance(acc, RequestAcc) else acc.failures
     quantiles = acc.hist.quantiles(list(_QUANTILES.values()))

@@ -15,7 +15,7 @@ from perf_mcp.core.validation import InvalidInputError
 from perf_mcp.core.window import TierRange, bucket_start, plan_window
 from perf_mcp.query.cache import NotCached, cached_only
 from perf_mcp.query.windows import MAX_LIMIT, WindowQueries
-from perf_mcp.storage import SeriesAgg
+from perf_mcp.storage import SeriesAgg, Storage
 
 RESOURCE_METRICS = ("cpu_percent", "memory_percent")
 RUN_KINDS = ("agent", "tool")
@@ -86,7 +86,10 @@ class CompareQuery:
         now: float,
     ) -> c.WindowComparison:
         (current, before), (current_plan, before_plan) = spans, plans
-        after_series, before_series = self._read(current_plan), self._read(before_plan)
+        after_series, before_series = (
+            read_series(self.storage, current_plan),
+            read_series(self.storage, before_plan),
+        )
         counts_before = {key: s.acc.count for key, s in before_series.items()}
         comparable = [
             key
@@ -94,12 +97,10 @@ class CompareQuery:
             if c.comparable(counts_before.get(key, 0), s.acc.count)
         ]
         for plan, series in ((current_plan, after_series), (before_plan, before_series)):
-            for table, kinds in (("request_buckets", ("endpoint",)), ("run_buckets", RUN_KINDS)):
-                chosen = [series[key] for key in comparable if key[0] in kinds]
-                self.storage.fill_histograms(table, plan, chosen)
+            fill_histograms(self.storage, plan, [series[key] for key in comparable])
         changes = c.compare(
-            c.Side({k: s.acc for k, s in before_series.items()}, _covered(before_plan, now)),
-            c.Side({k: s.acc for k, s in after_series.items()}, _covered(current_plan, now)),
+            c.Side({k: s.acc for k, s in before_series.items()}, covered(before_plan, now)),
+            c.Side({k: s.acc for k, s in after_series.items()}, covered(current_plan, now)),
         )
         return c.WindowComparison(
             window=window,  # type: ignore[arg-type]
@@ -114,17 +115,6 @@ class CompareQuery:
             truncated=len(changes) > limit,
             resources=self._resources(before, current),
         )
-
-    def _read(self, plan: list[TierRange]) -> dict[c.Subject, SeriesAgg]:
-        """Every endpoint's, agent's and tool's sums over the plan (histograms not merged)."""
-        storage = self.storage
-        found: dict[c.Subject, SeriesAgg] = {}
-        for s in storage.request_series(plan):
-            found["endpoint", f"{s.method} {s.name}"] = s
-        for kind in RUN_KINDS:
-            for s in storage.run_series(kind, plan):
-                found[kind, s.name] = s  # type: ignore[index]
-        return found
 
     def _resources(self, before: Span, after: Span) -> list[c.ResourceSide]:
         means_before, n_before = self.storage.resource_means(*before, RESOURCE_METRICS)
@@ -141,7 +131,25 @@ class CompareQuery:
         ]
 
 
-def _covered(plan: list[TierRange], now: float) -> float:
+def read_series(storage: Storage, plan: list[TierRange]) -> dict[c.Subject, SeriesAgg]:
+    """Every endpoint's, agent's and tool's sums over the plan (histograms not merged)."""
+    found: dict[c.Subject, SeriesAgg] = {}
+    for s in storage.request_series(plan):
+        found["endpoint", f"{s.method} {s.name}"] = s
+    for kind in RUN_KINDS:
+        for s in storage.run_series(kind, plan):
+            found[kind, s.name] = s  # type: ignore[index]
+    return found
+
+
+def fill_histograms(storage: Storage, plan: list[TierRange], series: list[SeriesAgg]) -> None:
+    """Merge the histograms of ``series`` (from ``read_series``) over the plan's rows."""
+    requests = [s for s in series if s.method]  # only request series have a method
+    storage.fill_histograms("request_buckets", plan, requests)
+    storage.fill_histograms("run_buckets", plan, [s for s in series if not s.method])
+
+
+def covered(plan: list[TierRange], now: float) -> float:
     """The seconds a plan's rows cover, up to now (at least one bucket)."""
     if not plan:
         return 10.0

@@ -37,7 +37,8 @@ down with get_endpoint_stats, get_agent_stats or get_tool_stats (filter by name,
 list_alerts shows thresholds that were crossed; list_thresholds shows the limits;
 get_resource_usage shows CPU, memory, disk and this server's process; health_check says
 whether everything is well (ok, degraded or unhealthy) and why. compare_windows says what
-changed since the previous window, a day or a week ago, or the last mark_deploy.
+changed since the previous window, a day or a week ago, or the last mark_deploy; explain
+says what is anomalous now and what moved with it.
 Every query takes `window`: "1m", "5m", "15m", "1h", "24h" or "7d" (default "5m").
 Durations are milliseconds (fields end in _ms), rates are fractions between 0 and 1, and
 lists are capped by `limit` (say `truncated` when more matched).
@@ -114,6 +115,7 @@ def build_server(
         (query.acknowledge_alert, SETTING),
         (investigate.mark_deploy, RECORDING),
         (investigate.compare_windows, READ_ONLY),
+        (investigate.explain, READ_ONLY),
     ]
 
     server: MCPServer[Runtime] = MCPServer(

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from perf_mcp.core.compare import Baseline, WindowComparison
+from perf_mcp.core.explain import Explanation
 from perf_mcp.core.models import MAX_NOTE_LENGTH, DeployMarker
 from perf_mcp.core.validation import Name
 from perf_mcp.server.arguments import MAX_LIMIT, WindowArg
@@ -46,3 +47,17 @@ class InvestigateTools:
         50+ samples each side, a 1.5x ratio and a real absolute change. Mean CPU and memory
         side by side."""
         return await in_thread(self.runtime.monitor.compare_windows, window, baseline, limit)
+
+    async def explain(
+        self,
+        window: WindowArg = "1h",
+        subject: Annotated[
+            Name | None,
+            Field(description='An endpoint ("/search" or "GET /search"), agent or tool.'),
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Most findings.")] = 10,
+    ) -> Explanation:
+        """What is anomalous now vs the 12 windows before it (median and MAD; same gates as
+        compare_windows): endpoints, agents, tools, CPU, memory; all moved together. Each
+        finding names the next call; deploys in the window are listed."""
+        return await in_thread(self.runtime.monitor.explain, window, subject, limit)

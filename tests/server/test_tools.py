@@ -27,6 +27,7 @@ QUERYING = {
     "list_thresholds",
     "health_check",
     "compare_windows",
+    "explain",
 }
 CHANGING = {"set_threshold", "acknowledge_alert"}
 WINDOWS = ["1m", "5m", "15m", "1h", "24h", "7d"]
