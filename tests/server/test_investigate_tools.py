@@ -38,3 +38,8 @@ async def test_compare_windows_says_what_is_allowed(client: Client) -> None:
     assert "deploy" in message
     message = await call_error(client, "mark_deploy", {"version": ""})
     assert "version" in message
+
+
+async def test_explain_answers_with_nothing_anomalous_on_a_new_store(client: Client) -> None:
+    answer = await call_ok(client, "explain", {"window": "5m", "subject": "/search"})
+    assert (answer["subject"], answer["past_windows"], answer["findings"]) == ("/search", 12, [])
