@@ -1,5 +1,8 @@
 """explain: the window against the ``PAST_WINDOWS`` windows of the same length before it.
 
+The past windows end on the whole minute (windows under an hour) or hour before the asked
+one starts, so they read 1 min and 1 h rows rather than 10 s ones.
+
 Each window is read as compare_windows reads one (per-series sums, then the histograms of the
 series with enough samples now), plus the mean CPU and memory of its resource samples; then
 ``perf_mcp.core.explain`` finds what is anomalous.
@@ -10,7 +13,7 @@ from __future__ import annotations
 from perf_mcp.core import explain as e
 from perf_mcp.core.compare import MIN_COUNT, metric_values
 from perf_mcp.core.validation import MAX_NAME_LENGTH, InvalidInputError, name
-from perf_mcp.core.window import TierRange, bucket_start, plan_window
+from perf_mcp.core.window import HOUR_S, MINUTE_S, TierRange, bucket_start, plan_window
 from perf_mcp.query.cache import NotCached, cached_only
 from perf_mcp.query.compare import RESOURCE_METRICS, covered, fill_histograms, read_series
 from perf_mcp.query.windows import MAX_LIMIT, WindowQueries
@@ -39,8 +42,10 @@ class ExplainQuery:
         self.queries.flush()
         now = self.queries.clock()
         start = bucket_start(now - seconds)
+        # Past windows end on a whole minute or hour, so they read the coarse rows.
+        edge = bucket_start(start, HOUR_S if seconds >= HOUR_S else MINUTE_S)
         spans = [(start, now)] + [
-            (start - k * seconds, start - (k - 1) * seconds) for k in range(1, PAST_WINDOWS + 1)
+            (edge - k * seconds, edge - (k - 1) * seconds) for k in range(1, PAST_WINDOWS + 1)
         ]
         retention = self.queries.settings.retention_s
         plans = [
@@ -50,8 +55,11 @@ class ExplainQuery:
         key = ("explain", window, subject, limit, *(r for plan in plans for r in (*plan, None)))
 
         def compute() -> e.Explanation:
-            values = [
-                self._values(span, plan, now) for span, plan in zip(spans, plans, strict=True)
+            current = self._values(spans[0], plans[0], now, None)
+            wanted = {key for key, seen in current.items() if seen.count >= MIN_COUNT}
+            values = [current] + [
+                self._values(span, plan, now, wanted)
+                for span, plan in zip(spans[1:], plans[1:], strict=True)
             ]
             findings = e.first_about(e.explain(values[0], values[1:]), subject)
             return e.Explanation(
@@ -66,18 +74,27 @@ class ExplainQuery:
         return self.queries.cache.answer(key, compute)
 
     def _values(
-        self, span: tuple[float, float], plan: list[TierRange], now: float
+        self,
+        span: tuple[float, float],
+        plan: list[TierRange],
+        now: float,
+        wanted: set[e.Key] | None,
     ) -> dict[e.Key, e.Observed]:
-        """Every subject's values over one window."""
+        """Every subject's values over one window; latencies only of the ``wanted`` ones
+        (None: all with enough samples)."""
         series = read_series(self.storage, plan)
         seconds = covered(plan, now)
-        enough = [s for s in series.values() if s.acc.count >= MIN_COUNT]
-        fill_histograms(self.storage, plan, enough)
+        enough = {
+            key
+            for key, s in series.items()
+            if s.acc.count >= MIN_COUNT and (wanted is None or key in wanted)
+        }
+        fill_histograms(self.storage, plan, [series[key] for key in enough])
         found: dict[e.Key, e.Observed] = {}
         for key, s in series.items():
             acc = s.acc
             values: dict[str, float | None] = {"rate_per_s": acc.count / seconds}
-            if acc.count >= MIN_COUNT:
+            if key in enough:
                 values.update(metric_values(acc))
             found[key] = e.Observed(acc.count, values)
         means, samples = self.storage.resource_means(*span, RESOURCE_METRICS)
