@@ -4,7 +4,9 @@ Fills a fresh SQLite file through ``Monitor.record_request`` (a fake clock walks
 day), then times ``get_endpoint_stats`` (sorted by p95, so every endpoint's histogram is
 merged) and ``get_performance_summary`` (right after a flush, when it reads the store, and
 with the write still in memory) for the 5-minute, 1-hour and 24-hour windows, from a second
-Monitor on the same file, as another process would read it. Prints the file size.
+Monitor on the same file, as another process would read it; then ``compare_windows`` (against
+the previous window) and ``explain`` (against the 12 before), each next to get_endpoint_stats.
+Prints the file size.
 
     python bench/query.py [--requests 10000000] [--endpoints 1000] [--db PATH]
 """
@@ -107,6 +109,10 @@ def main() -> None:
                     "get_performance_summary(), write in memory",
                     lambda w=window: ask("get_performance_summary", w),
                 )
+                for query in ("compare_windows", "explain"):
+                    took = time_query(f"{query}()", lambda w=window, q=query: ask(q, w))
+                    ratio = took / results[window]
+                    print(f"  {'':<56} {ratio:.1f}x get_endpoint_stats (target: under 3x)")
             day = reader.get_performance_summary(window="24h")
             time_query(
                 "get_performance_summary('24h'), store unchanged (reused)",

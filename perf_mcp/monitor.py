@@ -18,8 +18,12 @@ from typing import Any, Literal
 from perf_mcp.config import Settings
 from perf_mcp.core import models as m
 from perf_mcp.core import validation as check
+from perf_mcp.core.compare import Baseline, WindowComparison
+from perf_mcp.core.explain import Explanation
 from perf_mcp.core.validation import InvalidInputError
 from perf_mcp.query.cache import NotCached, Q, cached_only, without_io
+from perf_mcp.query.compare import CompareQuery
+from perf_mcp.query.explain import ExplainQuery
 from perf_mcp.query.summary import SummaryQuery
 from perf_mcp.query.windows import WindowQueries
 from perf_mcp.recording.flusher import Flusher, FlushFailure
@@ -323,6 +327,29 @@ class Monitor:
         """Why the store takes no flush now, since when, and what waits in memory for it
         (None: the last flush succeeded)."""
         return self._flusher.failure
+
+    # ------------------------------------------------------------ investigating
+
+    def mark_deploy(self, version: str, note: str | None = None) -> m.DeployMarker:
+        """Mark that ``version`` went out now: listed in summaries, a compare_windows baseline."""
+        version = check.name("version", version)
+        note = None if note is None else check.name("note", note, m.MAX_NOTE_LENGTH)
+        return self.storage.add_deploy_marker(self._clock(), version, note)
+
+    def compare_windows(
+        self, window: m.Window = "1h", baseline: Baseline = "previous", limit: int = 10
+    ) -> WindowComparison:
+        """What changed for each endpoint, agent and tool between the window and ``baseline``:
+        the one before it, the same window 24 h or 7 d earlier, or either side of the last
+        deploy marker; the largest change first (see perf_mcp.core.compare for the gates)."""
+        return CompareQuery(self._queries).answer(window, baseline, limit)
+
+    def explain(
+        self, window: m.Window = "1h", subject: str | None = None, limit: int = 10
+    ) -> Explanation:
+        """What is anomalous in the window against the 12 windows before it (median and MAD),
+        all of which moved together; ``subject``'s findings first (see perf_mcp.core.explain)."""
+        return ExplainQuery(self._queries).answer(window, subject, limit)
 
 
 def _request_model(given: Any) -> m.RequestSample:

@@ -14,6 +14,7 @@ import argparse
 from collections.abc import Sequence
 
 from perf_mcp import __version__
+from perf_mcp.cli import deploys
 from perf_mcp.cli.access import new_token
 from perf_mcp.cli.serve import DEFAULT_HOST, DEFAULT_PORT, serve
 from perf_mcp.cli.summary import summary
@@ -102,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     summary_command.add_argument("--json", action="store_true", help="print JSON instead of tables")
     _add_db(summary_command)
-
+    deploys.add_commands(commands, summary_command, _add_db)
     commands.add_parser(
         "token",
         help="print a new random token for --token or --read-token",
@@ -161,4 +162,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "token":
         print(new_token())
         return 0
-    return summary(args)
+    if args.command == "mark-deploy":
+        return deploys.mark_deploy(args)
+    return deploys.compare(args) if args.baseline else summary(args)

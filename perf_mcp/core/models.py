@@ -32,6 +32,8 @@ WINDOW_SECONDS: dict[str, int] = {
 }
 
 SUMMARY_ROWS = 5  # rows in each of the summary's lists
+SUMMARY_DEPLOYS = 3  # deploy markers the summary lists
+MAX_NOTE_LENGTH = 500  # of a deploy marker's note
 
 EndpointSort = Literal[
     "p95_ms", "p99_ms", "p50_ms", "count", "error_rate", "error_count", "mean_ms"
@@ -43,6 +45,7 @@ ToolSort = Literal["p95_ms", "p99_ms", "p50_ms", "calls", "failures", "error_rat
 # rather than pydantic's anyOf: an MCP client validates every answer against the schema, and an
 # anyOf costs it two or three sub-validations per field instead of one.
 OptionalNumber = Annotated[float | None, WithJsonSchema({"type": ["number", "null"]})]
+OptionalString = Annotated[str | None, WithJsonSchema({"type": ["string", "null"]})]
 
 
 class _Strict(BaseModel):
@@ -295,6 +298,14 @@ class SlowRequest(_Answer):
     timestamp: float = Field(description="When it ended, Unix seconds.")
 
 
+class DeployMarker(_Answer):
+    """A deploy: when a version went out (mark_deploy), a baseline for compare_windows."""
+
+    version: str
+    at: float = Field(description="Unix seconds.")
+    note: OptionalString = None
+
+
 @dataclass(frozen=True)
 class Tabular:
     """Marks a list of ``row`` models that JSON carries as a table: the column names once, then
@@ -383,6 +394,9 @@ class PerformanceSummary(_Answer):
     )
     folded_series: dict[str, int] = Field(
         description="Per kind, records folded into __other__ (names past the series budget)."
+    )
+    deploys: list[DeployMarker] = Field(
+        default=[], description=f"Up to {SUMMARY_DEPLOYS} deploys in the window, newest first."
     )
 
     @classmethod

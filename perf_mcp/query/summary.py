@@ -33,6 +33,7 @@ class SummaryQuery:
         # Per window: the summary of the stored rows, as of (store version, plan, put-backs),
         # and the records in memory added to it. One per window: each holds every endpoint.
         self._heads: dict[str, tuple[tuple[Any, ...], Head]] = {}
+        self._deploys: dict[str, list[m.DeployMarker]] = {}  # per window, with its head
 
     def answer(self, window: str) -> m.PerformanceSummary:
         """Totals, the slowest and most failing endpoints, with what is still in memory."""
@@ -59,6 +60,8 @@ class SummaryQuery:
                     raise NotCached
                 key_and_head = key, Head(self._stored(window, seconds, plan))
                 self._heads[window] = key_and_head
+                since = plan[0].start if plan else self.queries.clock()
+                self._deploys[window] = self.storage.deploy_markers(since, limit=m.SUMMARY_DEPLOYS)
             head = key_and_head[1]
             lo, hi = (plan[0].start, plan[-1].end) if plan else (0, 0)  # [lo, hi) has no gap
             if not flusher.fold_lock.acquire(blocking=not only_cached):
@@ -72,7 +75,9 @@ class SummaryQuery:
                 )
             finally:
                 flusher.fold_lock.release()
-            return head.update(changes, self.queries.clock())
+            answer = head.update(changes, self.queries.clock())
+            deploys = self._deploys[window]
+            return answer.model_copy(update={"deploys": deploys}) if deploys else answer
         finally:
             flusher.flush_lock.release()
 

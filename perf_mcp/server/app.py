@@ -23,6 +23,7 @@ from perf_mcp.monitor import Monitor
 from perf_mcp.server.arguments import strict_tool
 from perf_mcp.server.health import HealthTool
 from perf_mcp.server.http import health_route
+from perf_mcp.server.investigate_tools import InvestigateTools
 from perf_mcp.server.notifications import ALERTS_URI, THRESHOLDS_URI
 from perf_mcp.server.prompts import Prompts
 from perf_mcp.server.query_tools import QueryTools
@@ -36,7 +37,9 @@ Asking: start with get_performance_summary (one window, everything at a glance),
 down with get_endpoint_stats, get_agent_stats or get_tool_stats (filter by name, sort, limit).
 list_alerts shows thresholds that were crossed; list_thresholds shows the limits;
 get_resource_usage shows CPU, memory, disk and this server's process; health_check says
-whether everything is well (ok, degraded or unhealthy) and why.
+whether everything is well (ok, degraded or unhealthy) and why. compare_windows says what
+changed since the previous window, a day or a week ago, or the last mark_deploy; explain
+says what is anomalous now and what moved with it.
 Every query takes `window`: "1m", "5m", "15m", "1h", "24h" or "7d" (default "5m").
 Durations are milliseconds (fields end in _ms), rates are fractions between 0 and 1, and
 lists are capped by `limit` (say `truncated` when more matched).
@@ -84,6 +87,7 @@ def build_server(
     runtime = Runtime(monitor, db_path, flush_interval_s, settings)
     record = RecordTools(runtime)
     query = QueryTools(runtime)
+    investigate = InvestigateTools(runtime)
     prompts = Prompts(runtime)
     clients = runtime.clients
 
@@ -110,6 +114,9 @@ def build_server(
         (HealthTool(runtime).health_check, READ_ONLY),
         (query.set_threshold, SETTING),
         (query.acknowledge_alert, SETTING),
+        (investigate.mark_deploy, RECORDING),
+        (investigate.compare_windows, READ_ONLY),
+        (investigate.explain, READ_ONLY),
     ]
 
     server: MCPServer[Runtime] = MCPServer(

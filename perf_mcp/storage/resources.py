@@ -47,6 +47,19 @@ class ResourceTables(StoreBase):
             ).fetchall()
         return [r[0] for r in rows], int(count)
 
+    def resource_means(
+        self, start: float, end: float, metrics: tuple[str, ...]
+    ) -> tuple[dict[str, float | None], int]:
+        """The mean of each top-level metric of the samples with ``start <= ts < end`` (None:
+        no sample had it), and how many samples there were."""
+        columns = "".join(f", avg(json_extract(sample, '$.{metric}'))" for metric in metrics)
+        with self._lock:
+            count, *means = self._conn.execute(
+                f"SELECT count(*){columns} FROM resource_samples WHERE ts >= ? AND ts < ?",
+                (start, end),
+            ).fetchone()
+        return dict(zip(metrics, means, strict=True)), int(count)
+
     def _expire_resources(self, now: float) -> None:
         self._conn.execute(
             "DELETE FROM resource_samples WHERE ts < ?", (now - RESOURCE_SAMPLES_KEPT_S,)

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 APPLICATION_ID = 0x70657266  # "perf": marks a SQLite file as a perf-mcp store
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 MMAP_BYTES = 1 << 30  # address space, not memory: pages stay in the OS cache
 
 _SCHEMA_V1 = """
@@ -126,8 +126,15 @@ CREATE TABLE folded_names (
 ) WITHOUT ROWID;
 CREATE INDEX folded_names_by_time ON folded_names (kind, seen_at);
 """
+# Deploy markers: when a version went out, a baseline for compare_windows.
+_SCHEMA_V5 = """
+CREATE TABLE deploy_markers (
+    id INTEGER PRIMARY KEY, ts REAL NOT NULL, version TEXT NOT NULL, note TEXT
+);
+CREATE INDEX deploy_markers_by_ts ON deploy_markers (ts);
+"""
 # MIGRATIONS[i] takes the schema from version i to i + 1.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5)
 
 
 class StoreError(RuntimeError):

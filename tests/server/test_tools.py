@@ -16,7 +16,7 @@ from tests.server.mcp_calls import call_ok, table_rows
 
 pytestmark = pytest.mark.anyio
 
-REPORTING = {"record_agent_run", "record_tool_call", "record_requests"}
+REPORTING = {"record_agent_run", "record_tool_call", "record_requests", "mark_deploy"}
 QUERYING = {
     "get_performance_summary",
     "get_endpoint_stats",
@@ -26,6 +26,8 @@ QUERYING = {
     "list_alerts",
     "list_thresholds",
     "health_check",
+    "compare_windows",
+    "explain",
 }
 CHANGING = {"set_threshold", "acknowledge_alert"}
 WINDOWS = ["1m", "5m", "15m", "1h", "24h", "7d"]
