@@ -102,8 +102,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def http_server(command: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run ``command`` (a server listening on 127.0.0.1:``port``); yields its MCP URL."""
+def http_server(
+    command: list[str], port: int, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """Run ``command`` (a server listening on 127.0.0.1:``port``); yields its MCP URL and pid."""
     child = subprocess.Popen(command, env={**os.environ, **(env or {})})
     try:
         deadline = time.monotonic() + 30
@@ -115,7 +117,7 @@ def http_server(command: list[str], port: int, env: dict[str, str] | None = None
                 if child.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{command[0]} did not listen on port {port}") from None
                 time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/mcp"
+        yield f"http://127.0.0.1:{port}/mcp", child.pid
     finally:
         child.terminate()  # SIGTERM: both servers stop gracefully (and write a profile)
         child.wait(timeout=15)
@@ -179,7 +181,7 @@ async def run_transport(
             return await measure(client, calls, window)
     port = free_port()
     command = perf_mcp_serve(db, "--transport", "http", "--port", str(port))
-    with http_server(command, port, profile_env(transport)) as url:
+    with http_server(command, port, profile_env(transport)) as (url, _):
         async with Client(url) as client:
             return await measure(client, calls, window)
 
