@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import logging
 import os
 import signal
@@ -202,6 +203,7 @@ async def _serve_http(server: MCPServer[Any], sock: socket.socket, log_level: st
         timeout_graceful_shutdown=int(SHUTDOWN_GRACE_S),
         lifespan="on",
     )
+    _freeze_start_up_objects()
     await uvicorn.Server(config).serve(sockets=[sock])
 
 
@@ -225,8 +227,17 @@ async def _serve_stdio(server: MCPServer[Any], monitor: Monitor) -> None:
                     return
 
         tasks.start_soon(stop_on_signal)
+        _freeze_start_up_objects()
         await server.run_stdio_async()
         tasks.cancel_scope.cancel()
+
+
+def _freeze_start_up_objects() -> None:
+    """Leave what start-up made (modules, classes, schemas: ~120k objects) out of every
+    later garbage collection: they live as long as the server, and walking them made each
+    full collection a 50-100 ms pause, every few seconds under load."""
+    gc.collect()
+    gc.freeze()
 
 
 def _exit_after(seconds: float) -> None:
