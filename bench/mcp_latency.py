@@ -92,7 +92,7 @@ def profile_env(transport: str) -> dict[str, str]:
     where = os.environ.get(PROFILE_ENV)
     if not where:
         return {}
-    return {"PERF_MCP_BENCH_PROFILE": str(Path(where).resolve() / f"{transport}.prof")}
+    return {PROFILE_ENV: str(Path(where).resolve() / f"{transport}.prof")}
 
 
 def free_port() -> int:
