@@ -15,8 +15,8 @@ DIR/load.prof when it stops.
 
 Targets: perf-mcp >= 0.8x the minimal server's calls/s, perf-mcp's p99 under 50 ms.
 
-    python bench/mcp_load.py [--requests 1000000] [--rounds 5] [--calls 250] [--seconds 30]
-    python bench/mcp_load.py --quick    # CI: 100k requests, 2 rounds of 100 calls a client
+    python bench/mcp_load.py [--requests 1000000] [--rounds 7] [--calls 150] [--seconds 30]
+    python bench/mcp_load.py --quick    # CI: 100k requests, 3 rounds of 80 calls a client
 """
 
 from __future__ import annotations
@@ -182,14 +182,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--endpoints", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--calls", type=int, default=250, help="most calls per client a round")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=150, help="most calls per client a round")
     parser.add_argument("--seconds", type=float, default=30, help="longest round")
     parser.add_argument("--batch", type=int, default=10, help="requests per record_requests")
-    parser.add_argument("--quick", action="store_true", help="100k requests, 2 short rounds (CI)")
+    parser.add_argument("--quick", action="store_true", help="100k requests, 3 short rounds (CI)")
     args = parser.parse_args()
     if args.quick:
-        args.requests, args.rounds, args.calls, args.seconds = 100_000, 2, 100, 10
+        args.requests, args.rounds, args.calls, args.seconds = 100_000, 3, 80, 10
 
     with tempfile.TemporaryDirectory() as tmp:
         db = prepared_store(tmp, args.requests, args.endpoints)
@@ -246,12 +246,15 @@ def main() -> None:
             p50, p99 = percentiles(samples)
             print(f"{'':<18}   {tool}: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     perf, peer = totals[PERF_MCP], totals[MINIMAL]
-    ratio = statistics.median(perf.rates) / statistics.median(peer.rates)
+    # Each round runs both servers back to back, under the same load from the rest of the
+    # machine: the median of the rounds' ratios is steadier than the ratio of the medians.
+    ratio = statistics.median(p / m for p, m in zip(perf.rates, peer.rates, strict=True))
     cpu_ratio = statistics.median(peer.cpu_ms) / statistics.median(perf.cpu_ms)
     p99 = percentiles(perf.every_latency())[1]
     exact = found == perf.recorded
     print(
-        f"\nperf-mcp / minimal calls/s: {ratio:.2f}x (target >= {TARGET_RATIO}x); "
+        f"\nperf-mcp / minimal calls/s, median of the rounds: {ratio:.2f}x "
+        f"(target >= {TARGET_RATIO}x); "
         f"by CPU per call: {cpu_ratio:.2f}x"
     )
     print(f"perf-mcp p99: {p99:.1f} ms (target < {TARGET_P99_MS:g} ms)")
