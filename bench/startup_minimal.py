@@ -1,8 +1,12 @@
-"""The peer for bench/startup.py: a minimal stdio server on the same SDK, one echo tool."""
+"""The peer for bench/startup.py and bench/mcp_load.py: a minimal server on the same SDK, one
+echo tool. stdio by default; `--port N` serves streamable HTTP at http://127.0.0.1:N/mcp
+with uvicorn, as `perf-mcp serve --transport http` does."""
+
+import sys
 
 from mcp.server import MCPServer
 
-server = MCPServer("echo")
+server = MCPServer("echo", log_level="WARNING")  # as perf-mcp serve logs by default
 
 
 @server.tool()
@@ -12,4 +16,10 @@ def echo(text: str) -> str:
 
 
 if __name__ == "__main__":
-    server.run()
+    if sys.argv[1:2] == ["--port"]:
+        import uvicorn
+
+        app = server.streamable_http_app(host="127.0.0.1")
+        uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+    else:
+        server.run()

@@ -12,13 +12,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import logfire
 
-_pending: dict[str, Any] | None = None  # configure() options waiting for the first use
+# configure()'s record_spans and options, waiting for the first use
+_pending: tuple[bool, dict[str, Any]] | None = None
 
 
-def configure(*, now: bool, **options: Any) -> None:
-    """Configure Logfire with ``options``: at once, or when ``logfire_instance`` is first asked."""
+def configure(*, now: bool, record_spans: bool = True, **options: Any) -> None:
+    """Configure Logfire with ``options``: at once, or when ``logfire_instance`` is first asked.
+
+    ``record_spans=False`` records no span at all (head sampling 0): for when nothing would
+    receive them.
+    """
     global _pending
-    _pending = options
+    _pending = record_spans, options
     if now:
         logfire_instance()
 
@@ -29,6 +34,8 @@ def logfire_instance() -> logfire.Logfire:
     import logfire
 
     if _pending is not None:
-        options, _pending = _pending, None
+        (record_spans, options), _pending = _pending, None
+        if not record_spans:
+            options["sampling"] = logfire.SamplingOptions(head=0.0)
         logfire.configure(**options)
     return logfire.DEFAULT_LOGFIRE_INSTANCE
