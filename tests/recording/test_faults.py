@@ -29,6 +29,7 @@ from perf_mcp.server import build_server
 from perf_mcp.storage import Storage, StoreError
 from tests.logfire_capture import capture_logfire
 from tests.server.mcp_calls import call_ok
+from tests.store_lock import held_locked
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000.0  # a multiple of 10: records at NOW - 10 * k start bucket k
@@ -145,18 +146,6 @@ async def test_a_full_disk_keeps_the_newest_buckets_says_so_and_stores_the_rest_
     assert counts["raw_calls"] == recorded_buckets * CALLS_PER_BUCKET - drops["raw"]
 
 
-LOCKER = textwrap.dedent(
-    """
-    import sqlite3, sys
-    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-    conn.execute("BEGIN EXCLUSIVE")
-    print("locked", flush=True)
-    sys.stdin.readline()
-    conn.execute("ROLLBACK")
-    """
-)
-
-
 @pytest.mark.anyio
 async def test_a_lock_held_by_another_process_degrades_health_until_it_is_released(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -166,16 +155,7 @@ async def test_a_lock_held_by_another_process_degrades_health_until_it_is_releas
     with Monitor(db_path, clock=lambda: NOW, start_flusher=False) as monitor:
         record_bucket(monitor, 3)
         monitor.flush()
-        locker = subprocess.Popen(
-            [sys.executable, "-c", LOCKER, str(db_path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert locker.stdin is not None
-        assert locker.stdout is not None
-        try:
-            assert locker.stdout.readline().strip() == "locked"
+        with held_locked(db_path):
             record_bucket(monitor, 2)
             for _ in range(2):
                 with pytest.raises(StoreError, match="another process holds the store locked"):
@@ -184,11 +164,6 @@ async def test_a_lock_held_by_another_process_degrades_health_until_it_is_releas
             assert parts["store"]["status"] == "degraded"
             assert "another process holds the store locked" in parts["store"]["detail"]
             assert "waiting in memory for it: 1 10-second buckets" in parts["store"]["detail"]
-        finally:
-            locker.stdin.write("release\n")
-            locker.stdin.close()
-            locker.wait(timeout=30)
-            locker.stdout.close()
         monitor.flush()
         answer, parts = await health(monitor)
         assert (parts["store"]["status"], parts["recording"]["status"]) == ("ok", "ok")

@@ -16,6 +16,7 @@ from perf_mcp import Monitor
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.core.window import TierRange
 from perf_mcp.storage import FlushBatch, Storage, StoreError
+from tests.store_lock import held_locked
 
 T0 = 1_800_000_000  # a multiple of 3600
 HOUR = [TierRange(3600, T0, T0 + 3600)]
@@ -139,40 +140,13 @@ def test_a_file_size_limit_gives_a_clean_error_and_exact_counts_after(db_path: P
     assert stored_counts(db_path) == expected(10, 2000)
 
 
-LOCKER = textwrap.dedent(
-    """
-    import sqlite3, sys
-    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-    conn.execute("BEGIN EXCLUSIVE")
-    print("locked", flush=True)
-    sys.stdin.readline()
-    conn.execute("ROLLBACK")
-    conn.close()
-    """
-)
-
-
 def test_a_lock_held_by_another_process_fails_the_write_until_released(db_path: Path) -> None:
     store = Storage(db_path, clock=lambda: T0 + 5, busy_timeout_s=0.2)
     store.write(batch(10))
-    locker = subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(db_path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert locker.stdout is not None
-    assert locker.stdin is not None
-    try:
-        assert locker.stdout.readline().strip() == "locked"
+    with held_locked(db_path):
         for _ in range(2):
             with pytest.raises(StoreError, match="another process holds the store locked"):
                 store.write(batch(50))
-    finally:
-        locker.stdin.write("release\n")
-        locker.stdin.close()
-        locker.wait(timeout=30)
-        locker.stdout.close()
     store.write(batch(50))
     store.close()
     assert stored_counts(db_path) == expected(10, 50)
