@@ -4,8 +4,8 @@
 >>> request = parse_traces(read_body(body, "application/json", None), "json")
 >>> len(request.resource_spans)
 0
->>> encode(ExportTraceServiceResponse(), "json")
-b'{}'
+>>> encode(status_message("the body is over 4 MiB"), "json")
+b'{"message": "the body is over 4 MiB"}'
 """
 
 from __future__ import annotations

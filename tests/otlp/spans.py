@@ -11,21 +11,23 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 MS = 1_000_000  # nanoseconds
 
 
-def tracer(exporter: SpanExporter) -> tuple[TracerProvider, Tracer]:
-    """A provider exporting each span to ``exporter`` as it ends (no batching to wait for)."""
+def tracer(exporter: SpanExporter, batch: bool = False) -> tuple[TracerProvider, Tracer]:
+    """A provider exporting to ``exporter``: in batches as apps do (sent at shutdown), or each
+    span as it ends."""
     provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    processor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
     return provider, provider.get_tracer("tests")
 
 
-def _span(
+def span(
     tracer: Tracer,
     name: str,
     kind: SpanKind,
@@ -35,15 +37,16 @@ def _span(
     error: bool = False,
     end_ns: int | None = None,
 ) -> trace.Span:
+    """One ended span, ``duration_ms`` long, ending now or at ``end_ns``."""
     end = end_ns or time.time_ns()
     context = trace.set_span_in_context(parent) if parent is not None else None
-    span = tracer.start_span(
+    made = tracer.start_span(
         name, context, kind, attributes, start_time=end - int(duration_ms * MS)
     )
     if error:
-        span.set_status(Status(StatusCode.ERROR))
-    span.end(end_time=end)
-    return span
+        made.set_status(Status(StatusCode.ERROR))
+    made.end(end_time=end)
+    return made
 
 
 def http_request(
@@ -54,7 +57,7 @@ def http_request(
         "http.request.method", "http.response.status_code"
     )  # fmt: skip
     attributes = {names[0]: method, names[1]: status, "http.route": route}
-    _span(tracer, f"{method} {route}", SpanKind.SERVER, attributes, duration_ms)
+    span(tracer, f"{method} {route}", SpanKind.SERVER, attributes, duration_ms)
 
 
 def agent_run(
@@ -89,7 +92,7 @@ def agent_run(
         start_time=end - int(duration_ms * MS),
     )  # fmt: skip
     for tokens_in, tokens_out, cached in chats:
-        _span(tracer, f"chat {model}", SpanKind.CLIENT, {
+        span(tracer, f"chat {model}", SpanKind.CLIENT, {
             "gen_ai.operation.name": "chat", "gen_ai.request.model": model,
             "gen_ai.usage.input_tokens": tokens_in, "gen_ai.usage.output_tokens": tokens_out,
             "gen_ai.usage.cache_read.input_tokens": cached,
@@ -102,7 +105,7 @@ def agent_run(
         }
         if error:
             attrs["error.type"] = error
-        _span(
+        span(
             tracer, f"execute_tool {tool}", SpanKind.INTERNAL, attrs, ms, run, bool(error), end - MS
         )
     if error_type:
@@ -119,7 +122,7 @@ def mcp_tool_call(tracer: Tracer, tool: str, duration_ms: float, failed: bool = 
     }
     if failed:
         attributes["error.type"] = "tool_error"
-    _span(tracer, f"tools/call {tool}", SpanKind.SERVER, attributes, duration_ms, error=failed)
+    span(tracer, f"tools/call {tool}", SpanKind.SERVER, attributes, duration_ms, error=failed)
 
 
 def export_of(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:

@@ -10,7 +10,7 @@ from opentelemetry.trace import SpanKind, Tracer
 from perf_mcp import Monitor
 from perf_mcp.otlp.mapping import plan, record
 from perf_mcp.otlp.stats import INVALID, MODEL_CALL_ALONE, NO_STATUS, NOT_MAPPED, OTHER_MCP
-from tests.otlp.spans import _span, agent_run, http_request, mcp_tool_call, recorded
+from tests.otlp.spans import agent_run, http_request, mcp_tool_call, recorded, span
 
 
 def test_http_server_spans_with_old_and_current_names_become_requests(monitor: Monitor) -> None:
@@ -66,10 +66,10 @@ def test_mcp_tool_calls_are_tool_calls_and_other_spans_are_counted_not_used(
     def build(tracer: Tracer) -> None:
         mcp_tool_call(tracer, "get_weather", 25)
         mcp_tool_call(tracer, "get_weather", 35, failed=True)
-        _span(tracer, "tools/list", SpanKind.SERVER, {"mcp.method.name": "tools/list"}, 1)
-        _span(tracer, "SELECT users", SpanKind.CLIENT, {"db.system": "sqlite"}, 1)
-        _span(tracer, "chat gpt-4o", SpanKind.CLIENT, {"gen_ai.operation.name": "chat"}, 1)
-        _span(tracer, "GET", SpanKind.SERVER, {"http.request.method": "GET", "http.route": "/x"}, 1)
+        span(tracer, "tools/list", SpanKind.SERVER, {"mcp.method.name": "tools/list"}, 1)
+        span(tracer, "SELECT users", SpanKind.CLIENT, {"db.system": "sqlite"}, 1)
+        span(tracer, "chat gpt-4o", SpanKind.CLIENT, {"gen_ai.operation.name": "chat"}, 1)
+        span(tracer, "GET", SpanKind.SERVER, {"http.request.method": "GET", "http.route": "/x"}, 1)
 
     outcome = record(plan(recorded(build)), monitor)
 
@@ -86,10 +86,10 @@ def test_a_span_the_monitor_refuses_is_counted_and_the_rest_are_kept(monitor: Mo
 
     def build(tracer: Tracer) -> None:
         http_request(tracer, "/ok", "GET", 200, 5)
-        _span(
+        span(
             tracer, "GET /old", SpanKind.SERVER, _http("/old"), 5, end_ns=year_ago
         )  # past the 90 days
-        _span(
+        span(
             tracer,
             "GET /bad",
             SpanKind.SERVER,
@@ -108,7 +108,7 @@ def test_a_span_the_monitor_refuses_is_counted_and_the_rest_are_kept(monitor: Mo
 def test_a_tool_call_without_its_run_in_the_export_is_recorded_alone(monitor: Monitor) -> None:
     def build(tracer: Tracer) -> None:
         attrs = {"gen_ai.tool.name": "lookup", "gen_ai.agent.name": "support"}  # pydantic-ai
-        _span(tracer, "running tool", SpanKind.INTERNAL, attrs, 10)
+        span(tracer, "running tool", SpanKind.INTERNAL, attrs, 10)
 
     outcome = record(plan(recorded(build)), monitor)
 
