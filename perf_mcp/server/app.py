@@ -22,7 +22,7 @@ from perf_mcp.config import Settings
 from perf_mcp.monitor import Monitor
 from perf_mcp.server.arguments import strict_tool
 from perf_mcp.server.health import HealthTool
-from perf_mcp.server.http import health_route
+from perf_mcp.server.http import OTLP_TRACES, health_route, otlp_traces_route
 from perf_mcp.server.investigate_tools import InvestigateTools
 from perf_mcp.server.notifications import ALERTS_URI, THRESHOLDS_URI
 from perf_mcp.server.prompts import Prompts
@@ -146,6 +146,7 @@ def build_server(
     server.prompt(title="Performance review")(prompts.performance_review)
     server.prompt(title="Diagnose an endpoint")(prompts.diagnose_endpoint)
     server.custom_route("/health", methods=["GET"])(health_route(runtime))  # HTTP only
+    server.custom_route(OTLP_TRACES, methods=["POST"])(otlp_traces_route(runtime))
     server.completion()(prompts.complete)  # type: ignore[no-untyped-call]
 
     # The one private SDK attribute used, for want of a public one: MCPServer has no hook for

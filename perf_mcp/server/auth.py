@@ -82,13 +82,21 @@ def current_caller() -> Caller:
     return _caller.get()
 
 
+def write_refusal(action: str) -> str | None:
+    """Why the caller may not do ``action`` (it holds the read token); None when it may."""
+    if _caller.get() != "read":
+        return None
+    return (
+        f"forbidden: {action} changes what the server stores, and the read token may only "
+        "query; use the full token (--token / PERF_MCP_TOKEN). Nothing was changed."
+    )
+
+
 def require_write(action: str) -> None:
     """Refuse ``action`` to a caller holding the read token."""
-    if _caller.get() == "read":
-        raise ToolError(
-            f"forbidden: {action} changes what the server stores, and the read token may only "
-            "query; use the full token (--token / PERF_MCP_TOKEN). Nothing was changed."
-        )
+    refusal = write_refusal(action)
+    if refusal is not None:
+        raise ToolError(refusal)
 
 
 def describe_caller(client_name: str | None) -> str:

@@ -49,6 +49,8 @@ async def check_health(runtime: Runtime) -> HealthStatus:
     ]
     if runtime.webhook is not None:
         components.append(_webhook_health(runtime.webhook))
+    if (otlp := runtime.otlp.health()) is not None:
+        components.append(otlp)
     active = runtime.alerts.list_alerts("active", limit=100) if runtime.alerts else []
     active.sort(key=lambda a: a.severity != "critical")
     problems: list[tuple[HealthLevel, str]] = [

@@ -1,4 +1,5 @@
-"""The HTTP face of the server: /mcp behind the tokens and a Host/Origin allow-list, /health.
+"""The HTTP face of the server: /mcp and the OTLP receiver /v1/traces behind the tokens and a
+Host/Origin allow-list, /health.
 
 app = http_app(server, host="127.0.0.1", port=8765, tokens=Tokens(full=token))
 uvicorn.run(app, ...)
@@ -11,17 +12,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from perf_mcp.config import LOOPBACK_HOSTS
-from perf_mcp.server.auth import BearerAuth, Tokens, current_caller
+from perf_mcp.server.auth import BearerAuth, Tokens, current_caller, write_refusal
 from perf_mcp.server.health import check_health
 from perf_mcp.server.runtime import Runtime
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+OTLP_TRACES = "/v1/traces"
 
 
 def http_app(
@@ -33,9 +35,29 @@ def http_app(
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
 ) -> ASGIApp:
-    """Streamable HTTP at /mcp and the health check at /health, behind the tokens."""
+    """Streamable HTTP at /mcp, OTLP at /v1/traces and the health check at /health, behind
+    the tokens."""
     security = transport_security(host, port, allowed_hosts, allowed_origins)
-    return BearerAuth(server.streamable_http_app(host=host, transport_security=security), tokens)
+    app = server.streamable_http_app(host=host, transport_security=security)
+    return BearerAuth(HostCheck(app, security, OTLP_TRACES), tokens)
+
+
+class HostCheck:
+    """Pure ASGI: the Host/Origin allow-list /mcp gets from the SDK, for another route
+    (a web page reaching a loopback server by DNS rebinding must not write through it)."""
+
+    def __init__(self, app: ASGIApp, security: TransportSecuritySettings, path: str) -> None:
+        self.app = app
+        self.check = TransportSecurityMiddleware(security)
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == self.path:
+            refused = await self.check.validate_request(Request(scope))
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def transport_security(
@@ -77,6 +99,24 @@ def health_route(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
         return Response(report.model_dump_json(), status_code=code, media_type="application/json")
 
     return health
+
+
+def otlp_traces_route(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
+    """POST /v1/traces: OTLP/HTTP spans recorded as requests, agent runs and tool calls
+    (perf_mcp.otlp); the full token when tokens are set."""
+    receiver: Callable[[Request], Awaitable[Response]] | None = None
+
+    async def traces(request: Request) -> Response:
+        nonlocal receiver
+        if receiver is None:  # protobuf's classes are imported at the first export, not start-up
+            from perf_mcp.otlp.receiver import TraceReceiver
+
+            receiver = TraceReceiver(
+                lambda: runtime.monitor, lambda: write_refusal(f"POST {OTLP_TRACES}"), runtime.otlp
+            )
+        return await receiver(request)
+
+    return traces
 
 
 def _interface_addresses() -> list[str]:

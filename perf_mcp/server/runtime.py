@@ -16,6 +16,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from perf_mcp.alerting import AlertManager, WebhookNotifier, monitor_history, monitor_source
 from perf_mcp.config import Settings
 from perf_mcp.monitor import Monitor
+from perf_mcp.otlp.stats import IngestStats
 from perf_mcp.resources import ResourceReader, ResourceSampler
 from perf_mcp.server.notifications import ClientNotifier
 from perf_mcp.storage import StoreError
@@ -50,6 +51,7 @@ class Runtime:
         self.alerts: AlertManager | None = None
         self.webhook: WebhookNotifier | None = None
         self.clients = ClientNotifier()
+        self.otlp = IngestStats()  # what POST /v1/traces took in and could not use
         self._background_runs = False
 
     @property

@@ -1,0 +1,120 @@
+"""Spans from the real OpenTelemetry SDK become requests, agent runs and tool calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from opentelemetry.trace import SpanKind, Tracer
+
+from perf_mcp import Monitor
+from perf_mcp.otlp.mapping import plan, record
+from perf_mcp.otlp.stats import INVALID, MODEL_CALL_ALONE, NO_STATUS, NOT_MAPPED, OTHER_MCP
+from tests.otlp.spans import agent_run, http_request, mcp_tool_call, recorded, span
+
+
+def test_http_server_spans_with_old_and_current_names_become_requests(monitor: Monitor) -> None:
+    def build(tracer: Tracer) -> None:
+        http_request(tracer, "/users/{user_id}", "GET", 200, 12.5)
+        http_request(tracer, "/users/{user_id}", "GET", 503, 40.0, old=True)
+        http_request(tracer, "/orders", "POST", 201, 8.0, old=True)
+
+    outcome = record(plan(recorded(build)), monitor)
+
+    assert outcome.recorded == {"request": 3}
+    assert outcome.rejected == 0
+    stats = {(e.endpoint, e.method): e for e in monitor.get_endpoint_stats().endpoints}
+    users = stats["/users/{user_id}", "GET"]
+    assert (users.count, users.error_count, users.status_counts) == (2, 1, {"2xx": 1, "5xx": 1})
+    assert users.max_ms == pytest.approx(40.0, rel=0.01)
+    assert stats["/orders", "POST"].count == 1
+
+
+def test_an_agent_run_nests_its_tools_and_counts_model_tokens_once(monitor: Monitor) -> None:
+    def build(tracer: Tracer) -> None:
+        agent_run(
+            tracer,
+            "support",
+            900,
+            chats=[(1000, 200, 300), (500, 100, 0)],
+            tools=[("search", 120, None), ("refund", 30, "PermissionError")],
+            usage=(1500, 300),  # rolled up into the run: must not count again
+        )
+        agent_run(tracer, "triage", 300, usage=(70, 7), error_type="timeout")  # no chat spans
+
+    outcome = record(plan(recorded(build)), monitor)
+
+    assert outcome.recorded == {"agent_run": 2}
+    agents = {a.agent_name: a for a in monitor.get_agent_stats().agents}
+    support, triage = agents["support"], agents["triage"]
+    assert (support.runs, support.failures, support.tool_calls) == (1, 0, 2)
+    assert (support.input_tokens, support.output_tokens, support.cache_read_tokens) == (
+        1500, 300, 300
+    )  # fmt: skip
+    assert (triage.input_tokens, triage.output_tokens, triage.failures) == (70, 7, 1)
+    assert [e.name for e in triage.top_errors] == ["timeout"]
+    tools = {t.tool_name: t for t in monitor.get_tool_stats().tools}
+    assert (tools["search"].calls, tools["refund"].failures) == (1, 1)
+    assert [e.name for e in tools["refund"].top_errors] == ["PermissionError"]
+    models = monitor.get_agent_stats().models
+    assert [(m.model, m.runs) for m in models] == [("openai/gpt-4o", 2)]  # gen_ai.system
+
+
+def test_mcp_tool_calls_are_tool_calls_and_other_spans_are_counted_not_used(
+    monitor: Monitor,
+) -> None:
+    def build(tracer: Tracer) -> None:
+        mcp_tool_call(tracer, "get_weather", 25)
+        mcp_tool_call(tracer, "get_weather", 35, failed=True)
+        span(tracer, "tools/list", SpanKind.SERVER, {"mcp.method.name": "tools/list"}, 1)
+        span(tracer, "SELECT users", SpanKind.CLIENT, {"db.system": "sqlite"}, 1)
+        span(tracer, "chat gpt-4o", SpanKind.CLIENT, {"gen_ai.operation.name": "chat"}, 1)
+        span(tracer, "GET", SpanKind.SERVER, {"http.request.method": "GET", "http.route": "/x"}, 1)
+
+    outcome = record(plan(recorded(build)), monitor)
+
+    assert outcome.recorded == {"tool_call": 2}
+    assert outcome.unused == {OTHER_MCP: 1, NOT_MAPPED: 1, MODEL_CALL_ALONE: 1, NO_STATUS: 1}
+    assert outcome.rejected == 1  # only the HTTP span perf-mcp should have used
+    (tool,) = monitor.get_tool_stats().tools
+    assert (tool.tool_name, tool.calls, tool.failures) == ("get_weather", 2, 1)
+    assert [e.name for e in tool.top_errors] == ["tool_error"]
+
+
+def test_a_span_the_monitor_refuses_is_counted_and_the_rest_are_kept(monitor: Monitor) -> None:
+    year_ago = 1_700_000_000 * 1_000_000_000
+
+    def build(tracer: Tracer) -> None:
+        http_request(tracer, "/ok", "GET", 200, 5)
+        span(
+            tracer, "GET /old", SpanKind.SERVER, _http("/old"), 5, end_ns=year_ago
+        )  # past the 90 days
+        span(
+            tracer,
+            "GET /bad",
+            SpanKind.SERVER,
+            _http("/bad") | {"http.response.status_code": 99},
+            5,
+        )
+
+    outcome = record(plan(recorded(build)), monitor)
+
+    assert outcome.recorded == {"request": 1}
+    assert outcome.unused == {INVALID["request"]: 2}
+    assert "timestamp" in str(outcome.example)
+    assert [e.endpoint for e in monitor.get_endpoint_stats().endpoints] == ["/ok"]
+
+
+def test_a_tool_call_without_its_run_in_the_export_is_recorded_alone(monitor: Monitor) -> None:
+    def build(tracer: Tracer) -> None:
+        attrs = {"gen_ai.tool.name": "lookup", "gen_ai.agent.name": "support"}  # pydantic-ai
+        span(tracer, "running tool", SpanKind.INTERNAL, attrs, 10)
+
+    outcome = record(plan(recorded(build)), monitor)
+
+    assert outcome.recorded == {"tool_call": 1}
+    assert [t.tool_name for t in monitor.get_tool_stats().tools] == ["lookup"]
+
+
+def _http(route: str) -> dict[str, Any]:
+    return {"http.request.method": "GET", "http.response.status_code": 200, "http.route": route}
