@@ -31,7 +31,7 @@ WINDOW_SECONDS: dict[str, int] = {
     "7d": 604800,
 }
 
-SUMMARY_ROWS = 5  # rows in each of the summary's lists
+SUMMARY_ROWS = 4  # rows in each of the summary's lists: read first, so short
 SUMMARY_DEPLOYS = 3  # deploy markers the summary lists
 MAX_NOTE_LENGTH = 500  # of a deploy marker's note
 

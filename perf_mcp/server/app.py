@@ -31,30 +31,11 @@ from perf_mcp.server.record_tools import RecordTools
 from perf_mcp.server.runtime import Runtime
 
 INSTRUCTIONS = """\
-perf-mcp measures web endpoints, AI agents and their tools, and the machine they run on.
-
-Asking: start with get_performance_summary (one window, everything at a glance), then drill
-down with get_endpoint_stats, get_agent_stats or get_tool_stats (filter by name, sort, limit).
-list_alerts shows thresholds that were crossed; list_thresholds shows the limits;
-get_resource_usage shows CPU, memory, disk and this server's process; health_check says
-whether everything is well (ok, degraded or unhealthy) and why. compare_windows says what
-changed since the previous window, a day or a week ago, or the last mark_deploy; explain
-says what is anomalous now and what moved with it.
-Every query takes `window`: "1m", "5m", "15m", "1h", "24h" or "7d" (default "5m").
-Durations are milliseconds (fields end in _ms), rates are fractions between 0 and 1, and
-lists are capped by `limit` (say `truncated` when more matched).
-
-Reporting: an agent calls record_agent_run once per run (with its tool calls nested),
-record_tool_call for a lone tool call, and an app that is not Python sends its HTTP requests
-in batches with record_requests.
-
-Alerts: the server checks every threshold on its own every few seconds. Subscribe to
-perf://alerts to hear when one fires or resolves. Changing: set_threshold (dry_run=true first
-shows how often a new level would have fired over the last 24 h), acknowledge_alert with the
-alert's id to silence its repeats.
-
-Quote the numbers with their units and window; say when there was no traffic instead of
-guessing. The prompts performance_review and diagnose_endpoint walk through a review.
+perf-mcp measures web endpoints, AI agents, their tools and the machine. Start with
+get_performance_summary, then drill down with get_endpoint_stats, get_agent_stats or
+get_tool_stats; explain says why something is slow now. Queries take `window` (default
+"5m"). Durations are ms, rates are fractions 0..1. Agents report with record_agent_run.
+Quote numbers with units and window; say when there was no traffic instead of guessing.
 """
 
 READ_ONLY = ToolAnnotations(

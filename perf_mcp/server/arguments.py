@@ -27,15 +27,14 @@ from pydantic import (
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from perf_mcp.core.models import RequestSample, ToolCallRecord, Window
+from perf_mcp.server.answers import answered
 
 MAX_LIMIT = 500
 _SHOWN_CHARS = 60  # of a rejected value, in an error message
 
-WindowArg = Annotated[
-    Window, Field(description='Time window to aggregate: "1m", "5m", "15m", "1h", "24h" or "7d".')
-]
+WindowArg = Annotated[Window, Field(description="The last 1m, 5m, 15m, 1h, 24h or 7d.")]
 LimitArg = Annotated[
-    int, Field(ge=1, le=MAX_LIMIT, description=f"Most items to return, 1 to {MAX_LIMIT}.")
+    int, Field(ge=1, le=MAX_LIMIT, description="Most rows; `truncated` says if more matched.")
 ]
 OptionalText = Annotated[str, Field(max_length=200)] | None
 
@@ -70,7 +69,8 @@ class StrictArguments(BaseModel):
 
 def strict_tool(fn: Callable[..., Any], annotations: ToolAnnotations) -> Tool:
     """The tool for ``fn`` (described by its docstring, structured output) with strict
-    arguments: its input schema says ``additionalProperties: false``."""
+    arguments (its input schema says ``additionalProperties: false``), answering in compact
+    rounded JSON (``answers.answer``)."""
     tool = Tool.from_function(
         fn,
         description=inspect.cleandoc(fn.__doc__ or ""),
@@ -85,9 +85,24 @@ def strict_tool(fn: Callable[..., Any], annotations: ToolAnnotations) -> Tool:
             lax.__name__, (lax, StrictArguments), {"model_config": config, "__module__": __name__}
         ),
     )
-    metadata = tool.fn_metadata.model_copy(update={"arg_model": strict})
-    parameters = strict.model_json_schema(by_alias=True)
-    return tool.model_copy(update={"fn_metadata": metadata, "parameters": parameters})
+    output = tool.fn_metadata.output_schema
+    metadata = tool.fn_metadata.model_copy(
+        update={"arg_model": strict, "output_schema": untitled(output) if output else None}
+    )
+    parameters = untitled(strict.model_json_schema(by_alias=True))
+    return tool.model_copy(
+        update={"fn": answered(fn), "fn_metadata": metadata, "parameters": parameters}
+    )
+
+
+def untitled(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` without the titles pydantic derives from names ("P95 Ms" for p95_ms): they
+    repeat the name in every tool list a client sends the model."""
+    return {
+        key: _untitled_properties(value) if key == "properties" else _untitled_any(value)
+        for key, value in schema.items()
+        if not (key == "title" and isinstance(value, str))
+    }
 
 
 def explain(error: ErrorDetails) -> str:
@@ -129,6 +144,18 @@ def _plain_error(error: ErrorDetails, takes: list[str]) -> InitErrorDetails:
         reason = explain(error)
     kind = PydanticCustomError("invalid_argument", "{reason}", {"reason": reason})
     return InitErrorDetails(type=kind, loc=loc, input=error.get("input"))
+
+
+def _untitled_any(value: Any) -> Any:
+    if isinstance(value, dict):
+        return untitled(value)
+    if isinstance(value, list):
+        return [_untitled_any(item) for item in value]
+    return value
+
+
+def _untitled_properties(properties: dict[str, Any]) -> dict[str, Any]:
+    return {name: _untitled_any(schema) for name, schema in properties.items()}
 
 
 def _shown(value: Any) -> str:

@@ -241,11 +241,6 @@ class HealthTool:
         self.runtime = runtime
 
     async def health_check(self) -> HealthStatus:
-        """Whether the server is well: ok, degraded or unhealthy, and why.
-
-        Reasons name the thresholds crossed now, a stalled resource sampler, alert
-        evaluation or store flusher, a store that cannot be written or grows large, and
-        data dropped since start (samples, single runs and calls, 10 s buckets).
-        Also the version, uptime, store size and the age of the last flush.
-        """
+        """Is perf-mcp itself well: ok, degraded or unhealthy, and why (crossed thresholds,
+        stalled background work, store trouble, dropped data)."""
         return await check_health(self.runtime)

@@ -23,11 +23,10 @@ class InvestigateTools:
 
     async def mark_deploy(
         self,
-        version: Annotated[Name, Field(description='What went out, e.g. "v2.3.1" or a commit.')],
+        version: Annotated[Name, Field(description='e.g. "v2.3.1" or a commit.')],
         note: Annotated[str | None, Field(max_length=MAX_NOTE_LENGTH)] = None,
     ) -> DeployMarker:
-        """Mark a deploy now. Summaries list it; compare_windows(baseline="deploy") compares
-        either side of the last one."""
+        """Mark a deploy now, for summaries and compare_windows(baseline="deploy")."""
         return await in_thread(self.runtime.monitor.mark_deploy, version, note)
 
     async def compare_windows(
@@ -36,16 +35,14 @@ class InvestigateTools:
         baseline: Annotated[
             Baseline,
             Field(
-                description='"previous" window, the same window "24h" or "7d" earlier, or '
-                '"deploy": before vs after the last deploy marker.'
+                description='The window before, the same one "24h" or "7d" earlier, or '
+                '"deploy": either side of the last deploy.'
             ),
         ] = "previous",
         limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Most subjects.")] = 10,
     ) -> WindowComparison:
-        """What changed vs a baseline, per endpoint, agent and tool: rate, error rate,
-        p50/p95/p99 (ms), tokens and cost per run; largest change first. Only changes with
-        50+ samples each side, a 1.5x ratio and a real absolute change. Mean CPU and memory
-        side by side."""
+        """What changed vs a baseline: significant changes in rate, errors, latency, tokens
+        and cost per endpoint, agent and tool, largest first; CPU and memory side by side."""
         return await in_thread(self.runtime.monitor.compare_windows, window, baseline, limit)
 
     async def explain(
@@ -57,7 +54,6 @@ class InvestigateTools:
         ] = None,
         limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Most findings.")] = 10,
     ) -> Explanation:
-        """What is anomalous now vs the 12 windows before it (median and MAD; same gates as
-        compare_windows): endpoints, agents, tools, CPU, memory; all moved together. Each
-        finding names the next call; deploys in the window are listed."""
+        """Why is it slow now: what is anomalous vs the 12 windows before, what moved with it,
+        deploys in the window, and the next call to make."""
         return await in_thread(self.runtime.monitor.explain, window, subject, limit)

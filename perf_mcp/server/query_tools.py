@@ -36,6 +36,7 @@ from perf_mcp.core.models import (
 )
 from perf_mcp.core.validation import Name
 from perf_mcp.resources import ResourceSample, ResourceSummary, summarize
+from perf_mcp.server.answers import answer_text
 from perf_mcp.server.arguments import LimitArg, WindowArg
 from perf_mcp.server.auth import describe_caller, require_write
 from perf_mcp.server.calls import ask, in_thread, invalid, store_unusable
@@ -63,16 +64,9 @@ class QueryTools:
     # ------------------------------------------------------------ querying
 
     async def get_performance_summary(self, window: WindowArg = "5m") -> PerformanceSummary:
-        """Everything at a glance for one window: requests, agents, tools, worst endpoints.
-
-        Returns request count, rate (per second), 5xx count and rate, status classes and
-        p50/p95/p99 latency in milliseconds; agent runs, success rate, p50/p95/p99, tokens and
-        cost; tool calls, success rate and p50/p95/p99; and three tables (column names, then
-        one array per row): the 5 slowest endpoints by p95 and the 5 with most 5xx (count,
-        5xx, p50/p95/p99 each) and the 5 slowest single requests. Includes what was recorded
-        a moment ago. Start here, then drill down with get_endpoint_stats (p90, mean, min, max,
-        sizes), get_agent_stats, get_tool_stats.
-        """
+        """Start here: totals for requests, agent runs and tool calls (counts, error rates,
+        p50/p95/p99 ms, tokens, cost), the slowest and most failing endpoints, the slowest
+        requests."""
         return await self._ask(self.runtime.monitor.get_performance_summary, window)
 
     async def get_endpoint_stats(
@@ -81,21 +75,16 @@ class QueryTools:
             str | None,
             Field(
                 max_length=2000,
-                description='One endpoint (route template such as "/users/{id}"); all if omitted.',
+                description='A route template such as "/users/{id}"; all if omitted.',
             ),
         ] = None,
-        method: Annotated[
-            str | None, Field(max_length=16, description='HTTP method filter, e.g. "GET".')
-        ] = None,
+        method: Annotated[str | None, Field(max_length=16, description='e.g. "GET".')] = None,
         window: WindowArg = "5m",
         sort_by: Annotated[EndpointSort, Field(description="Order, largest first.")] = "p95_ms",
-        limit: LimitArg = 20,
+        limit: LimitArg = 10,
     ) -> EndpointStatsList:
-        """Per-endpoint HTTP statistics: count, requests/s, 5xx rate, status classes, latency.
-
-        Latencies are milliseconds (p50, p90, p95, p99, mean, min, max); error_rate is the
-        5xx share (0..1). Use it to answer "which endpoints are slow or failing?".
-        """
+        """Which endpoints are slow or failing: per endpoint count, requests/s, 5xx rate,
+        status classes, latency (ms), sizes."""
         return await self._ask(
             self.runtime.monitor.get_endpoint_stats,
             endpoint=endpoint,
@@ -107,18 +96,13 @@ class QueryTools:
 
     async def get_agent_stats(
         self,
-        agent_name: Annotated[
-            Name | None, Field(description="One agent; all agents if omitted.")
-        ] = None,
+        agent_name: Annotated[Name | None, Field(description="All if omitted.")] = None,
         window: WindowArg = "5m",
         sort_by: Annotated[RunSort, Field(description="Order, largest first.")] = "p95_ms",
         limit: LimitArg = 20,
     ) -> AgentStatsList:
-        """Per-agent run statistics: runs, failures, latency (ms), tokens, cost, top errors.
-
-        Also lists usage per model and the tools each agent called. Use it to answer "which
-        agent is slow, failing or expensive?".
-        """
+        """Which agent is slow, failing or expensive: per agent runs, failures, latency (ms),
+        tokens, cost, top errors, tools called; usage per model."""
         return await self._ask(
             self.runtime.monitor.get_agent_stats,
             agent_name=agent_name,
@@ -129,14 +113,12 @@ class QueryTools:
 
     async def get_tool_stats(
         self,
-        tool_name: Annotated[
-            Name | None, Field(description="One tool; all tools if omitted.")
-        ] = None,
+        tool_name: Annotated[Name | None, Field(description="All if omitted.")] = None,
         window: WindowArg = "5m",
         sort_by: Annotated[ToolSort, Field(description="Order, largest first.")] = "p95_ms",
         limit: LimitArg = 20,
     ) -> ToolStatsList:
-        """Per-tool call statistics: calls, failures, error rate, latency (ms), top errors."""
+        """Which tool is slow or failing: per tool calls, error rate, latency (ms), top errors."""
         return await self._ask(
             self.runtime.monitor.get_tool_stats,
             tool_name=tool_name,
@@ -146,13 +128,8 @@ class QueryTools:
         )
 
     async def get_resource_usage(self, window: WindowArg = "5m") -> ResourceSummary:
-        """CPU, memory, swap, disk, I/O and load of the machine, and this server's own process.
-
-        `latest` is the newest reading; `stats` gives last/min/mean/max/p95 of each metric
-        over the window's stored samples (percentages 0..100, bytes, bytes per second;
-        process_* is this server's process). A value psutil cannot give here is missing with
-        its reason in `unavailable`. Samples are taken every `interval_s` seconds.
-        """
+        """Is the machine the bottleneck: CPU, memory, swap, disk, I/O and load, and this
+        server's process; the latest reading and last/min/mean/max/p95 over the window."""
         runtime = self.runtime
         sampler = runtime.sampler
         now = time.time()
@@ -181,16 +158,12 @@ class QueryTools:
         window: WindowArg = "24h",
         status: Annotated[
             AlertFilter,
-            Field(description='"active" (firing or acknowledged), one state, or "all".'),
+            Field(description='"active" = firing or acknowledged.'),
         ] = "active",
         limit: LimitArg = 20,
     ) -> AlertList:
-        """Alerts raised when a threshold was crossed, newest first, with value and limit.
-
-        Active alerts are always listed; resolved ones when they started or ended within
-        `window`. Each has an `id` for acknowledge_alert. See list_thresholds for the limits
-        and set_threshold to change one.
-        """
+        """Which thresholds are crossed: alerts newest first with value, limit and id (for
+        acknowledge_alert); resolved ones when they touched the window."""
         alerts = self.runtime.alert_manager
         await alerts.refresh()
         since = time.time() - WINDOW_SECONDS[window]
@@ -207,11 +180,8 @@ class QueryTools:
         )
 
     async def list_thresholds(self) -> ThresholdList:
-        """The alert thresholds: default and effective warning/critical levels, unit, range.
-
-        Also the cooldown between repeated notifications, the minimum sample count before a
-        rule can fire, and overrides for single subjects (an endpoint, agent or tool).
-        """
+        """The alert limits: warning/critical levels (default and effective), unit, cooldown,
+        minimum samples, per-subject overrides."""
         alerts = self.runtime.alert_manager
         await alerts.refresh()
         return ThresholdList(thresholds=alerts.list_thresholds())
@@ -220,12 +190,12 @@ class QueryTools:
 
     async def set_threshold(
         self,
-        name: Annotated[ThresholdName, Field(description="Which threshold (see list_thresholds).")],
+        name: Annotated[ThresholdName, Field(description="See list_thresholds.")],
         value: Annotated[
             float | None,
             Field(
                 allow_inf_nan=False,
-                description="New level in the threshold's unit: ms, a fraction 0..1, or percent.",
+                description="In the threshold's unit: ms, fraction 0..1 or percent.",
             ),
         ] = None,
         severity: Annotated[
@@ -235,30 +205,21 @@ class QueryTools:
             str | None,
             Field(
                 max_length=200,
-                description='Only for one endpoint ("GET /search"), agent or tool; all if omitted.',
+                description='One endpoint ("GET /search"), agent or tool; all if omitted.',
             ),
         ] = None,
         cooldown_s: Annotated[
             float | None,
-            Field(description="Seconds before the same alert notifies again (default 300)."),
+            Field(description="Seconds between repeats (default 300)."),
         ] = None,
         dry_run: Annotated[
             bool,
-            Field(
-                description="Change nothing; replay the stored history (last 24 h) to show how "
-                "often the new level would have fired, next to the current one."
-            ),
+            Field(description="Change nothing; replay the last 24 h at the new level."),
         ] = False,
         ctx: Context | None = None,
     ) -> ThresholdChange:
-        """Change an alert threshold's level or cooldown, for everything or for one subject.
-
-        Units follow the name: *_ms in milliseconds, *_rate as a fraction (0.05 = 5%),
-        *_percent in 0..100. Changing the warning level alone keeps the critical/warning
-        ratio. Applies at once and is stored (it survives a restart); with dry_run=true
-        nothing changes and `replay` / `baseline` count the alerts the new and the current
-        levels would have raised on the stored history.
-        """
+        """Change an alert level or cooldown, for all or one subject; stored at once. Try
+        dry_run=true first: it counts the alerts the new level would have raised."""
         if not dry_run:
             require_write("set_threshold")
         alerts = self.runtime.alert_manager
@@ -290,15 +251,12 @@ class QueryTools:
         alert_id: Annotated[int, Field(ge=1, description="The alert's id, from list_alerts.")],
         until: Annotated[
             float | Annotated[datetime, Strict(False)] | None,
-            Field(
-                description="Silence repeats until then: Unix seconds or an ISO 8601 time "
-                '("2030-01-01T09:00:00Z"; UTC unless it has an offset). Default: until resolved.'
-            ),
+            Field(description="Unix seconds or ISO 8601 time; default: until resolved."),
         ] = None,
         ctx: Context | None = None,
     ) -> AlertRecord:
-        """Acknowledge an active alert: its repeated notifications stop until it resolves
-        (or until `until`). A rise to critical notifies again. Answers with the alert."""
+        """Silence an active alert's repeats until it resolves (or `until`); a rise to
+        critical still notifies."""
         require_write("acknowledge_alert")
         if isinstance(until, datetime):
             aware = until if until.tzinfo is not None else until.replace(tzinfo=UTC)
@@ -316,15 +274,15 @@ class QueryTools:
     async def summary_resource(self) -> str:
         """The performance summary over the last 5 minutes, as JSON."""
         summary = await self._ask(self.runtime.monitor.get_performance_summary, "5m")
-        return summary.model_dump_json(indent=1)
+        return answer_text(summary)
 
     async def alerts_resource(self) -> str:
         """Active alerts, as JSON. Subscribe to hear when they change."""
-        return (await self.list_alerts()).model_dump_json(indent=1)
+        return answer_text(await self.list_alerts())
 
     async def thresholds_resource(self) -> str:
         """Alert thresholds with their current values, as JSON. Subscribe to hear of changes."""
-        return (await self.list_thresholds()).model_dump_json(indent=1)
+        return answer_text(await self.list_thresholds())
 
 
 def _evaluation(alerts: AlertManager) -> Evaluation:

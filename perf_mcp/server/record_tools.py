@@ -32,46 +32,31 @@ class RecordTools:
 
     async def record_agent_run(
         self,
-        agent_name: Annotated[Name, Field(description="The agent's name (gen_ai.agent.name).")],
+        agent_name: Annotated[Name, Field(description="gen_ai.agent.name")],
         duration_ms: Annotated[
             DurationMs | None,
-            Field(description="Run time in milliseconds. Or give start_time and end_time."),
+            Field(description="Or give start_time and end_time."),
         ] = None,
-        success: Annotated[bool, Field(description="False when the run failed.")] = True,
-        error_type: Annotated[
-            OptionalText, Field(description='Failure class when success is false, e.g. "timeout".')
-        ] = None,
-        model: Annotated[
-            OptionalText, Field(description="Model name (gen_ai.request.model).")
-        ] = None,
-        provider: Annotated[
-            OptionalText, Field(description='Provider (gen_ai.provider.name), e.g. "anthropic".')
-        ] = None,
-        input_tokens: Annotated[Count, Field(description="Prompt tokens used.")] = 0,
-        output_tokens: Annotated[Count, Field(description="Completion tokens used.")] = 0,
-        cache_read_tokens: Annotated[Count, Field(description="Tokens served from cache.")] = 0,
-        cost_usd: Annotated[
-            float, Field(ge=0, le=1e6, allow_inf_nan=False, description="Cost in US dollars.")
-        ] = 0.0,
+        success: bool = True,
+        error_type: Annotated[OptionalText, Field(description='e.g. "timeout".')] = None,
+        model: Annotated[OptionalText, Field(description="gen_ai.request.model")] = None,
+        provider: Annotated[OptionalText, Field(description="gen_ai.provider.name")] = None,
+        input_tokens: Count = 0,
+        output_tokens: Count = 0,
+        cache_read_tokens: Count = 0,
+        cost_usd: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] = 0.0,
         tool_calls: Annotated[
             list[ToolCallArg],
-            Field(max_length=1000, description="Tool calls made during the run (up to 1000)."),
+            Field(max_length=1000),
         ] = [],  # noqa: B006 - pydantic copies defaults, the list is never shared
-        start_time: Annotated[
-            float | None, Field(description="Run start, Unix seconds (with end_time).")
-        ] = None,
-        end_time: Annotated[float | None, Field(description="Run end, Unix seconds.")] = None,
-        run_id: Annotated[OptionalText, Field(description="Your id for this run.")] = None,
+        start_time: Annotated[float | None, Field(description="Unix seconds.")] = None,
+        end_time: Annotated[float | None, Field(description="Unix seconds.")] = None,
+        run_id: OptionalText = None,
         conversation_id: Annotated[
             OptionalText, Field(description="Conversation or session id.")
         ] = None,
     ) -> RecordResult:
-        """Record one finished AI agent run, with its tool calls nested, for later analysis.
-
-        Call once per run, after it ends. Give duration_ms (milliseconds), or start_time and
-        end_time (Unix seconds). Token counts and cost feed get_agent_stats; nested
-        tool_calls also feed get_tool_stats. Nothing is stored when an argument is invalid.
-        """
+        """Report one finished agent run, its tool calls nested; call once per run."""
         require_write("record_agent_run")
         try:
             run = AgentRunRecord(
@@ -98,24 +83,16 @@ class RecordTools:
 
     async def record_tool_call(
         self,
-        tool_name: Annotated[Name, Field(description="The tool's name (gen_ai.tool.name).")],
-        duration_ms: Annotated[DurationMs, Field(description="Call time in milliseconds.")],
-        success: Annotated[bool, Field(description="False when the call failed.")] = True,
-        error_type: Annotated[
-            OptionalText, Field(description="Failure class when success is false.")
-        ] = None,
-        agent_name: Annotated[
-            Name | None, Field(description="The agent that made the call, if any.")
-        ] = None,
+        tool_name: Annotated[Name, Field(description="gen_ai.tool.name")],
+        duration_ms: DurationMs,
+        success: bool = True,
+        error_type: OptionalText = None,
+        agent_name: Annotated[Name | None, Field(description="The caller, if an agent.")] = None,
         timestamp: Annotated[
-            float | None, Field(description="When it ended, Unix seconds; default now.")
+            float | None, Field(description="End, Unix seconds; default now.")
         ] = None,
     ) -> RecordResult:
-        """Record one tool call made outside a reported agent run (feeds get_tool_stats).
-
-        Tool calls made inside a run belong in record_agent_run's tool_calls instead, so
-        they are not counted twice.
-        """
+        """Report a tool call made outside a reported agent run (those go in the run)."""
         require_write("record_tool_call")
         try:
             self.runtime.monitor.record_tool_call(
@@ -137,19 +114,12 @@ class RecordTools:
             Field(
                 min_length=1,
                 max_length=MAX_BATCH,
-                description=(
-                    f"1 to {MAX_BATCH} HTTP requests: endpoint (route template or path; ids "
-                    "collapse to {id}), method, status_code, duration_ms, optional "
-                    "request_bytes, response_bytes, timestamp (Unix seconds)."
-                ),
+                description="Ids in paths collapse to {id}; timestamp in Unix seconds.",
             ),
         ],
     ) -> RecordResult:
-        """Record a batch of HTTP requests served by an app that cannot use the Python library.
-
-        All or nothing: when one sample is invalid, none is stored and the error names it.
-        Send batches every few seconds rather than one call per request.
-        """
+        """Report HTTP requests from an app that cannot use the Python library, in batches
+        every few seconds; all or nothing."""
         require_write("record_requests")
         record = self.runtime.monitor.record_requests
         if len(requests) > INLINE_BATCH:

@@ -64,9 +64,15 @@ async def test_query_tools_take_a_bounded_window_and_limit(client: Client) -> No
     for name in QUERYING - {"list_thresholds", "health_check"}:
         window = tools[name].input_schema["properties"]["window"]
         assert window["enum"] == WINDOWS, name
-    for name in ("get_endpoint_stats", "get_agent_stats", "get_tool_stats", "list_alerts"):
+    defaults = {
+        "get_endpoint_stats": 10,
+        "get_agent_stats": 20,
+        "get_tool_stats": 20,
+        "list_alerts": 20,
+    }
+    for name, default in defaults.items():
         limit = tools[name].input_schema["properties"]["limit"]
-        assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 500, 20), name
+        assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 500, default), name
     batch = tools["record_requests"].input_schema["properties"]["requests"]
     assert batch["maxItems"] == 10_000
 

@@ -1,0 +1,90 @@
+"""A tool's answer as the model reads it: one compact JSON text block, numbers rounded to what a
+person reads, and the same data as structured content.
+
+The SDK would send a returned model twice, as indented JSON text with every float's 16 digits
+and as structured content; a tool answers through ``answered`` instead.
+
+>>> rounded({"p95_ms": 1234.5678, "error_rate": 0.0123456, "at": 1765000000.123456})
+{'p95_ms': 1235, 'error_rate': 0.0123, 'at': 1765000000}
+>>> rounded({"columns": ["endpoint", "p95_ms"], "rows": [["/search", 12.3456]]})
+{'columns': ['endpoint', 'p95_ms'], 'rows': [['/search', 12.3]]}
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec
+
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel
+
+P = ParamSpec("P")
+
+SIGNIFICANT = 3  # digits a person reads of a latency, a size or a cost
+RATE_PLACES = 4  # a fraction 0..1: 0.0123 is 1.23%
+TIME_PLACES = 0  # Unix seconds: a person reads whole seconds
+TIME_KEYS = frozenset({"at", "timestamp", "since", "until", "start", "end"})
+
+
+def rounded(data: Any, key: str = "") -> Any:
+    """``data`` (JSON-ready) with each float rounded by what its key says it is."""
+    if isinstance(data, dict):
+        columns = data.get("columns")
+        if isinstance(columns, list) and isinstance(data.get("rows"), list):
+            rows = [[rounded(cell, str(c)) for c, cell in zip(columns, row, strict=False)]
+                    for row in data["rows"]]  # fmt: skip
+            return {**{k: rounded(v, k) for k, v in data.items() if k != "rows"}, "rows": rows}
+        return {k: rounded(v, k) for k, v in data.items()}
+    if isinstance(data, list):
+        return [rounded(item, key) for item in data]
+    if isinstance(data, float) and math.isfinite(data):
+        return _round_number(data, key)
+    return data
+
+
+def compact_json(data: Any) -> str:
+    """JSON without indentation or spaces."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def answer(model: BaseModel) -> CallToolResult:
+    """The tool result for ``model``: compact rounded JSON text, the same as structured content."""
+    data = _rounded_dump(model)
+    return CallToolResult(
+        content=[TextContent(type="text", text=compact_json(data))], structured_content=data
+    )
+
+
+def answer_text(model: BaseModel) -> str:
+    """``model`` as a resource's text: the same compact rounded JSON as a tool's answer."""
+    return compact_json(_rounded_dump(model))
+
+
+def answered(fn: Callable[P, Awaitable[BaseModel]]) -> Callable[P, Awaitable[CallToolResult]]:
+    """``fn`` (an async tool returning a model) answering through ``answer``."""
+
+    @functools.wraps(fn)
+    async def tool(*args: P.args, **kwargs: P.kwargs) -> CallToolResult:
+        return answer(await fn(*args, **kwargs))
+
+    return tool
+
+
+def _rounded_dump(model: BaseModel) -> Any:
+    return rounded(model.model_dump(mode="json", by_alias=True))
+
+
+def _round_number(value: float, key: str) -> float | int:
+    if key in TIME_KEYS or key.endswith(("_at", "_until", "_start", "_end")):
+        places = TIME_PLACES
+    elif key.endswith("rate"):
+        places = RATE_PLACES
+    elif value == 0:
+        return 0
+    else:  # three significant digits, never dropping a digit before the point
+        places = max(0, SIGNIFICANT - 1 - math.floor(math.log10(abs(value))))
+    result = round(value, places)
+    return int(result) if result.is_integer() else result
