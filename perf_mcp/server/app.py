@@ -29,6 +29,7 @@ from perf_mcp.server.prompts import Prompts
 from perf_mcp.server.query_tools import QueryTools
 from perf_mcp.server.record_tools import RecordTools
 from perf_mcp.server.runtime import Runtime
+from perf_mcp.server.web import web_routes
 
 INSTRUCTIONS = """\
 perf-mcp measures web endpoints, AI agents and their tools, and the machine they run on.
@@ -146,6 +147,8 @@ def build_server(
     server.prompt(title="Performance review")(prompts.performance_review)
     server.prompt(title="Diagnose an endpoint")(prompts.diagnose_endpoint)
     server.custom_route("/health", methods=["GET"])(health_route(runtime))  # HTTP only
+    for path, methods, handler in web_routes(runtime):  # the dashboard and /api/v1/
+        server.custom_route(path, methods=methods)(handler)
     server.completion()(prompts.complete)  # type: ignore[no-untyped-call]
 
     # The one private SDK attribute used, for want of a public one: MCPServer has no hook for

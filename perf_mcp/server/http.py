@@ -20,6 +20,7 @@ from perf_mcp.config import LOOPBACK_HOSTS
 from perf_mcp.server.auth import BearerAuth, Tokens, current_caller
 from perf_mcp.server.health import check_health
 from perf_mcp.server.runtime import Runtime
+from perf_mcp.server.web import HostGuard
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
@@ -33,9 +34,11 @@ def http_app(
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
 ) -> ASGIApp:
-    """Streamable HTTP at /mcp and the health check at /health, behind the tokens."""
+    """Streamable HTTP at /mcp, /health, the dashboard and /api/v1/, behind the tokens and
+    the Host/Origin checks."""
     security = transport_security(host, port, allowed_hosts, allowed_origins)
-    return BearerAuth(server.streamable_http_app(host=host, transport_security=security), tokens)
+    app = server.streamable_http_app(host=host, transport_security=security)
+    return BearerAuth(HostGuard(app, security), tokens)
 
 
 def transport_security(
