@@ -68,7 +68,8 @@ class HostGuard:
         self.check = TransportSecurityMiddleware(security)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] != "/mcp":
+        # /mcp checks for itself; /health answers probes that name the machine as they like.
+        if scope["type"] == "http" and scope["path"] not in ("/mcp", "/health"):
             request = Request(scope)
             refused = await self.check.validate_request(request, is_post=request.method == "POST")
             if refused is not None:
