@@ -20,10 +20,12 @@ from perf_mcp.core import models as m
 from perf_mcp.core import validation as check
 from perf_mcp.core.compare import Baseline, WindowComparison
 from perf_mcp.core.explain import Explanation
+from perf_mcp.core.timeline import Timeline, TimelineKind
 from perf_mcp.core.validation import InvalidInputError
 from perf_mcp.query.cache import NotCached, Q, cached_only, without_io
 from perf_mcp.query.compare import CompareQuery
 from perf_mcp.query.explain import ExplainQuery
+from perf_mcp.query.series import TimelineQuery
 from perf_mcp.query.summary import SummaryQuery
 from perf_mcp.query.windows import WindowQueries
 from perf_mcp.recording.flusher import Flusher, FlushFailure
@@ -265,6 +267,17 @@ class Monitor:
     ) -> m.ToolStatsList:
         """Per tool calls, failures and latency, sorted and capped."""
         return self._queries.tools(tool_name, window, sort_by, limit)
+
+    def get_timeline(
+        self,
+        kind: TimelineKind = "request",
+        window: m.Window = "1h",
+        name: str | None = None,
+        method: str | None = None,
+    ) -> Timeline:
+        """A chart's series: the window split into points (count, rate, errors, p50/p95/p99
+        each) for one endpoint, agent or tool, or the kind's total when ``name`` is None."""
+        return TimelineQuery(self._queries).answer(kind, window, name, method)
 
     def cached_answer(self, query: Callable[[], Q]) -> Q | None:
         """``query()``'s answer if it is cached and current, found without I/O or waiting for

@@ -5,6 +5,7 @@ perf-mcp serve --transport http         # streamable HTTP on http://127.0.0.1:87
 perf-mcp serve --alert-interval 5 --webhook-url https://hooks.example/perf
 perf-mcp serve --transport http --host 0.0.0.0 --token-file /etc/perf-mcp/token
 perf-mcp summary --window 1h            # a table for a person at a terminal
+perf-mcp dashboard --db PATH            # the dashboard in a browser, read-only
 perf-mcp token                          # a new random token for --token / --read-token
 """
 
@@ -14,7 +15,7 @@ import argparse
 from collections.abc import Sequence
 
 from perf_mcp import __version__
-from perf_mcp.cli import deploys
+from perf_mcp.cli import dashboard, deploys
 from perf_mcp.cli.access import new_token
 from perf_mcp.cli.serve import DEFAULT_HOST, DEFAULT_PORT, serve
 from perf_mcp.cli.summary import summary
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     summary_command.add_argument("--json", action="store_true", help="print JSON instead of tables")
     _add_db(summary_command)
     deploys.add_commands(commands, summary_command, _add_db)
+    _add_db(dashboard.add_command(commands))
     commands.add_parser(
         "token",
         help="print a new random token for --token or --read-token",
@@ -162,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "token":
         print(new_token())
         return 0
+    if args.command == "dashboard":
+        return dashboard.dashboard(args)
     if args.command == "mark-deploy":
         return deploys.mark_deploy(args)
     return deploys.compare(args) if args.baseline else summary(args)

@@ -29,6 +29,7 @@ from perf_mcp.server.prompts import Prompts
 from perf_mcp.server.query_tools import QueryTools
 from perf_mcp.server.record_tools import RecordTools
 from perf_mcp.server.runtime import Runtime
+from perf_mcp.server.web import web_routes
 
 INSTRUCTIONS = """\
 perf-mcp measures web endpoints, AI agents, their tools and the machine. Start with
@@ -128,6 +129,8 @@ def build_server(
     server.prompt(title="Diagnose an endpoint")(prompts.diagnose_endpoint)
     server.custom_route("/health", methods=["GET"])(health_route(runtime))  # HTTP only
     server.custom_route(OTLP_TRACES, methods=["POST"])(otlp_traces_route(runtime))
+    for path, methods, handler in web_routes(runtime):  # the dashboard and /api/v1/
+        server.custom_route(path, methods=methods)(handler)
     server.completion()(prompts.complete)  # type: ignore[no-untyped-call]
 
     # The one private SDK attribute used, for want of a public one: MCPServer has no hook for

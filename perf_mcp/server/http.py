@@ -12,15 +12,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from perf_mcp.config import LOOPBACK_HOSTS
 from perf_mcp.server.auth import BearerAuth, Tokens, current_caller, write_refusal
 from perf_mcp.server.health import check_health
 from perf_mcp.server.runtime import Runtime
+from perf_mcp.server.web import HostGuard
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 OTLP_TRACES = "/v1/traces"
@@ -35,29 +36,11 @@ def http_app(
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
 ) -> ASGIApp:
-    """Streamable HTTP at /mcp, OTLP at /v1/traces and the health check at /health, behind
-    the tokens."""
+    """Streamable HTTP at /mcp, OTLP at /v1/traces, /health, the dashboard and /api/v1/,
+    behind the tokens and the Host/Origin checks."""
     security = transport_security(host, port, allowed_hosts, allowed_origins)
     app = server.streamable_http_app(host=host, transport_security=security)
-    return BearerAuth(HostCheck(app, security, OTLP_TRACES), tokens)
-
-
-class HostCheck:
-    """Pure ASGI: the Host/Origin allow-list /mcp gets from the SDK, for another route
-    (a web page reaching a loopback server by DNS rebinding must not write through it)."""
-
-    def __init__(self, app: ASGIApp, security: TransportSecuritySettings, path: str) -> None:
-        self.app = app
-        self.check = TransportSecurityMiddleware(security)
-        self.path = path
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == self.path:
-            refused = await self.check.validate_request(Request(scope))
-            if refused is not None:
-                await refused(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+    return BearerAuth(HostGuard(app, security), tokens)
 
 
 def transport_security(

@@ -320,6 +320,20 @@ class BucketTables(SeriesTables):
                 sums[sid] = sums.get(sid, 0) + value
         return {sid: (LogHistogram.merged(group), sums[sid]) for sid, group in blobs.items()}
 
+    def rows_over_time(
+        self, table: str, column: str, plan: Sequence[TierRange], ids: Iterable[int]
+    ) -> list[tuple[int, int, bytes]]:
+        """(row start, ``column``, histogram) of every row of ``ids`` in the plan, for a chart."""
+        if table not in TABLES or column not in TABLES[table].columns:
+            raise ValueError(f"no column {column!r} in bucket table {table!r}")
+        ids_sql = id_list(ids)
+        if not ids_sql:
+            return []
+        where, params = plan_clause(plan)
+        sql = f"SELECT ts, {column}, hist FROM {table} WHERE {where} AND series_id IN ({ids_sql})"
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
     def fill_histograms(
         self, table: str, plan: Sequence[TierRange], series: Iterable[SeriesAgg]
     ) -> None:

@@ -1,0 +1,1 @@
+"""The dashboard's static files (index.html, dashboard.js, dashboard.css), shipped in the wheel."""
