@@ -19,6 +19,7 @@ from mcp.types import CallToolResult, Tool
 
 from perf_mcp import Monitor
 from tests.e2e.mcp_process import stdio_params
+from tests.server.mcp_calls import QUERY_TOOLS
 
 pytestmark = pytest.mark.anyio
 
@@ -31,18 +32,6 @@ WHOLE_LIST_BUDGET = 5_000  # tools/list as sent, output schemas included
 INSTRUCTIONS_BUDGET = 150
 SUMMARY_BUDGET = 600
 ANSWER_BUDGET = 1_200  # every other query's default answer
-QUERY_TOOLS = [
-    "get_performance_summary",
-    "get_endpoint_stats",
-    "get_agent_stats",
-    "get_tool_stats",
-    "get_resource_usage",
-    "list_alerts",
-    "list_thresholds",
-    "health_check",
-    "compare_windows",
-    "explain",
-]
 ENDPOINTS = [f"/api/v1/{part}" for part in (
     "users", "users/{id}", "orders", "orders/{id}", "search", "cart", "cart/items", "checkout",
     "payments", "invoices", "products", "products/{id}", "reviews", "login", "logout",

@@ -32,3 +32,18 @@ def table_rows(table: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _text(result: CallToolResult) -> str:
     return " ".join(getattr(block, "text", "") for block in result.content)
+
+
+# The read-only query tools, in the order an assistant meets them.
+QUERY_TOOLS = (
+    "get_performance_summary",
+    "get_endpoint_stats",
+    "get_agent_stats",
+    "get_tool_stats",
+    "get_resource_usage",
+    "list_alerts",
+    "list_thresholds",
+    "health_check",
+    "compare_windows",
+    "explain",
+)

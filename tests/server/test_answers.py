@@ -10,22 +10,10 @@ import pytest
 from mcp import Client
 
 from perf_mcp.server.answers import rounded
-from tests.server.mcp_calls import call_ok
+from tests.server.mcp_calls import QUERY_TOOLS, call_ok
 
 pytestmark = pytest.mark.anyio
 
-QUERIES = [
-    "get_performance_summary",
-    "get_endpoint_stats",
-    "get_agent_stats",
-    "get_tool_stats",
-    "get_resource_usage",
-    "list_alerts",
-    "list_thresholds",
-    "health_check",
-    "compare_windows",
-    "explain",
-]
 LISTS = {  # list tool -> (rows key, total key), each fed three subjects below
     "get_endpoint_stats": ("endpoints", "total_endpoints"),
     "get_agent_stats": ("agents", "total_agents"),
@@ -85,7 +73,7 @@ async def record_three_of_each(client: Client) -> None:
 
 async def test_the_text_block_is_the_structured_content_in_compact_json(client: Client) -> None:
     await record_three_of_each(client)
-    for name in QUERIES:
+    for name in QUERY_TOOLS:
         result = await client.call_tool(name, {})
         assert not result.is_error, (name, result.content)
         (block,) = result.content

@@ -12,23 +12,12 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 
 from perf_mcp.core.alerts import RULES, ThresholdName
 from perf_mcp.server import Runtime
-from tests.server.mcp_calls import call_ok, table_rows
+from tests.server.mcp_calls import QUERY_TOOLS, call_ok, table_rows
 
 pytestmark = pytest.mark.anyio
 
 REPORTING = {"record_agent_run", "record_tool_call", "record_requests", "mark_deploy"}
-QUERYING = {
-    "get_performance_summary",
-    "get_endpoint_stats",
-    "get_agent_stats",
-    "get_tool_stats",
-    "get_resource_usage",
-    "list_alerts",
-    "list_thresholds",
-    "health_check",
-    "compare_windows",
-    "explain",
-}
+QUERYING = set(QUERY_TOOLS)
 CHANGING = {"set_threshold", "acknowledge_alert"}
 WINDOWS = ["1m", "5m", "15m", "1h", "24h", "7d"]
 
