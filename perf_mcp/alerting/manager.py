@@ -49,6 +49,7 @@ from perf_mcp.core.alerts import (
     forget_quiet,
     get_rule,
     make_override,
+    not_active,
     record_events,
     threshold_table,
 )
@@ -337,7 +338,7 @@ class AlertManager(Periodic):
             with self._lock:
                 key = next((k for k, a in self._open.items() if a.id == alert_id), None)
                 if key is None or key not in self._states or not self._states[key].firing:
-                    raise InvalidInputError(self._not_active(alert_id))
+                    raise InvalidInputError(not_active(alert_id, self._store.get_alert(alert_id)))
                 result = acknowledge(self._states[key], now, until, by)
                 self._states[key] = result.state
                 records = record_events(result.events, self._states, self._open, now)
@@ -346,15 +347,6 @@ class AlertManager(Periodic):
             )
         await self._publish(result.events)
         return self._open.get(key, records[-1])
-
-    def _not_active(self, alert_id: int) -> str:
-        stored = self._store.get_alert(alert_id)
-        if stored is not None and stored.state == "resolved":
-            return f"alert {alert_id} is resolved: nothing to acknowledge"
-        return (
-            f"no active alert with id {alert_id}: list_alerts(status='active') shows the "
-            "alerts that can be acknowledged"
-        )
 
     # ------------------------------------------------------------ thresholds
 

@@ -25,7 +25,13 @@ from perf_mcp.core.alerts.models import (
     ThresholdList,
     ThresholdName,
 )
-from perf_mcp.core.alerts.records import active_alerts, alert_status, forget_quiet, record_events
+from perf_mcp.core.alerts.records import (
+    active_alerts,
+    alert_status,
+    forget_quiet,
+    not_active,
+    record_events,
+)
 from perf_mcp.core.alerts.replay import ReplaySummary, combine_replays, compare_levels, replay
 from perf_mcp.core.alerts.specs import (
     OVERALL,
@@ -104,6 +110,7 @@ __all__ = [
     "format_value",
     "get_rule",
     "make_override",
+    "not_active",
     "record_events",
     "replay",
     "threshold_table",

@@ -112,3 +112,13 @@ def forget_quiet(
             del states[key]
     for key in [k for k in open_alerts if k not in states or not states[k].firing]:
         del open_alerts[key]
+
+
+def not_active(alert_id: int, stored: AlertRecord | None) -> str:
+    """Why alert ``alert_id`` (as the store has it, if at all) cannot be acknowledged."""
+    if stored is not None and stored.state == "resolved":
+        return f"alert {alert_id} is resolved: nothing to acknowledge"
+    return (
+        f"no active alert with id {alert_id}: list_alerts(status='active') shows the "
+        "alerts that can be acknowledged"
+    )
