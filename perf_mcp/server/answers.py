@@ -31,18 +31,29 @@ TIME_KEYS = frozenset({"at", "timestamp", "since", "until", "start", "end"})
 
 def rounded(data: Any, key: str = "") -> Any:
     """``data`` (JSON-ready) with each float rounded by what its key says it is."""
-    if isinstance(data, dict):
-        columns = data.get("columns")
-        if isinstance(columns, list) and isinstance(data.get("rows"), list):
-            rows = [[rounded(cell, str(c)) for c, cell in zip(columns, row, strict=False)]
-                    for row in data["rows"]]  # fmt: skip
-            return {**{k: rounded(v, k) for k, v in data.items() if k != "rows"}, "rows": rows}
-        return {k: rounded(v, k) for k, v in data.items()}
-    if isinstance(data, list):
-        return [rounded(item, key) for item in data]
-    if isinstance(data, float) and math.isfinite(data):
-        return _round_number(data, key)
+    kind = data.__class__
+    if kind is float:
+        return _round_number(data, key) if math.isfinite(data) else data
+    if kind is dict:
+        rows, columns = data.get("rows"), data.get("columns")
+        if rows.__class__ is list and columns.__class__ is list:
+            names = [str(c) for c in columns]
+            table = [
+                [
+                    rounded(x, c) if x.__class__ in _CHANGED else x
+                    for c, x in zip(names, row, strict=False)
+                ]
+                for row in rows
+            ]
+            rest = {k: rounded(v, k) for k, v in data.items() if k != "rows"}
+            return {**rest, "rows": table}
+        return {k: rounded(v, k) if v.__class__ in _CHANGED else v for k, v in data.items()}
+    if kind is list:
+        return [rounded(x, key) if x.__class__ in _CHANGED else x for x in data]
     return data
+
+
+_CHANGED = frozenset({float, dict, list})  # what rounding can change; the rest passes as is
 
 
 def compact_json(data: Any) -> str:
@@ -77,14 +88,27 @@ def _rounded_dump(model: BaseModel) -> Any:
     return rounded(model.model_dump(mode="json", by_alias=True))
 
 
-def _round_number(value: float, key: str) -> float | int:
+@functools.cache  # keys are field and column names: a small, fixed set
+def _places(key: str) -> int | None:
+    """Decimal places kept of a float under ``key``; None: three significant digits."""
     if key in TIME_KEYS or key.endswith(("_at", "_until", "_start", "_end")):
-        places = TIME_PLACES
-    elif key.endswith("rate"):
-        places = RATE_PLACES
-    elif value == 0:
-        return 0
-    else:  # three significant digits, never dropping a digit before the point
-        places = max(0, SIGNIFICANT - 1 - math.floor(math.log10(abs(value))))
+        return TIME_PLACES
+    if key.endswith("rate"):
+        return RATE_PLACES
+    return None
+
+
+def _round_number(value: float, key: str) -> float | int:
+    places = _places(key)
+    if places is None:  # three significant digits, never dropping a digit before the point
+        if value == 0:
+            return 0
+        size = abs(value)
+        if size >= 100:
+            places = 0
+        elif size >= 1:
+            places = 1 if size >= 10 else 2
+        else:
+            places = SIGNIFICANT - 1 - math.floor(math.log10(size))
     result = round(value, places)
     return int(result) if result.is_integer() else result
