@@ -65,7 +65,7 @@ class Monitor:
         for kind in ("agent", "model", "tool"):
             budget = pending.registries[kind].budget
             pending.load_known((kind, name) for name in self.storage.known_names(kind, budget))
-        self._flusher = Flusher(self.storage, pending)
+        self._flusher = Flusher(self.storage, pending, clock)
         # The record methods' handles: the buffers and their bound (swapped out by close()).
         self._requests: Any = self._flusher.requests
         self._runs: Any = self._flusher.runs
