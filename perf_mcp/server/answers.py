@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ParamSpec
 
 from mcp.types import CallToolResult, TextContent
@@ -37,14 +37,8 @@ def rounded(data: Any, key: str = "") -> Any:
     if kind is dict:
         rows, columns = data.get("rows"), data.get("columns")
         if rows.__class__ is list and columns.__class__ is list:
-            names = [str(c) for c in columns]
-            table = [
-                [
-                    rounded(x, c) if x.__class__ in _CHANGED else x
-                    for c, x in zip(names, row, strict=False)
-                ]
-                for row in rows
-            ]
+            names = tuple(str(c) for c in columns)
+            table = [_rounded_row(names, row) for row in rows]
             rest = {k: rounded(v, k) for k, v in data.items() if k != "rows"}
             return {**rest, "rows": table}
         return {k: rounded(v, k) if v.__class__ in _CHANGED else v for k, v in data.items()}
@@ -53,7 +47,30 @@ def rounded(data: Any, key: str = "") -> Any:
     return data
 
 
+# The last answer given for a frozen model (it cannot change): a summary asked again with
+# nothing new recorded is the same model.
+_last: tuple[BaseModel, Any, str] | None = None
 _CHANGED = frozenset({float, dict, list})  # what rounding can change; the rest passes as is
+
+
+def _rounded_row(names: tuple[str, ...], row: list[Any]) -> list[Any]:
+    """A table row, each cell rounded by its column's name. Rows of plain values are
+    remembered: most of a table's rows are the same from one answer to the next."""
+    try:
+        return list(_rounded_cells(names, tuple(row)))
+    except TypeError:  # a cell is a list or an object: not remembered
+        return _round_cells(names, row)
+
+
+@functools.lru_cache(maxsize=4096)
+def _rounded_cells(names: tuple[str, ...], cells: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(_round_cells(names, cells))
+
+
+def _round_cells(names: tuple[str, ...], cells: Iterable[Any]) -> list[Any]:
+    return [
+        rounded(x, c) if x.__class__ in _CHANGED else x for c, x in zip(names, cells, strict=False)
+    ]
 
 
 def compact_json(data: Any) -> str:
@@ -63,10 +80,16 @@ def compact_json(data: Any) -> str:
 
 def answer(model: BaseModel) -> CallToolResult:
     """The tool result for ``model``: compact rounded JSON text, the same as structured content."""
-    data = _rounded_dump(model)
-    return CallToolResult(
-        content=[TextContent(type="text", text=compact_json(data))], structured_content=data
-    )
+    global _last
+    last = _last
+    if last is not None and last[0] is model:  # asked again, nothing new: the same answer
+        _, data, text = last
+    else:
+        data = _rounded_dump(model)
+        text = compact_json(data)
+        if model.model_config.get("frozen"):
+            _last = (model, data, text)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 
 
 def answer_text(model: BaseModel) -> str:
