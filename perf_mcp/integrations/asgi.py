@@ -54,7 +54,9 @@ class PerformanceMiddleware:
     ```
 
     ``exclude`` holds regexes matched against the whole path (below any ``root_path``);
-    ``response_time_header`` adds ``X-Response-Time: 1.23ms`` (time to the first byte);
+    ``response_time_header=True`` adds ``X-Response-Time: 1.23ms`` (time to the first byte;
+    off by default: it tells every client how long the server worked, and costs a fifth of
+    the middleware's time);
     ``group_unmatched`` records every 404 that matched no route as ``__unmatched__``.
     Websocket and lifespan scopes pass straight through; at lifespan shutdown the monitor is
     flushed, so a server stopped by a signal keeps its last second of requests.
@@ -66,7 +68,7 @@ class PerformanceMiddleware:
         monitor: Monitor | None = None,
         *,
         exclude: Iterable[str] = DEFAULT_EXCLUDE,
-        response_time_header: bool = True,
+        response_time_header: bool = False,
         group_unmatched: bool = True,
     ) -> None:
         self.app = app

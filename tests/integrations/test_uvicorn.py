@@ -45,7 +45,7 @@ async def test_under_uvicorn(
 ) -> None:
     caplog.set_level(logging.CRITICAL, logger="uvicorn.error")  # the /boom traceback
     async with (
-        serving(make_app(monitor)) as url,
+        serving(make_app(monitor, response_time_header=True)) as url,
         httpx.AsyncClient(base_url=url, timeout=10) as client,
     ):
         async with anyio.create_task_group() as tg:
