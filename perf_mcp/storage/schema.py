@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -137,6 +138,9 @@ CREATE INDEX deploy_markers_by_ts ON deploy_markers (ts);
 MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5)
 
 
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # postgresql://..., not C:\\ or a file name
+
+
 class StoreError(RuntimeError):
     """The store cannot be used or written: not a perf-mcp store, a newer schema, unreadable,
     read-only, full or locked. The message says which and what to do."""
@@ -149,6 +153,12 @@ def connect(path: str, busy_timeout_s: float = 30.0) -> tuple[sqlite3.Connection
     read-only (None: writable). A write waits up to ``busy_timeout_s`` while another process
     holds the store locked.
     """
+    if _URL.match(path):
+        scheme = path.split(":", 1)[0]
+        raise StoreError(
+            f"{scheme}:// is a database URL; perf-mcp keeps its data in a SQLite file. "
+            "Point PERF_MCP_DB (or --db) at a file path such as ./perf.db."
+        )
     read_only = None if path == ":memory:" else why_read_only(Path(path))
     if path != ":memory:" and read_only is None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

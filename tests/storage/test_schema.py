@@ -30,6 +30,16 @@ def test_refuses_a_database_of_another_application(db_path: Path) -> None:
     assert db_path.read_bytes() == before
 
 
+@pytest.mark.parametrize("url", ["postgresql://perf@db/perf", "mysql+pymysql://x/y", "s3://b/k"])
+def test_refuses_a_database_url_instead_of_making_a_folder_named_after_it(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError, match=r"database URL; perf-mcp keeps its data in a SQLite file"):
+        Storage(url)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_refuses_a_file_that_is_not_sqlite(db_path: Path) -> None:
     db_path.write_text("these are my notes, not a database\n" * 100)
     with pytest.raises(StoreError, match="not a perf-mcp database"):
