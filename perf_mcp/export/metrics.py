@@ -35,10 +35,11 @@ def exposition(
 ) -> str:
     """The /metrics text: totals since the start, this process's drops, the latest resource
     reading (None: none yet) and the alerts firing now. The caller flushes first."""
+    agents = since.totals("agent")
     families = [
         *request_families(since.totals("request")),
-        *run_families("agent", "agent_run", since.totals("agent")),
-        *usage_families("agent", since.totals("agent")),
+        *run_families("agent", "agent_run", agents),
+        *usage_families("agent", agents),
         *usage_families("model", since.totals("model")),
         *run_families("tool", "tool_call", since.totals("tool")),
         alert_family(firing),

@@ -29,6 +29,7 @@ NOMINAL_LE_S = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
     1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
 )  # fmt: skip
+MAX_EDGE_MS = 1e15  # past any bucket edge (the sketch's last bucket has none)
 LE_DIGITS = 6  # significant digits of an ``le`` label: far finer than a sketch bucket
 
 
@@ -105,6 +106,8 @@ def bucket_upper_edge(value_ms: float) -> tuple[float, int]:
     pos = position(value_ms)
     inside, outside = value_ms, value_ms * 2
     while position(outside) == pos:
+        if outside > MAX_EDGE_MS:
+            raise ValueError(f"the sketch bucket holding {value_ms} ms has no upper edge")
         inside, outside = outside, outside * 2
     while True:
         middle = (inside + outside) / 2

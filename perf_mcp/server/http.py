@@ -24,6 +24,7 @@ from perf_mcp.core.alerts import AlertRecord
 from perf_mcp.export.metrics import exposition
 from perf_mcp.export.prometheus import CONTENT_TYPE
 from perf_mcp.export.totals import SinceStart
+from perf_mcp.monitor import Monitor
 from perf_mcp.server.auth import BearerAuth, Tokens, current_caller, write_refusal
 from perf_mcp.server.health import check_health
 from perf_mcp.server.runtime import Runtime
@@ -112,13 +113,14 @@ def otlp_traces_route(runtime: Runtime) -> Callable[[Request], Awaitable[Respons
 def metrics_route(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
     """GET /metrics: the Prometheus text format (perf_mcp.export.metrics), counting since
     the server started; any token when tokens are set."""
-    since: SinceStart | None = None
+    counted: dict[Monitor, SinceStart] = {}  # the totals of the Monitor the server runs on
 
     async def metrics(request: Request) -> Response:
-        nonlocal since
         monitor = runtime.monitor
+        since = counted.get(monitor)
         if since is None:
-            since = SinceStart(monitor.series_between, runtime.started_at)
+            counted.clear()
+            since = counted[monitor] = SinceStart(monitor.series_between, runtime.started_at)
         firing: list[AlertRecord] = []
         if runtime.alerts is not None:  # the firing alerts, this server's or the leader's
             await runtime.alerts.refresh()
