@@ -35,24 +35,29 @@ LE_DIGITS = 6  # significant digits of an ``le`` label: far finer than a sketch 
 
 @dataclass
 class Family:
-    """One metric family: its name, type, help text and samples (suffix, labels, value)."""
+    """One metric family: its name, type, help text and sample lines (rendered as added)."""
 
     name: str
     type: MetricType
     help: str
-    samples: list[tuple[str, Mapping[str, str], float]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
 
-    def add(self, labels: Mapping[str, str], value: float, suffix: str = "") -> None:
-        """One sample of the family (``suffix`` is ``_bucket``, ``_sum`` or ``_count``)."""
-        self.samples.append((suffix, labels, value))
+    def add(self, labels: Mapping[str, str], value: float) -> None:
+        """One sample of the family."""
+        self._line("", label_text(labels), value)
 
     def add_histogram(self, labels: Mapping[str, str], hist: LogHistogram, sum_ms: float) -> None:
         """A sketch of milliseconds as a classic histogram in seconds."""
-        for le, count in cumulative_counts(hist):
-            self.add({**labels, "le": le}, count, "_bucket")
-        self.add({**labels, "le": "+Inf"}, hist.count, "_bucket")
-        self.add(labels, sum_ms / 1000, "_sum")
-        self.add(labels, hist.count, "_count")
+        shown = label_text(labels)
+        bucket = f"{self.name}_bucket{{{shown}," if shown else f"{self.name}_bucket{{"
+        self.lines += [f'{bucket}le="{le}"}} {count}' for le, count in cumulative_counts(hist)]
+        self.lines.append(f'{bucket}le="+Inf"}} {hist.count}')
+        self._line("_sum", shown, sum_ms / 1000)
+        self._line("_count", shown, hist.count)
+
+    def _line(self, suffix: str, shown: str, value: float) -> None:
+        name = f"{self.name}{suffix}{{{shown}}}" if shown else self.name + suffix
+        self.lines.append(f"{name} {format_value(value)}")
 
 
 def render(families: Iterable[Family]) -> str:
@@ -61,15 +66,19 @@ def render(families: Iterable[Family]) -> str:
     for family in families:
         lines.append(f"# HELP {family.name} {escape_help(family.help)}")
         lines.append(f"# TYPE {family.name} {family.type}")
-        for suffix, labels, value in family.samples:
-            shown = ",".join(f'{k}="{escape_label(v)}"' for k, v in labels.items())
-            labelled = f"{family.name}{suffix}{{{shown}}}" if shown else family.name + suffix
-            lines.append(f"{labelled} {format_value(value)}")
+        lines += family.lines
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def label_text(labels: Mapping[str, str]) -> str:
+    """``name="value",...`` with the values escaped."""
+    return ",".join(f'{k}="{escape_label(v)}"' for k, v in labels.items())
 
 
 def escape_label(value: str) -> str:
     r"""A label value with ``\``, ``"`` and newlines escaped."""
+    if "\\" not in value and '"' not in value and "\n" not in value:
+        return value
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
