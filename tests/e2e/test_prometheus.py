@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
@@ -102,7 +103,7 @@ def query(prom: str, promql: str) -> dict[str, float]:
     }
 
 
-def wait_for_scrape_after(prom: str, moment: float) -> None:
+async def wait_for_scrape_after(prom: str, moment: float) -> None:
     """Until Prometheus holds a successful scrape of perf-mcp that began after ``moment``."""
     deadline = time.monotonic() + SCRAPE_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -112,7 +113,7 @@ def wait_for_scrape_after(prom: str, moment: float) -> None:
             up = {}
         if up and min(up.values()) > moment:
             return
-        time.sleep(0.2)
+        await anyio.sleep(0.2)
     raise TimeoutError(f"Prometheus did not scrape /metrics within {SCRAPE_TIMEOUT_S} s")
 
 
@@ -161,7 +162,7 @@ async def test_prometheus_answers_the_same_counts_as_the_mcp_tools(
         [endpoint] = (await structured(reader, "get_endpoint_stats", {"window": "1h"}))["endpoints"]
         [agent] = (await structured(reader, "get_agent_stats", {"window": "1h"}))["agents"]
         [tool] = (await structured(reader, "get_tool_stats", {"window": "1h"}))["tools"]
-    wait_for_scrape_after(prom, time.time())
+    await wait_for_scrape_after(prom, time.time())
 
     assert endpoint["endpoint"] == "/items/{id}"
     route = 'route="/items/{id}"'
