@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -73,3 +74,19 @@ def test_without_data_or_a_reading_the_families_are_still_declared(monitor: Moni
     assert declared["perf_mcp_alerts_firing"] == "gauge"
     assert "perf_mcp_system_memory_total_bytes" not in declared
     assert values(text)[("perf_mcp_alerts_firing", (("severity", "critical"),))] == 0
+
+
+def test_routes_past_the_series_budget_are_one_other_series(db_path: Path) -> None:
+    with Monitor(db_path, series_budget=3, flush_interval_s=3600) as monitor:
+        since = SinceStart(monitor.series_between, start=time.time())
+        for i in range(20):
+            monitor.record_request(f"/route{i}", "GET", 200, 5.0)
+        monitor.flush()
+        got = values(exposition(since, monitor.drops, None, []))
+    routes = {
+        dict(labels)["route"]: n
+        for (name, labels), n in got.items()
+        if name == "perf_mcp_http_requests_total"
+    }
+    assert len(routes) == 4
+    assert routes["__other__"] == 17
