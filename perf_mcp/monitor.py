@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+from perf_mcp import telemetry
 from perf_mcp.config import Settings
 from perf_mcp.core import models as m
 from perf_mcp.core import validation as check
@@ -170,6 +171,7 @@ class Monitor:
             self._runs.append(sample)
         else:
             self._flusher.drop()
+        telemetry.recorded_run(sample)
 
     def record_tool_call(
         self,
@@ -188,6 +190,7 @@ class Monitor:
             self._tools.append(sample)
         else:
             self._flusher.drop()
+        telemetry.recorded_call(sample)
 
     # ------------------------------------------------------------ flushing
 

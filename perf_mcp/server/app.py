@@ -22,7 +22,7 @@ from perf_mcp.config import Settings
 from perf_mcp.monitor import Monitor
 from perf_mcp.server.arguments import strict_tool
 from perf_mcp.server.health import HealthTool
-from perf_mcp.server.http import OTLP_TRACES, health_route, otlp_traces_route
+from perf_mcp.server.http import OTLP_TRACES, health_route, metrics_route, otlp_traces_route
 from perf_mcp.server.investigate_tools import InvestigateTools
 from perf_mcp.server.notifications import ALERTS_URI, THRESHOLDS_URI
 from perf_mcp.server.prompts import Prompts
@@ -129,6 +129,7 @@ def build_server(
     server.prompt(title="Diagnose an endpoint")(prompts.diagnose_endpoint)
     server.custom_route("/health", methods=["GET"])(health_route(runtime))  # HTTP only
     server.custom_route(OTLP_TRACES, methods=["POST"])(otlp_traces_route(runtime))
+    server.custom_route("/metrics", methods=["GET"])(metrics_route(runtime))
     for path, methods, handler in web_routes(runtime):  # the dashboard and /api/v1/
         server.custom_route(path, methods=methods)(handler)
     server.completion()(prompts.complete)  # type: ignore[no-untyped-call]

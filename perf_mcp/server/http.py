@@ -1,5 +1,5 @@
-"""The HTTP face of the server: /mcp and the OTLP receiver /v1/traces behind the tokens and a
-Host/Origin allow-list, /health.
+"""The HTTP face of the server: /mcp, the OTLP receiver /v1/traces and /metrics behind the
+tokens and a Host/Origin allow-list, /health.
 
 app = http_app(server, host="127.0.0.1", port=8765, tokens=Tokens(full=token))
 uvicorn.run(app, ...)
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from typing import Any
 
+import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
@@ -18,10 +20,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
 from perf_mcp.config import LOOPBACK_HOSTS
+from perf_mcp.core.alerts import AlertRecord
+from perf_mcp.export.metrics import exposition
+from perf_mcp.export.prometheus import CONTENT_TYPE
+from perf_mcp.export.totals import SinceStart
+from perf_mcp.monitor import Monitor
 from perf_mcp.server.auth import BearerAuth, Tokens, current_caller, write_refusal
 from perf_mcp.server.health import check_health
 from perf_mcp.server.runtime import Runtime
 from perf_mcp.server.web import HostGuard
+from perf_mcp.storage import StoreError
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 OTLP_TRACES = "/v1/traces"
@@ -100,6 +108,34 @@ def otlp_traces_route(runtime: Runtime) -> Callable[[Request], Awaitable[Respons
         return await receiver(request)
 
     return traces
+
+
+def metrics_route(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
+    """GET /metrics: the Prometheus text format (perf_mcp.export.metrics), counting since
+    the server started; any token when tokens are set."""
+    counted: dict[Monitor, SinceStart] = {}  # the totals of the Monitor the server runs on
+
+    async def metrics(request: Request) -> Response:
+        monitor = runtime.monitor
+        since = counted.get(monitor)
+        if since is None:
+            counted.clear()
+            since = counted[monitor] = SinceStart(monitor.series_between, runtime.started_at)
+        firing: list[AlertRecord] = []
+        if runtime.alerts is not None:  # the firing alerts, this server's or the leader's
+            await runtime.alerts.refresh()
+            firing = runtime.alerts.list_alerts("firing", None, runtime.alerts.active_count())
+        reading = runtime.sampler.latest if runtime.sampler is not None else None
+
+        def scrape(since: SinceStart) -> str:
+            with suppress(StoreError):  # a store that takes no flush still shows what it holds
+                monitor.flush()
+            return exposition(since, monitor.drops, reading, firing)
+
+        text = await anyio.to_thread.run_sync(scrape, since)
+        return Response(text, media_type=CONTENT_TYPE)
+
+    return metrics
 
 
 def _interface_addresses() -> list[str]:
