@@ -75,6 +75,16 @@ function chart(svg, starts, series, { max = null, percent = false } = {}) {
     path.setAttribute("class", `s${n}`);
     path.setAttribute("d", d);
     svg.append(path);
+    // A point with no neighbour draws no line: show it as a dot.
+    points.forEach((v, i) => {
+      if (v === null || (points[i - 1] ?? null) !== null || (points[i + 1] ?? null) !== null) return;
+      const dot = document.createElementNS(SVG, "circle");
+      dot.setAttribute("class", `s${n}`);
+      dot.setAttribute("cx", x(i).toFixed(1));
+      dot.setAttribute("cy", y(v).toFixed(1));
+      dot.setAttribute("r", "3");
+      svg.append(dot);
+    });
   });
   svg.dataset.drawn = values.length ? "yes" : "empty";
 }
