@@ -4,15 +4,24 @@
 
 const POLL_MS = 5000;
 const SVG = "http://www.w3.org/2000/svg";
-const state = { window: "1h", sort: "p95_ms", detail: null, timer: null };
+const TOKEN_KEY = "perf-mcp-token";  // sessionStorage: this tab only, gone when it closes
+const state = { window: "1h", sort: "p95_ms", detail: null, timer: null, locked: false };
 
 const $ = (id) => document.getElementById(id);
 const fmt = (v, digits = 1) =>
   v === null || v === undefined ? "–" : Number(v).toLocaleString(undefined, { maximumFractionDigits: digits });
 const pct = (v) => (v === null || v === undefined ? "–" : `${fmt(v * 100)}%`);
 
-async function api(path, options) {
-  const answer = await fetch(`/api/v1/${path}`, options);
+class NeedsToken extends Error {}
+
+async function api(path, options = {}) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const headers = { ...options.headers, ...(token ? { Authorization: `Bearer ${token}` } : {}) };
+  const answer = await fetch(`/api/v1/${path}`, { ...options, headers });
+  if (answer.status === 401) {
+    askForToken(token !== null);
+    throw new NeedsToken("this server needs a token");
+  }
   const body = await answer.json();
   if (!answer.ok) throw new Error(body.detail || `${answer.status}`);
   return body;
@@ -208,9 +217,31 @@ function drawAlerts(list) {
   }));
 }
 
+// ---------------------------------------------------------------- the token
+
+// A server started with --token answers /api/v1/ only to the bearer of a token: ask once,
+// keep it for this tab, and send it as an Authorization header (never in a URL).
+function askForToken(refused) {
+  if (refused) sessionStorage.removeItem(TOKEN_KEY);
+  state.locked = true;
+  $("login-refused").hidden = !refused;
+  $("login").hidden = false;
+  $("token").focus();
+}
+
+function useToken(ev) {
+  ev.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
+  $("token").value = "";
+  $("login").hidden = true;
+  state.locked = false;
+  refresh();
+}
+
 // ---------------------------------------------------------------- polling
 
 async function refresh() {
+  if (state.locked) return;
   const w = state.window;
   try {
     const [summary, requests, endpoints, agents, tools, machine, alerts] = await Promise.all([
@@ -228,7 +259,8 @@ async function refresh() {
     await drawDetail();
     $("status").textContent = `Updated ${new Date().toLocaleTimeString()}`;
   } catch (err) {
-    $("status").textContent = `Cannot reach the server: ${err.message}`;
+    $("status").textContent = err instanceof NeedsToken ? "Waiting for a token"
+      : `Cannot reach the server: ${err.message}`;
   }
 }
 
@@ -242,6 +274,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("window").addEventListener("change", (ev) => { state.window = ev.target.value; refresh(); });
   document.querySelectorAll("#endpoints th button").forEach((b) =>
     b.addEventListener("click", () => { state.sort = b.dataset.sort; refresh(); }));
+  $("login").addEventListener("submit", useToken);
   $("detail-close").addEventListener("click", () => { state.detail = null; $("detail").hidden = true; });
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); schedule(); });
   refresh();

@@ -16,8 +16,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx2
 import pytest
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from tests.e2e.mcp_process import REPO, http_server
 from tests.quiet_machine import quiet_machine
@@ -98,13 +100,17 @@ async def browser() -> AsyncIterator[Browser]:
 
 @asynccontextmanager
 async def page_of(
-    browser: Browser, url: str, size: str = "laptop", scheme: str = "light", **context: Any
+    browser: Browser,
+    url: str,
+    size: str = "laptop",
+    scheme: str = "light",
+    expected_error: str = "no error expected",
 ) -> AsyncIterator[Page]:
+    """A fresh tab on ``url``; fails if the page logged an error (but ``expected_error``)."""
     width, height = SIZES[size]
     ctx = await browser.new_context(
         viewport={"width": width, "height": height},
         color_scheme=scheme,  # type: ignore[arg-type]
-        **context,
     )
     page = await ctx.new_page()
     errors: list[str] = []
@@ -115,7 +121,7 @@ async def page_of(
         yield page
     finally:
         await ctx.close()
-    assert errors == [], errors
+    assert [e for e in errors if expected_error not in e] == [], errors
 
 
 async def structured(client: Client, tool: str, arguments: dict[str, Any]) -> Any:
@@ -225,6 +231,44 @@ async def test_the_dashboard_shows_sorts_details_acknowledges_and_updates_live(
     assert "5xx: 3" in detail
     assert [a["id"] for a in listed["alerts"]] == [acknowledged]
     assert all(shot.stat().st_size > 10_000 for shot in shots)
+
+
+async def test_with_a_token_the_page_asks_once_and_sends_it_as_a_bearer_header(
+    browser: Browser, db_path: Path
+) -> None:
+    token = "browser-test-token-0123456789abcdef"
+    with http_server(db_path, extra=["--token", token]) as (mcp_url, _):
+        url = mcp_url.removesuffix("mcp")
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+            Client(streamable_http_client(mcp_url, http_client=http)) as client,
+        ):
+            await structured(client, "record_requests", {"requests": KNOWN})
+        async with page_of(browser, url, expected_error="401") as page:
+            sent: list[tuple[str, str | None]] = []
+            page.on("request", lambda r: sent.append((r.url, r.headers.get("authorization"))))
+            login = page.locator("#login")
+            await login.wait_for(state="visible", timeout=WAIT_MS)
+            await page.fill("#token", "not-the-token-at-all-0123456789")
+            await page.click("#login button[type=submit]")
+            await page.locator("#login-refused").wait_for(state="visible", timeout=WAIT_MS)
+
+            await page.fill("#token", token)
+            await page.click("#login button[type=submit]")
+            await wait_for_table(page, EXPECTED_COUNTS)
+            assert await login.is_hidden()
+
+            sent.clear()
+            await page.reload()  # the same tab keeps the token: no second question
+            await wait_for_table(page, EXPECTED_COUNTS)
+            assert await login.is_hidden()
+            kept = await page.evaluate("sessionStorage.getItem('perf-mcp-token')")
+
+    api_calls = [(u, auth) for u, auth in sent if "/api/v1/" in u]
+    assert api_calls
+    assert {auth for _, auth in api_calls} == {f"Bearer {token}"}
+    assert not any(token in u for u, _ in sent)  # never in a URL
+    assert kept == token
 
 
 RUN = {
