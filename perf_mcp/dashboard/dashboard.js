@@ -15,6 +15,7 @@ const pct = (v) => (v === null || v === undefined ? "–" : `${fmt(v * 100)}%`);
 class NeedsToken extends Error {}
 
 async function api(path, options = {}) {
+  if (window.perfMcpApi) return window.perfMcpApi(path, options);  // inside an MCP App (app.js)
   const token = sessionStorage.getItem(TOKEN_KEY);
   const headers = { ...options.headers, ...(token ? { Authorization: `Bearer ${token}` } : {}) };
   const answer = await fetch(`/api/v1/${path}`, { ...options, headers });
