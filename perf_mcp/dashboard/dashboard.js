@@ -129,6 +129,7 @@ function drawRequests(timeline) {
 
 function drawEndpoints(list) {
   $("endpoints-empty").hidden = list.endpoints.length > 0;
+  $("endpoints").hidden = list.endpoints.length === 0;
   document.querySelectorAll("#endpoints th button").forEach((b) =>
     b.setAttribute("aria-pressed", String(b.dataset.sort === state.sort)));
   $("endpoints").querySelector("tbody").replaceChildren(...list.endpoints.map((e) => {
@@ -169,6 +170,7 @@ function errorsText(top) {
 
 function drawAgents(list) {
   $("agents-empty").hidden = list.agents.length > 0;
+  $("agents").hidden = list.agents.length === 0;
   $("agents").querySelector("tbody").replaceChildren(...list.agents.map((a) => row([
     a.agent_name, fmt(a.runs, 0), pct(a.success_rate), fmt(a.p95_ms),
     fmt((a.input_tokens || 0) + (a.output_tokens || 0), 0), fmt(a.cost_usd, 4), errorsText(a.top_errors),
@@ -177,6 +179,7 @@ function drawAgents(list) {
 
 function drawTools(list) {
   $("tools-empty").hidden = list.tools.length > 0;
+  $("tools").hidden = list.tools.length === 0;
   $("tools").querySelector("tbody").replaceChildren(...list.tools.map((t) => row([
     t.tool_name, fmt(t.calls, 0), pct(t.success_rate), fmt(t.p95_ms), errorsText(t.top_errors),
   ])));

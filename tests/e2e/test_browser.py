@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 import pytest
 from mcp import Client
+from mcp.client import advertise
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import TextResourceContents
 
 from tests.e2e.mcp_process import REPO, http_server
 from tests.quiet_machine import quiet_machine
@@ -33,6 +35,7 @@ ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FAST = ["--alert-interval", "1", "--sample-interval", "1"]
 SIZES = {"laptop": (1366, 768), "phone": (390, 844)}
+APP_MIME = "text/html;profile=mcp-app"
 WAIT_MS = 20_000  # the page polls every 5 s; a busy 2-core machine needs slack
 
 
@@ -269,6 +272,76 @@ async def test_with_a_token_the_page_asks_once_and_sends_it_as_a_bearer_header(
     assert {auth for _, auth in api_calls} == {f"Bearer {token}"}
     assert not any(token in u for u, _ in sent)  # never in a URL
     assert kept == token
+
+
+# A minimal MCP Apps host: the page in a sandboxed frame, its JSON-RPC relayed to the server
+# through callTool (a real MCP client in the test), app-only tools only, the frame sized to it.
+HOST = """<!doctype html><meta charset="utf-8"><body style="margin:0">
+<iframe id="app" sandbox="allow-scripts" style="border:0;width:100%;height:400px"></iframe>
+<script>
+const frame = document.getElementById("app");
+const reply = (id, result) => frame.contentWindow.postMessage({ jsonrpc: "2.0", id, result }, "*");
+window.addEventListener("message", async (event) => {
+  const m = event.data;
+  if (event.source !== frame.contentWindow) return;
+  if (m.method === "ui/initialize") {
+    reply(m.id, { protocolVersion: "2026-01-26", hostInfo: { name: "test-host", version: "1" },
+                  hostCapabilities: { serverTools: {} }, hostContext: { displayMode: "inline" } });
+  } else if (m.method === "ui/notifications/initialized") {
+    document.body.dataset.initialized = "yes";
+  } else if (m.method === "ui/notifications/size-changed") {
+    frame.style.height = `${m.params.height}px`;
+  } else if (m.method === "tools/call") {
+    reply(m.id, await window.callTool(m.params.name, m.params.arguments));
+  }
+});
+</script>"""
+
+
+async def test_the_mcp_app_shows_the_live_dashboard_in_a_host(
+    browser: Browser, db_path: Path
+) -> None:
+    renders_apps = advertise("io.modelcontextprotocol/ui", {"mimeTypes": [APP_MIME]})
+    with http_server(db_path) as (mcp_url, _):
+        async with Client(mcp_url, extensions=[renders_apps]) as client:
+            await structured(client, "record_requests", {"requests": KNOWN})
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            uri = tools["show_dashboard"].meta["ui"]["resourceUri"]  # type: ignore[index]
+            (resource,) = (await client.read_resource(uri)).contents
+            assert isinstance(resource, TextResourceContents)
+            assert resource.mime_type == APP_MIME
+            shown = await client.call_tool("show_dashboard", {"window": "1h"})
+
+            async def call_tool(name: str, arguments: dict[str, Any]) -> Any:
+                if "app" not in (tools[name].meta or {}).get("ui", {}).get("visibility", []):
+                    raise PermissionError(f"{name} is not for apps")
+                result = await client.call_tool(name, arguments)
+                return result.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+            async with page_of(browser, "about:blank") as host:
+                await host.expose_function("callTool", call_tool)
+                await host.set_content(HOST)
+                await host.eval_on_selector(
+                    "#app", "(f, html) => { f.srcdoc = html; }", resource.text
+                )
+                app = host.frame_locator("#app")
+                await host.wait_for_selector("body[data-initialized=yes]", timeout=WAIT_MS)
+                await app.locator("#chart-rate[data-drawn=yes]").wait_for(timeout=WAIT_MS)
+                counts = await app.locator("#endpoints tbody tr td:nth-child(2)").all_inner_texts()
+
+                more = requests("/users/{i}", "GET", 5, 12.0)
+                await structured(client, "record_requests", {"requests": more})
+                live = app.locator("#endpoints tbody tr", has_text="GET /users/{id}")
+                await live.locator("td:nth-child(2)", has_text="35").wait_for(timeout=WAIT_MS)
+                height = await host.eval_on_selector("#app", "f => f.offsetHeight")
+                # A frame paints only what is in the viewport: make room for all of it.
+                await host.set_viewport_size({"width": SIZES["laptop"][0], "height": height})
+                ARTIFACTS.mkdir(exist_ok=True)
+                await host.screenshot(path=str(ARTIFACTS / "app-laptop-light.png"))
+
+    assert shown.content[0].text.startswith("The person now sees the live perf-mcp dashboard")  # type: ignore[union-attr]
+    assert sorted(counts) == ["12", "20", "30"]
+    assert height > 1000  # sized to the page, not the frame's first 400 px
 
 
 RUN = {
