@@ -8,16 +8,20 @@ import hashlib
 import json
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
 from mcp.client import advertise
+from mcp.client.streamable_http import streamable_http_client
 from mcp.server import MCPServer
 from mcp.types import CallToolResult, TextResourceContents
 
 from perf_mcp.server import Runtime
 from perf_mcp.server.app_ui import APP_URI, EXTENSION_ID
+from tests.e2e.mcp_process import http_server
 from tests.server.mcp_calls import call_error, call_ok
 
 pytestmark = pytest.mark.anyio
@@ -123,3 +127,22 @@ async def test_the_app_tool_says_what_was_wrong(
     app_client: Client, arguments: dict[str, Any], said: str
 ) -> None:
     assert said in await call_error(app_client, "dashboard_api", arguments)
+
+
+async def test_over_http_the_read_token_may_look_through_the_app_but_not_acknowledge(
+    tmp_path: Path,
+) -> None:
+    full, read = "app-full-token-0123456789abcdef", "app-read-token-0123456789abcdef"
+    with http_server(tmp_path / "perf.db", extra=["--token", full, "--read-token", read]) as (
+        url,
+        _,
+    ):
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {read}"}) as http,
+            Client(streamable_http_client(url, http_client=http)) as client,
+        ):
+            looked = await call_ok(client, "dashboard_api", {"path": "alerts?status=all"})
+            ack = {"path": "alerts/1/acknowledge", "method": "POST", "body": {}}
+            refused = await call_error(client, "dashboard_api", ack)
+    assert looked["answer"]["alerts"] == []
+    assert "403: the read token may only look" in refused
