@@ -117,8 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_access(parser: argparse.ArgumentParser) -> None:
     access = parser.add_argument_group(
         "access (HTTP)",
-        "who may call the HTTP server: with a token set, every route but /health needs "
-        "'Authorization: Bearer TOKEN' (defaults: PERF_MCP_* variables)",
+        "who may call the HTTP server: with a token set, every route but /health and the "
+        "dashboard page needs 'Authorization: Bearer TOKEN' (defaults: PERF_MCP_* variables)",
     )
     access.add_argument(
         "--token", metavar="TOKEN", help="full token: query, record and change (PERF_MCP_TOKEN)"

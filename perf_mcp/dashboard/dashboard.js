@@ -4,15 +4,25 @@
 
 const POLL_MS = 5000;
 const SVG = "http://www.w3.org/2000/svg";
-const state = { window: "1h", sort: "p95_ms", detail: null, timer: null };
+const TOKEN_KEY = "perf-mcp-token";  // sessionStorage: this tab only, gone when it closes
+const state = { window: "1h", sort: "p95_ms", detail: null, timer: null, locked: false };
 
 const $ = (id) => document.getElementById(id);
 const fmt = (v, digits = 1) =>
   v === null || v === undefined ? "–" : Number(v).toLocaleString(undefined, { maximumFractionDigits: digits });
 const pct = (v) => (v === null || v === undefined ? "–" : `${fmt(v * 100)}%`);
 
-async function api(path, options) {
-  const answer = await fetch(`/api/v1/${path}`, options);
+class NeedsToken extends Error {}
+
+async function api(path, options = {}) {
+  if (window.perfMcpApi) return window.perfMcpApi(path, options);  // inside an MCP App (app.js)
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const headers = { ...options.headers, ...(token ? { Authorization: `Bearer ${token}` } : {}) };
+  const answer = await fetch(`/api/v1/${path}`, { ...options, headers });
+  if (answer.status === 401) {
+    askForToken(token !== null);
+    throw new NeedsToken("this server needs a token");
+  }
   const body = await answer.json();
   if (!answer.ok) throw new Error(body.detail || `${answer.status}`);
   return body;
@@ -75,6 +85,16 @@ function chart(svg, starts, series, { max = null, percent = false } = {}) {
     path.setAttribute("class", `s${n}`);
     path.setAttribute("d", d);
     svg.append(path);
+    // A point with no neighbour draws no line: show it as a dot.
+    points.forEach((v, i) => {
+      if (v === null || (points[i - 1] ?? null) !== null || (points[i + 1] ?? null) !== null) return;
+      const dot = document.createElementNS(SVG, "circle");
+      dot.setAttribute("class", `s${n}`);
+      dot.setAttribute("cx", x(i).toFixed(1));
+      dot.setAttribute("cy", y(v).toFixed(1));
+      dot.setAttribute("r", "3");
+      svg.append(dot);
+    });
   });
   svg.dataset.drawn = values.length ? "yes" : "empty";
 }
@@ -109,6 +129,7 @@ function drawRequests(timeline) {
 
 function drawEndpoints(list) {
   $("endpoints-empty").hidden = list.endpoints.length > 0;
+  $("endpoints").hidden = list.endpoints.length === 0;
   document.querySelectorAll("#endpoints th button").forEach((b) =>
     b.setAttribute("aria-pressed", String(b.dataset.sort === state.sort)));
   $("endpoints").querySelector("tbody").replaceChildren(...list.endpoints.map((e) => {
@@ -149,6 +170,7 @@ function errorsText(top) {
 
 function drawAgents(list) {
   $("agents-empty").hidden = list.agents.length > 0;
+  $("agents").hidden = list.agents.length === 0;
   $("agents").querySelector("tbody").replaceChildren(...list.agents.map((a) => row([
     a.agent_name, fmt(a.runs, 0), pct(a.success_rate), fmt(a.p95_ms),
     fmt((a.input_tokens || 0) + (a.output_tokens || 0), 0), fmt(a.cost_usd, 4), errorsText(a.top_errors),
@@ -157,6 +179,7 @@ function drawAgents(list) {
 
 function drawTools(list) {
   $("tools-empty").hidden = list.tools.length > 0;
+  $("tools").hidden = list.tools.length === 0;
   $("tools").querySelector("tbody").replaceChildren(...list.tools.map((t) => row([
     t.tool_name, fmt(t.calls, 0), pct(t.success_rate), fmt(t.p95_ms), errorsText(t.top_errors),
   ])));
@@ -198,9 +221,31 @@ function drawAlerts(list) {
   }));
 }
 
+// ---------------------------------------------------------------- the token
+
+// A server started with --token answers /api/v1/ only to the bearer of a token: ask once,
+// keep it for this tab, and send it as an Authorization header (never in a URL).
+function askForToken(refused) {
+  if (refused) sessionStorage.removeItem(TOKEN_KEY);
+  state.locked = true;
+  $("login-refused").hidden = !refused;
+  $("login").hidden = false;
+  $("token").focus();
+}
+
+function useToken(ev) {
+  ev.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
+  $("token").value = "";
+  $("login").hidden = true;
+  state.locked = false;
+  refresh();
+}
+
 // ---------------------------------------------------------------- polling
 
 async function refresh() {
+  if (state.locked) return;
   const w = state.window;
   try {
     const [summary, requests, endpoints, agents, tools, machine, alerts] = await Promise.all([
@@ -218,7 +263,8 @@ async function refresh() {
     await drawDetail();
     $("status").textContent = `Updated ${new Date().toLocaleTimeString()}`;
   } catch (err) {
-    $("status").textContent = `Cannot reach the server: ${err.message}`;
+    $("status").textContent = err instanceof NeedsToken ? "Waiting for a token"
+      : `Cannot reach the server: ${err.message}`;
   }
 }
 
@@ -232,6 +278,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("window").addEventListener("change", (ev) => { state.window = ev.target.value; refresh(); });
   document.querySelectorAll("#endpoints th button").forEach((b) =>
     b.addEventListener("click", () => { state.sort = b.dataset.sort; refresh(); }));
+  $("login").addEventListener("submit", useToken);
   $("detail-close").addEventListener("click", () => { state.detail = null; $("detail").hidden = true; });
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); schedule(); });
   refresh();

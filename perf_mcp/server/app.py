@@ -20,6 +20,7 @@ from mcp.types import (
 from perf_mcp import __version__
 from perf_mcp.config import Settings
 from perf_mcp.monitor import Monitor
+from perf_mcp.server.app_ui import DashboardApp
 from perf_mcp.server.arguments import strict_tool
 from perf_mcp.server.health import HealthTool
 from perf_mcp.server.http import OTLP_TRACES, health_route, metrics_route, otlp_traces_route
@@ -71,6 +72,7 @@ def build_server(
     query = QueryTools(runtime)
     investigate = InvestigateTools(runtime)
     prompts = Prompts(runtime)
+    dashboard = DashboardApp(runtime)  # show_dashboard and its page, an MCP App
     clients = runtime.clients
 
     @asynccontextmanager
@@ -110,7 +112,8 @@ def build_server(
         lifespan=lifespan,
         log_level=log_level,
         subscriptions=clients.bus,
-        tools=[strict_tool(fn, hints) for fn, hints in registered],
+        tools=[*(strict_tool(fn, hints) for fn, hints in registered), *dashboard.tools()],
+        extensions=[dashboard.extension()],
         # The tool, resource and prompt lists never change while the server runs.
         cache_hints={
             "tools/list": CacheHint(ttl_ms=300_000, scope="public"),

@@ -22,7 +22,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 # "full" and "read": the token presented. "no token": an HTTP server started without tokens
 # (loopback only). "anonymous": no valid token, on a route open to all (/health).
 Caller = Literal["full", "read", "no token", "anonymous", "stdio"]
-OPEN_PATHS = frozenset({"/health"})
+# The page and its files hold no data: they ask for the token, which /api/v1/ needs.
+OPEN_PATHS = frozenset({"/health", "/", "/static/dashboard.js", "/static/dashboard.css"})
 MAX_CLIENT_NAME = 80  # of the client's self-reported name, in the alert history
 
 _caller: ContextVar[Caller] = ContextVar("perf_mcp_caller", default="stdio")
@@ -127,7 +128,7 @@ async def _unauthorized(scope: Scope, send: Send) -> None:
         {
             "error": "unauthorized",
             "detail": f"{reason}: send 'Authorization: Bearer <token>' with the server's "
-            "full or read token (only /health is open)",
+            "full or read token (only /health and the dashboard page are open)",
         }
     ).encode()
     await send(

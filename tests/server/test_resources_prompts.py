@@ -37,14 +37,17 @@ async def prompt_text(client: Client, name: str, arguments: dict[str, str]) -> s
     return message.content.text
 
 
-async def test_lists_the_three_resources(client: Client) -> None:
-    resources = (await client.list_resources()).resources
-    assert sorted(str(r.uri) for r in resources) == [
+async def test_lists_the_three_resources_and_the_dashboard_app(client: Client) -> None:
+    resources = {str(r.uri): r for r in (await client.list_resources()).resources}
+    assert sorted(resources) == [
         "perf://alerts",
         "perf://summary",
         "perf://thresholds",
+        "ui://perf-mcp/dashboard",
     ]
-    assert all(r.mime_type == "application/json" and r.description for r in resources)
+    assert all(r.description for r in resources.values())
+    kinds = {uri: r.mime_type for uri, r in resources.items()}
+    assert set(kinds.values()) == {"application/json", "text/html;profile=mcp-app"}
 
 
 async def test_summary_resource_reflects_recorded_traffic(client: Client) -> None:
