@@ -29,6 +29,7 @@ from perf_mcp.server.prompts import Prompts
 from perf_mcp.server.query_tools import QueryTools
 from perf_mcp.server.record_tools import RecordTools
 from perf_mcp.server.runtime import Runtime
+from perf_mcp.server.slo_tools import SloTools
 from perf_mcp.server.web import web_routes
 
 INSTRUCTIONS = """\
@@ -47,6 +48,9 @@ RECORDING = ToolAnnotations(
 )
 SETTING = ToolAnnotations(
     read_only_hint=False, idempotent_hint=True, destructive_hint=False, open_world_hint=False
+)
+DELETING = ToolAnnotations(
+    read_only_hint=False, idempotent_hint=True, destructive_hint=True, open_world_hint=False
 )
 
 
@@ -70,6 +74,7 @@ def build_server(
     record = RecordTools(runtime)
     query = QueryTools(runtime)
     investigate = InvestigateTools(runtime)
+    slo = SloTools(runtime)
     prompts = Prompts(runtime)
     clients = runtime.clients
 
@@ -99,6 +104,9 @@ def build_server(
         (investigate.mark_deploy, RECORDING),
         (investigate.compare_windows, READ_ONLY),
         (investigate.explain, READ_ONLY),
+        (slo.set_slo, SETTING),
+        (slo.list_slos, READ_ONLY),
+        (slo.delete_slo, DELETING),
     ]
 
     server: MCPServer[Runtime] = MCPServer(

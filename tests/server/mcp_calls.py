@@ -46,4 +46,5 @@ QUERY_TOOLS = (
     "health_check",
     "compare_windows",
     "explain",
+    "list_slos",
 )
