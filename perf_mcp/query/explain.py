@@ -3,20 +3,30 @@
 The past windows end on the whole minute (windows under an hour) or hour before the asked
 one starts, so they read 1 min and 1 h rows rather than 10 s ones.
 
-Each window is read as compare_windows reads one (per-series sums, then the histograms of the
-series with enough samples now), plus the mean CPU and memory of its resource samples; then
-``perf_mcp.core.explain`` finds what is anomalous.
+The asked window is read as compare_windows reads one (per-series sums, then the histograms of
+the series with enough samples), plus the mean CPU and memory of its resource samples. The
+past windows are read together, one statement per table for all of them (sums by window and
+series, then the histograms of the series with enough samples now and then, then the resource
+means); then ``perf_mcp.core.explain`` finds what is anomalous.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
+
 from perf_mcp.core import explain as e
-from perf_mcp.core.compare import MIN_COUNT, metric_values
+from perf_mcp.core.compare import MIN_COUNT, Subject, metric_values
 from perf_mcp.core.validation import MAX_NAME_LENGTH, InvalidInputError, name
 from perf_mcp.core.window import HOUR_S, MINUTE_S, TierRange, bucket_start, plan_window
 from perf_mcp.query.cache import NotCached, cached_only
-from perf_mcp.query.compare import RESOURCE_METRICS, covered, fill_histograms, read_series
+from perf_mcp.query.compare import (
+    RESOURCE_METRICS,
+    covered,
+    fill_histograms,
+    read_series,
+)
 from perf_mcp.query.windows import MAX_LIMIT, WindowQueries
+from perf_mcp.storage import SeriesAgg
 
 PAST_WINDOWS = 12  # comparable windows read before the asked one
 
@@ -55,13 +65,13 @@ class ExplainQuery:
         key = ("explain", window, subject, limit, *(r for plan in plans for r in (*plan, None)))
 
         def compute() -> e.Explanation:
-            current = self._values(spans[0], plans[0], now, None)
-            wanted = {key for key, seen in current.items() if seen.count >= MIN_COUNT}
-            values = [current] + [
-                self._values(span, plan, now, wanted)
-                for span, plan in zip(spans[1:], plans[1:], strict=True)
-            ]
-            findings = e.first_about(e.explain(values[0], values[1:]), subject)
+            series = read_series(self.storage, plans[0])
+            wanted = {key: s for key, s in series.items() if s.acc.count >= MIN_COUNT}
+            fill_histograms(self.storage, plans[0], list(wanted.values()))
+            means = self.storage.resource_means(*spans[0], RESOURCE_METRICS)
+            current = _observed(series, wanted, covered(plans[0], now), means)
+            past = self._past(spans[1:], plans[1:], now, wanted)
+            findings = e.first_about(e.explain(current, past), subject)
             return e.Explanation(
                 window=window,  # type: ignore[arg-type]
                 subject=subject,
@@ -73,31 +83,61 @@ class ExplainQuery:
 
         return self.queries.cache.answer(key, compute)
 
-    def _values(
+    def _past(
         self,
-        span: tuple[float, float],
-        plan: list[TierRange],
+        spans: Sequence[tuple[float, float]],
+        plans: list[list[TierRange]],
         now: float,
-        wanted: set[e.Key] | None,
-    ) -> dict[e.Key, e.Observed]:
-        """Every subject's values over one window; latencies only of the ``wanted`` ones
-        (None: all with enough samples)."""
-        series = read_series(self.storage, plan)
-        seconds = covered(plan, now)
-        enough = {
-            key
-            for key, s in series.items()
-            if s.acc.count >= MIN_COUNT and (wanted is None or key in wanted)
-        }
-        fill_histograms(self.storage, plan, [series[key] for key in enough])
-        found: dict[e.Key, e.Observed] = {}
-        for key, s in series.items():
-            acc = s.acc
-            values: dict[str, float | None] = {"rate_per_s": acc.count / seconds}
-            if key in enough:
-                values.update(metric_values(acc))
-            found[key] = e.Observed(acc.count, values)
-        means, samples = self.storage.resource_means(*span, RESOURCE_METRICS)
-        for metric, mean in means.items():
-            found["resource", metric] = e.Observed(samples, {"mean": mean})
-        return found
+        wanted: Mapping[Subject, SeriesAgg],
+    ) -> list[dict[e.Key, e.Observed]]:
+        """The values of the ``wanted`` subjects (those with enough samples now: only they
+        can be anomalous) over each past window, and the resource means."""
+        storage = self.storage
+        keys = {s.series_id: key for key, s in wanted.items()}
+        windows: list[dict[int, SeriesAgg]] = [{} for _ in plans]
+        for table, requests in (("request_buckets", True), ("run_buckets", False)):
+            ids = {
+                s.series_id: (s.name, s.method)
+                for key, s in wanted.items()
+                if (key[0] == "endpoint") == requests
+            }
+            for window, found in zip(
+                windows, storage.sums_by_window(table, plans, ids), strict=True
+            ):
+                window.update(found)
+            enough = [
+                (k, sid)
+                for k, window in enumerate(windows)
+                for sid, series in window.items()
+                if sid in ids and series.acc.count >= MIN_COUNT
+            ]
+            for (k, sid), hist in storage.histograms_by_window(table, plans, enough).items():
+                windows[k][sid].acc.hist = hist
+        resources = storage.resource_means_by_window(spans, RESOURCE_METRICS)
+        past = []
+        for window, plan, means in zip(windows, plans, resources, strict=True):
+            series = {keys[sid]: s for sid, s in window.items()}
+            enough_then = [key for key, s in series.items() if s.acc.count >= MIN_COUNT]
+            past.append(_observed(series, enough_then, covered(plan, now), means))
+        return past
+
+
+def _observed(
+    series: Mapping[Subject, SeriesAgg],
+    enough: Collection[Subject],
+    seconds: float,
+    resources: tuple[dict[str, float | None], int],
+) -> dict[e.Key, e.Observed]:
+    """Each subject's rate, and its other metrics when it has ``enough`` samples; the means
+    of the resource samples."""
+    found: dict[e.Key, e.Observed] = {}
+    for key, s in series.items():
+        acc = s.acc
+        values: dict[str, float | None] = {"rate_per_s": acc.count / seconds}
+        if key in enough:
+            values.update(metric_values(acc))
+        found[key] = e.Observed(acc.count, values)
+    means, samples = resources
+    for metric, mean in means.items():
+        found["resource", metric] = e.Observed(samples, {"mean": mean})
+    return found
