@@ -135,6 +135,7 @@ def build_server(
     )
     server.prompt(title="Performance review")(prompts.performance_review)
     server.prompt(title="Diagnose an endpoint")(prompts.diagnose_endpoint)
+    server.prompt(title="Investigate a question")(prompts.investigate)
     server.custom_route("/health", methods=["GET"])(health_route(runtime))  # HTTP only
     server.custom_route(OTLP_TRACES, methods=["POST"])(otlp_traces_route(runtime))
     for path, methods, handler in web_routes(runtime):  # the dashboard and /api/v1/
