@@ -78,6 +78,7 @@ class Monitor:
             self._requests = self._runs = self._tools = _Refused(self.storage.read_only_error())
         self._queries = WindowQueries(self.storage, settings, clock, self._flush_for_query)
         self._summary = SummaryQuery(self._queries, self._flusher)
+        self._explain = ExplainQuery(self._queries)  # keeps past windows' metrics
         atexit.register(self.close)  # an exiting app keeps what it recorded since the last flush
         if start_flusher:
             self._flusher.start(self.flush_interval_s)
@@ -365,7 +366,7 @@ class Monitor:
     ) -> Explanation:
         """What is anomalous in the window against the 12 windows before it (median and MAD),
         all of which moved together; ``subject``'s findings first (see perf_mcp.core.explain)."""
-        return ExplainQuery(self._queries).answer(window, subject, limit)
+        return self._explain.answer(window, subject, limit)
 
     # ------------------------------------------------------------ objectives
 

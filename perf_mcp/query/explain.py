@@ -12,7 +12,10 @@ means); then ``perf_mcp.core.explain`` finds what is anomalous.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from perf_mcp.core import explain as e
 from perf_mcp.core.compare import MIN_COUNT, Subject, metric_values
@@ -29,6 +32,7 @@ from perf_mcp.query.windows import MAX_LIMIT, WindowQueries
 from perf_mcp.storage import SeriesAgg
 
 PAST_WINDOWS = 12  # comparable windows read before the asked one
+MAX_PAST_METRICS = 50_000  # (window, series) metrics kept between calls
 
 
 class ExplainQuery:
@@ -37,6 +41,7 @@ class ExplainQuery:
     def __init__(self, queries: WindowQueries) -> None:
         self.queries = queries
         self.storage = queries.storage
+        self.past_metrics = PastMetrics()
 
     def answer(self, window: str, subject: str | None, limit: int) -> e.Explanation:
         """What is anomalous in the window, ``subject``'s findings first, at most ``limit``."""
@@ -68,8 +73,9 @@ class ExplainQuery:
             series = read_series(self.storage, plans[0])
             wanted = {key: s for key, s in series.items() if s.acc.count >= MIN_COUNT}
             fill_histograms(self.storage, plans[0], list(wanted.values()))
+            metrics = {key: metric_values(s.acc) for key, s in wanted.items()}
             means = self.storage.resource_means(*spans[0], RESOURCE_METRICS)
-            current = _observed(series, wanted, covered(plans[0], now), means)
+            current = _observed(series, metrics, covered(plans[0], now), means)
             past = self._past(spans[1:], plans[1:], now, wanted)
             findings = e.first_about(e.explain(current, past), subject)
             return e.Explanation(
@@ -91,52 +97,95 @@ class ExplainQuery:
         wanted: Mapping[Subject, SeriesAgg],
     ) -> list[dict[e.Key, e.Observed]]:
         """The values of the ``wanted`` subjects (those with enough samples now: only they
-        can be anomalous) over each past window, and the resource means."""
+        can be anomalous) over each past window, and the resource means.
+
+        The sums are read every time; a window's metrics are reused while its sums are the
+        same (``PastMetrics``), so only new or changed windows merge their histograms.
+        """
         storage = self.storage
-        keys = {s.series_id: key for key, s in wanted.items()}
-        windows: list[dict[int, SeriesAgg]] = [{} for _ in plans]
+        windows: list[dict[Subject, SeriesAgg]] = [{} for _ in plans]
+        metrics: list[dict[Subject, dict[str, float | None]]] = [{} for _ in plans]
         for table, requests in (("request_buckets", True), ("run_buckets", False)):
-            ids = {
-                s.series_id: (s.name, s.method)
-                for key, s in wanted.items()
-                if (key[0] == "endpoint") == requests
+            mine = {
+                s.series_id: key for key, s in wanted.items() if (key[0] == "endpoint") == requests
             }
+            ids = {sid: (wanted[key].name, wanted[key].method) for sid, key in mine.items()}
             for window, found in zip(
                 windows, storage.sums_by_window(table, plans, ids), strict=True
             ):
-                window.update(found)
-            enough = [
-                (k, sid)
-                for k, window in enumerate(windows)
-                for sid, series in window.items()
-                if sid in ids and series.acc.count >= MIN_COUNT
-            ]
-            for (k, sid), hist in storage.histograms_by_window(table, plans, enough).items():
-                windows[k][sid].acc.hist = hist
+                window.update({mine[sid]: s for sid, s in found.items()})
+            missing = []
+            subjects = set(mine.values())
+            for k, window in enumerate(windows):
+                for key, s in window.items():
+                    if key in subjects and s.acc.count >= MIN_COUNT:
+                        known = self.past_metrics.get((table, *plans[k]), s)
+                        if known is None:
+                            missing.append((k, s.series_id))
+                        else:
+                            metrics[k][key] = known
+            for (k, sid), hist in storage.histograms_by_window(table, plans, missing).items():
+                then = windows[k][mine[sid]]
+                then.acc.hist = hist
+                metrics[k][mine[sid]] = self.past_metrics.put((table, *plans[k]), then)
         resources = storage.resource_means_by_window(spans, RESOURCE_METRICS)
-        past = []
-        for window, plan, means in zip(windows, plans, resources, strict=True):
-            series = {keys[sid]: s for sid, s in window.items()}
-            enough_then = [key for key, s in series.items() if s.acc.count >= MIN_COUNT]
-            past.append(_observed(series, enough_then, covered(plan, now), means))
-        return past
+        return [
+            _observed(window, found, covered(plan, now), means)
+            for window, found, plan, means in zip(windows, metrics, plans, resources, strict=True)
+        ]
+
+
+class PastMetrics:
+    """The metrics of past windows' series, kept while their sums stay the same.
+
+    A window in the past changes only when late records land in it (its count and summed
+    milliseconds grow) or retention drops its rows (they shrink): either changes the sums
+    a window query reads anyway, and then its histogram is merged again. Bounded: the
+    oldest entries go first.
+    """
+
+    def __init__(self, max_entries: int = MAX_PAST_METRICS) -> None:
+        self.max_entries = max_entries
+        self._lock = threading.Lock()  # queries run in several threads
+        self._kept: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, float | None]]] = (
+            OrderedDict()
+        )
+
+    def get(self, window: tuple[Any, ...], series: SeriesAgg) -> dict[str, float | None] | None:
+        """The metrics kept for ``series`` in ``window``, if its sums are unchanged."""
+        with self._lock:
+            kept = self._kept.get((*window, series.series_id))
+        if kept is None or kept[0] != _sums(series):
+            return None
+        return kept[1]
+
+    def put(self, window: tuple[Any, ...], series: SeriesAgg) -> dict[str, float | None]:
+        """The metrics of ``series`` (its histogram merged), kept for ``window``."""
+        values = metric_values(series.acc)
+        with self._lock:
+            self._kept[(*window, series.series_id)] = (_sums(series), values)
+            while len(self._kept) > self.max_entries:
+                self._kept.popitem(last=False)
+        return values
+
+
+def _sums(series: SeriesAgg) -> tuple[Any, ...]:
+    acc = series.acc
+    return acc.count, acc.sum_ms, acc.min_ms, acc.max_ms
 
 
 def _observed(
     series: Mapping[Subject, SeriesAgg],
-    enough: Collection[Subject],
+    metrics: Mapping[Subject, Mapping[str, float | None]],
     seconds: float,
     resources: tuple[dict[str, float | None], int],
 ) -> dict[e.Key, e.Observed]:
-    """Each subject's rate, and its other metrics when it has ``enough`` samples; the means
-    of the resource samples."""
+    """Each subject's rate and the ``metrics`` read for it; the means of the resources."""
     found: dict[e.Key, e.Observed] = {}
     for key, s in series.items():
-        acc = s.acc
-        values: dict[str, float | None] = {"rate_per_s": acc.count / seconds}
-        if key in enough:
-            values.update(metric_values(acc))
-        found[key] = e.Observed(acc.count, values)
+        values: dict[str, float | None] = {"rate_per_s": s.acc.count / seconds}
+        values.update(metrics.get(key, {}))
+        found[key] = e.Observed(s.acc.count, values)
     means, samples = resources
     for metric, mean in means.items():
         found["resource", metric] = e.Observed(samples, {"mean": mean})
