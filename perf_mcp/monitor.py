@@ -402,6 +402,12 @@ class Monitor:
         """Every SLO with its error budget left over its period and its burn rates now."""
         return SloQuery(self._queries).listed()
 
+    def slo_history(self, rule: str) -> dict[str, list[tuple[float, float | None, int]]]:
+        """Burn-rate rule ``rule``'s (time, burn, events) over the last 24 h, by SLO name:
+        what a set_threshold dry run of the rule replays."""
+        query = SloQuery(self._queries)
+        return {slo.name: query.history(slo)[rule] for slo in self.storage.load_slos()}
+
     def delete_slo(self, name: str) -> bool:
         """Forget the SLO called ``name``; False if there was none."""
         return self.storage.delete_slo(check.name("name", name))

@@ -43,11 +43,14 @@ def with_slos(source: ObservationSource, monitor: Monitor) -> ObservationSource:
     return observe
 
 
-def without_slos(history: HistorySource) -> HistorySource:
-    """``history`` for the rules it knows; SLO rules have none to replay here (a set_slo
-    dry run replays them)."""
+def with_slo_history(history: HistorySource, monitor: Monitor) -> HistorySource:
+    """``history``, and for the SLO rules each SLO's burn over the last 24 h (for a
+    set_threshold dry run of a burn-rate rule)."""
 
     def history_of(rule: str, subject: str | None) -> Mapping[str, Sequence[HistoryPoint]]:
-        return {} if rule in SLO_RULES else history(rule, subject)
+        if rule not in SLO_RULES:
+            return history(rule, subject)
+        found = monitor.slo_history(rule)
+        return found if subject is None else {subject: found.get(subject, [])}
 
     return history_of

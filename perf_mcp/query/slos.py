@@ -62,6 +62,15 @@ class SloQuery:
         self, slo: s.Slo, levels: dict[str, Threshold] | None = None
     ) -> dict[str, ReplaySummary]:
         """Each rule's alerts had ``slo`` been evaluated over the last HISTORY_HOURS."""
+        levels = levels or {}
+        return {
+            rule: replay(levels.get(rule) or effective_threshold(rule, slo.name), slo.name, found)
+            for rule, found in self.history(slo).items()
+        }
+
+    def history(self, slo: s.Slo) -> dict[str, list[tuple[float, float | None, int]]]:
+        """Each rule's (time, burn, events in the short window) over the last HISTORY_HOURS,
+        as the alert manager would have seen them."""
         self.queries.flush()
         ids = self._ids(slo)
         windows = sorted(set(s.window_seconds(slo).values()))
@@ -72,11 +81,7 @@ class SloQuery:
             counts = {w: self.counts(slo, ids, t - w, t) for w in windows}
             for rule, value, events in s.rule_values(slo, counts):
                 points[rule].append((t, value, events))
-        levels = levels or {}
-        return {
-            rule: replay(levels.get(rule) or effective_threshold(rule, slo.name), slo.name, found)
-            for rule, found in points.items()
-        }
+        return points
 
     def counts(
         self, slo: s.Slo, ids: dict[int, tuple[str, str]], start: float, end: float | None

@@ -7,7 +7,7 @@ import pytest
 
 from perf_mcp import Monitor
 from perf_mcp.alerting import AlertManager, MemoryAlertStore, Observed
-from perf_mcp.alerting.slo_source import with_slos, without_slos
+from perf_mcp.alerting.slo_source import with_slo_history, with_slos
 from perf_mcp.core.alerts import AlertEvent
 from tests.alerting.fakes import Clock
 
@@ -112,10 +112,18 @@ async def test_a_deleted_slo_resolves_its_alerts(monitor: Monitor, clock: Clock)
     assert {e.kind for e in await manager.evaluate_once()} == {"resolved"}
 
 
-def test_set_threshold_dry_runs_have_no_history_for_slo_rules() -> None:
-    def every_rule(rule: str, subject: str | None) -> dict[str, list[tuple[float, float, int]]]:
-        return {"overall": [(0.0, 1.0, 1)]}
-
-    history_of = without_slos(every_rule)
-    assert history_of("slo_fast_burn", None) == {}
-    assert history_of("error_rate_5min", None) == {"overall": [(0.0, 1.0, 1)]}
+async def test_a_set_threshold_dry_run_replays_an_slos_burn(monitor: Monitor, clock: Clock) -> None:
+    history(monitor, clock, errors_per_10s=5)  # 50% bad for 6 hours: 50x a 99% objective
+    monitor.set_slo("availability", 0.99, name="pay", scope="endpoint", subject="/checkout")
+    manager = AlertManager(
+        with_slos(lambda: Observed([]), monitor),
+        store=MemoryAlertStore(),
+        clock=clock,
+        history=with_slo_history(lambda rule, subject: {}, monitor),
+    )
+    change = await manager.set_threshold("slo_fast_burn", 100.0, dry_run=True)
+    assert change.replay is not None
+    assert change.baseline is not None
+    assert (change.baseline.fired, change.replay.fired) == (1, 0)  # 50x: over 14.4, under 100
+    assert change.baseline.fired_subjects == ["pay"]
+    assert change.current.warning == change.current.critical == 100.0
