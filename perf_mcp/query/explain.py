@@ -32,7 +32,7 @@ from perf_mcp.query.windows import MAX_LIMIT, WindowQueries
 from perf_mcp.storage import SeriesAgg
 
 PAST_WINDOWS = 12  # comparable windows read before the asked one
-MAX_PAST_METRICS = 50_000  # (window, series) metrics kept between calls
+MAX_PAST_METRICS = 20_000  # (window, series) metrics kept between calls (a few MB)
 
 
 class ExplainQuery:
