@@ -5,8 +5,9 @@ day), then times ``get_endpoint_stats`` (sorted by p95, so every endpoint's hist
 merged) and ``get_performance_summary`` (right after a flush, when it reads the store, and
 with the write still in memory) for the 5-minute, 1-hour and 24-hour windows, from a second
 Monitor on the same file, as another process would read it; then ``compare_windows`` (against
-the previous window) and ``explain`` (against the 12 before), each next to get_endpoint_stats;
-and a chart's series (``get_timeline``: the window split into points, for the hottest endpoint
+the previous window) and ``explain`` (against the 12 before), each next to get_endpoint_stats,
+and explain's first call on a new Monitor, before it keeps any past window's metrics; and a
+chart's series (``get_timeline``: the window split into points, for the hottest endpoint
 and for all requests) next to the window query over the same rows. Prints the file size.
 
     python bench/query.py [--requests 10000000] [--endpoints 1000] [--db PATH]
@@ -65,6 +66,17 @@ def time_query(label: str, run: object, repeat: int = 5) -> float:
     return median
 
 
+def first_explain(path: Path, now: float, window: str, repeat: int = 3) -> float:
+    """explain's median time on a new Monitor: every past window's histograms merged."""
+    times = []
+    for _ in range(repeat):
+        with Monitor(path, clock=lambda: now, start_flusher=False) as fresh:
+            start = time.perf_counter()
+            fresh.explain(window=window)  # type: ignore[arg-type]
+            times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=10_000_000)
@@ -118,6 +130,11 @@ def main() -> None:
                     ratio = took / results[window]
                     print(f"  {'':<56} {ratio:.1f}x get_endpoint_stats (target: under 3x)")
                 series_next_to_its_window_query(window, ask, results)
+                cold = first_explain(path, now, window)
+                print(
+                    f"  {'explain(), first call of a Monitor (no past kept)':<56} median "
+                    f"{cold:7.1f} ms   {cold / results[window]:.1f}x get_endpoint_stats"
+                )
             day = reader.get_performance_summary(window="24h")
             time_query(
                 "get_performance_summary('24h'), store unchanged (reused)",

@@ -19,6 +19,8 @@ from perf_mcp import telemetry
 from perf_mcp.config import Settings
 from perf_mcp.core import models as m
 from perf_mcp.core import validation as check
+from perf_mcp.core.alerts import Threshold
+from perf_mcp.core.alerts import slo as slos
 from perf_mcp.core.compare import Baseline, WindowComparison
 from perf_mcp.core.explain import Explanation
 from perf_mcp.core.timeline import Timeline, TimelineKind
@@ -27,6 +29,7 @@ from perf_mcp.query.cache import NotCached, Q, cached_only, without_io
 from perf_mcp.query.compare import CompareQuery
 from perf_mcp.query.explain import ExplainQuery
 from perf_mcp.query.series import TimelineQuery
+from perf_mcp.query.slos import SloQuery
 from perf_mcp.query.summary import SummaryQuery
 from perf_mcp.query.windows import WindowQueries
 from perf_mcp.recording.flusher import Flusher, FlushFailure
@@ -76,6 +79,7 @@ class Monitor:
             self._requests = self._runs = self._tools = _Refused(self.storage.read_only_error())
         self._queries = WindowQueries(self.storage, settings, clock, self._flush_for_query)
         self._summary = SummaryQuery(self._queries, self._flusher)
+        self._explain = ExplainQuery(self._queries)  # keeps past windows' metrics
         atexit.register(self.close)  # an exiting app keeps what it recorded since the last flush
         if start_flusher:
             self._flusher.start(self.flush_interval_s)
@@ -365,7 +369,51 @@ class Monitor:
     ) -> Explanation:
         """What is anomalous in the window against the 12 windows before it (median and MAD),
         all of which moved together; ``subject``'s findings first (see perf_mcp.core.explain)."""
-        return ExplainQuery(self._queries).answer(window, subject, limit)
+        return self._explain.answer(window, subject, limit)
+
+    # ------------------------------------------------------------ objectives
+
+    def set_slo(
+        self,
+        kind: slos.SloKind,
+        objective: float,
+        *,
+        scope: slos.SloScope = "all",
+        subject: str | None = None,
+        threshold_ms: float | None = None,
+        period_days: float = 30.0,
+        name: str | None = None,
+        dry_run: bool = False,
+        levels: dict[str, Threshold] | None = None,
+    ) -> slos.SloChange:
+        """Store an objective (see perf_mcp.core.alerts.slo), replacing one of its name;
+        ``dry_run`` stores nothing and replays its burn-rate rules (at ``levels``, default
+        the built-in ones) over the last 24 h."""
+        slo = slos.make_slo(
+            kind=kind,
+            scope=scope,
+            objective=objective,
+            now=self._clock(),
+            subject=subject,
+            threshold_ms=threshold_ms,
+            period_days=period_days,
+            name=name,
+        )
+        return SloQuery(self._queries).set(slo, dry_run, levels)
+
+    def list_slos(self) -> slos.SloList:
+        """Every SLO with its error budget left over its period and its burn rates now."""
+        return SloQuery(self._queries).listed()
+
+    def slo_history(self, rule: str) -> dict[str, list[tuple[float, float | None, int]]]:
+        """Burn-rate rule ``rule``'s (time, burn, events) over the last 24 h, by SLO name:
+        what a set_threshold dry run of the rule replays."""
+        query = SloQuery(self._queries)
+        return {slo.name: query.history(slo)[rule] for slo in self.storage.load_slos()}
+
+    def delete_slo(self, name: str) -> bool:
+        """Forget the SLO called ``name``; False if there was none."""
+        return self.storage.delete_slo(check.name("name", name))
 
 
 def _request_model(given: Any) -> m.RequestSample:

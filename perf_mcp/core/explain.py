@@ -87,10 +87,11 @@ def explain(current: WindowValues, past: Sequence[WindowValues]) -> list[Finding
     """The anomalous values of ``current`` against ``past``, the largest first."""
     found: list[tuple[float, Finding]] = []
     for key, now in current.items():
-        history = [window[key] for window in past if key in window]
         needed = MIN_RESOURCE_SAMPLES if key[0] == "resource" else MIN_COUNT
-        enough = [h for h in history if h.count >= needed]
-        if now.count < needed or len(enough) * 2 < len(past) or not enough:
+        if now.count < needed:
+            continue
+        enough = [h for h in (window.get(key) for window in past) if h and h.count >= needed]
+        if len(enough) * 2 < len(past) or not enough:
             continue
         for metric, value in now.values.items():
             earlier = [h.values[metric] for h in enough if h.values.get(metric) is not None]

@@ -4,11 +4,15 @@
 could not use, by reason. ``record`` hands the plan to the Monitor's public record methods,
 so every value meets the same checks as any other record. Old and current semantic-convention
 names are both read (emitters in the field still send the old ones).
+
+A ``service.version`` resource attribute a service did not send before is a deploy: with a
+``VersionWatch``, ``record`` marks it once (``Monitor.mark_deploy``).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +45,8 @@ TOKENS = {  # perf-mcp field: span attributes, current name first
     "cache_read_tokens": ("gen_ai.usage.cache_read.input_tokens",),
 }
 MAX_DEPTH = 64  # parent links followed to find a span's run (a cycle in bad input stops here)
+MAX_SERVICES = 256  # services whose versions a VersionWatch remembers (the least recent go)
+MAX_VERSIONS = 8  # versions remembered per service: old instances of a rolling deploy
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,7 @@ class Plan:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     unused: Counter[str] = field(default_factory=Counter)
     spans: int = 0
+    versions: list[tuple[str, str]] = field(default_factory=list)  # (service, service.version)
 
 
 @dataclass
@@ -106,6 +113,50 @@ def spans_of(export: ExportTraceServiceRequest) -> Iterator[SpanView]:
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 yield view(span)
+
+
+def versions_of(export: ExportTraceServiceRequest) -> list[tuple[str, str]]:
+    """The (service.name, service.version) pairs of an export's resources, each once."""
+    found: dict[tuple[str, str], None] = {}
+    for resource_spans in export.resource_spans:
+        attrs = flat(resource_spans.resource.attributes)
+        version = attrs.get("service.version")
+        if version not in (None, ""):
+            found[str(attrs.get("service.name", "")), str(version)] = None
+    return list(found)
+
+
+class VersionWatch:
+    """Which service.version each service sent; says when one is new (bounded memory).
+
+    The first version seen of a service is taken as the one running; a version it did not
+    send before (among its last MAX_VERSIONS) is new. Old and new instances taking turns
+    during a rolling deploy make one marker, not one per export.
+
+    >>> watch = VersionWatch()
+    >>> watch.new("shop", "1.0"), watch.new("shop", "1.1"), watch.new("shop", "1.0")
+    (False, True, False)
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # exports are recorded in worker threads
+        self._versions: OrderedDict[str, list[str]] = OrderedDict()
+
+    def new(self, service: str, version: str) -> bool:
+        """Remember ``version`` of ``service``; True when the service sent another before."""
+        with self._lock:
+            known = self._versions.get(service)
+            if known is None:
+                self._versions[service] = [version]
+                if len(self._versions) > MAX_SERVICES:
+                    self._versions.popitem(last=False)
+                return False
+            self._versions.move_to_end(service)
+            if version in known:
+                return False
+            known.append(version)
+            del known[:-MAX_VERSIONS]
+            return True
 
 
 def view(span: Span) -> SpanView:
@@ -165,7 +216,7 @@ def classify(span: SpanView) -> str:
 
 def plan(export: ExportTraceServiceRequest) -> Plan:
     """What to record for an export, each span used once."""
-    result = Plan()
+    result = Plan(versions=versions_of(export))
     spans = list(spans_of(export))
     result.spans = len(spans)
     kinds = {}
@@ -332,10 +383,14 @@ def _number(value: object) -> float | None:
     return None
 
 
-def record(prepared: Plan, monitor: Monitor) -> Outcome:
+def record(prepared: Plan, monitor: Monitor, versions: VersionWatch | None = None) -> Outcome:
     """Record a plan through the Monitor's record methods; a record the Monitor refuses is
-    counted with its reason and the rest are kept."""
+    counted with its reason and the rest are kept. With ``versions``, a service's new
+    service.version is marked as a deploy."""
     outcome = Outcome(unused=Counter(prepared.unused), spans=prepared.spans)
+    for service, version in prepared.versions:
+        if versions is not None and versions.new(service, version):
+            _mark_deploy(outcome, monitor, service, version)
     if prepared.requests:
         try:
             outcome.recorded["request"] += monitor.record_requests(prepared.requests)
@@ -347,6 +402,16 @@ def record(prepared: Plan, monitor: Monitor) -> Outcome:
     for call in prepared.tool_calls:
         _one(outcome, "tool_call", 1, monitor.record_tool_call, **call)
     return outcome
+
+
+def _mark_deploy(outcome: Outcome, monitor: Monitor, service: str, version: str) -> None:
+    note = f"new service.version of {service[:100] or 'a service'}, seen in OTLP spans"
+    try:
+        monitor.mark_deploy(version, note)
+    except ValueError as exc:  # a version perf-mcp refuses (too long): said, not marked
+        outcome.example = outcome.example or f"service.version not marked as a deploy: {exc}"
+    else:
+        outcome.recorded["deploy"] += 1
 
 
 def _one(outcome: Outcome, kind: str, spans: int, method: Any, *args: Any, **kw: Any) -> None:

@@ -55,6 +55,7 @@ class TraceReceiver:
         self.monitor = monitor
         self.may_write = may_write
         self.stats = stats
+        self.versions = mapping.VersionWatch()  # a new service.version marks a deploy
 
     async def __call__(self, request: Request) -> Response:
         content_type = request.headers.get("content-type")
@@ -66,7 +67,12 @@ class TraceReceiver:
             answer_in = body_format(content_type)
             body = await _read(request)
             outcome = await anyio.to_thread.run_sync(
-                ingest, body, content_type, request.headers.get("content-encoding"), self.monitor()
+                ingest,
+                body,
+                content_type,
+                request.headers.get("content-encoding"),
+                self.monitor(),
+                self.versions,
             )
         except BadBody as exc:
             return self._refuse(exc.status, exc.reason, answer_in)
@@ -88,7 +94,11 @@ class TraceReceiver:
 
 
 def ingest(
-    body: bytes, content_type: str | None, content_encoding: str | None, monitor: Monitor
+    body: bytes,
+    content_type: str | None,
+    content_encoding: str | None,
+    monitor: Monitor,
+    versions: mapping.VersionWatch | None = None,
 ) -> mapping.Outcome:
     """Decode an export, map its spans and record them (blocking: run it in a thread)."""
     fmt = body_format(content_type)
@@ -100,7 +110,7 @@ def ingest(
             f"{spans:,} spans in one export; at most {MAX_SPANS:,}: export smaller batches "
             "(OTEL_BSP_MAX_EXPORT_BATCH_SIZE)",
         )
-    return mapping.record(mapping.plan(export), monitor)
+    return mapping.record(mapping.plan(export), monitor, versions)
 
 
 async def _read(request: Request) -> bytes:

@@ -30,6 +30,7 @@ from perf_mcp.server.prompts import Prompts
 from perf_mcp.server.query_tools import QueryTools
 from perf_mcp.server.record_tools import RecordTools
 from perf_mcp.server.runtime import Runtime
+from perf_mcp.server.slo_tools import SloTools
 from perf_mcp.server.web import web_routes
 
 INSTRUCTIONS = """\
@@ -48,6 +49,9 @@ RECORDING = ToolAnnotations(
 )
 SETTING = ToolAnnotations(
     read_only_hint=False, idempotent_hint=True, destructive_hint=False, open_world_hint=False
+)
+DELETING = ToolAnnotations(
+    read_only_hint=False, idempotent_hint=True, destructive_hint=True, open_world_hint=False
 )
 
 
@@ -71,6 +75,7 @@ def build_server(
     record = RecordTools(runtime)
     query = QueryTools(runtime)
     investigate = InvestigateTools(runtime)
+    slo = SloTools(runtime)
     prompts = Prompts(runtime)
     dashboard = DashboardApp(runtime)  # show_dashboard and its page, an MCP App
     clients = runtime.clients
@@ -101,6 +106,9 @@ def build_server(
         (investigate.mark_deploy, RECORDING),
         (investigate.compare_windows, READ_ONLY),
         (investigate.explain, READ_ONLY),
+        (slo.set_slo, SETTING),
+        (slo.list_slos, READ_ONLY),
+        (slo.delete_slo, DELETING),
     ]
 
     server: MCPServer[Runtime] = MCPServer(
@@ -130,6 +138,7 @@ def build_server(
     )
     server.prompt(title="Performance review")(prompts.performance_review)
     server.prompt(title="Diagnose an endpoint")(prompts.diagnose_endpoint)
+    server.prompt(title="Investigate a question")(prompts.investigate)
     server.custom_route("/health", methods=["GET"])(health_route(runtime))  # HTTP only
     server.custom_route(OTLP_TRACES, methods=["POST"])(otlp_traces_route(runtime))
     server.custom_route("/metrics", methods=["GET"])(metrics_route(runtime))

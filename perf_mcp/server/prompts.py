@@ -1,4 +1,4 @@
-"""The prompts (performance_review, diagnose_endpoint) and argument completion."""
+"""The prompts (performance_review, diagnose_endpoint, investigate) and argument completion."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from perf_mcp.server.calls import ask, in_thread
 from perf_mcp.server.runtime import Runtime
 
 MAX_COMPLETIONS = 100  # the protocol's cap on completion values
+MAX_QUESTION_LENGTH = 1000
 
 
 class Prompts:
@@ -77,6 +78,43 @@ class Prompts:
             "list_alerts for crossed thresholds and get_resource_usage for CPU or memory "
             "pressure. Conclude with the most likely cause and the next thing to check. If "
             "the endpoint had no traffic, say so and list the known endpoints instead."
+        )
+        return [UserMessage(text)]
+
+    async def investigate(
+        self,
+        question: Annotated[
+            str, Field(description='What to find out, e.g. "why is checkout slow since 9:00?"')
+        ],
+        window: Annotated[str, Field(description='"1m", "5m", "15m", "1h", "24h" or "7d".')] = "1h",
+    ) -> list[UserMessage]:
+        """Answer a question about performance: summary, then explain, then compare_windows,
+        then the drill-down calls the findings name."""
+        question = question.strip()
+        if not question or len(question) > MAX_QUESTION_LENGTH:
+            raise MCPError(
+                INVALID_PARAMS, f"question must be 1 to {MAX_QUESTION_LENGTH} characters"
+            )
+        checked = _prompt_window(window)
+        monitor = self.runtime.monitor
+        summary = await ask(monitor, monitor.get_performance_summary, checked)
+        explained = await in_thread(monitor.explain, checked)
+        baseline = "deploy" if summary.deploys else "previous"
+        text = (
+            f"Investigate with perf-mcp: {question}\n\n"
+            f"1. The summary of the last {checked} (durations in ms, rates as fractions):\n"
+            f"{summary.model_dump_json(exclude_none=True)}\n\n"
+            f"2. explain(window={checked!r}): what is anomalous against the 12 windows before, "
+            "all of it moved together, each finding with the call that looks closer:\n"
+            f"{explained.model_dump_json(exclude_none=True)}\n\n"
+            f'3. Call compare_windows(window="{checked}", baseline="{baseline}") to see what '
+            'changed and by how much (baseline "deploy" splits at the last deploy marker; '
+            '"24h" or "7d" compare with the same time earlier).\n'
+            "4. Drill down: make the `next` call of the findings that bear on the question "
+            "(get_endpoint_stats, get_agent_stats, get_tool_stats, get_resource_usage), "
+            "and list_slos and list_alerts if an objective or threshold is at stake.\n\n"
+            "Answer the question in a few sentences with the numbers, their window and units, "
+            "and say what the evidence does not show. If there was no traffic, say so plainly."
         )
         return [UserMessage(text)]
 

@@ -14,6 +14,7 @@ import anyio.to_thread
 from mcp.server.mcpserver.exceptions import ToolError
 
 from perf_mcp.alerting import AlertManager, WebhookNotifier, monitor_history, monitor_source
+from perf_mcp.alerting.slo_source import with_slo_history, with_slos
 from perf_mcp.config import Settings
 from perf_mcp.monitor import Monitor
 from perf_mcp.otlp.stats import IngestStats
@@ -96,10 +97,10 @@ class Runtime:
         )
         alerts = await anyio.to_thread.run_sync(
             lambda: AlertManager(
-                monitor_source(monitor, self.sampler),
+                with_slos(monitor_source(monitor, self.sampler), monitor),
                 store=monitor.alert_store,
                 interval_s=settings.alert_interval_s,
-                history=monitor_history(monitor),
+                history=with_slo_history(monitor_history(monitor), monitor),
             )
         )
         alerts.subscribe(self.clients.alerts_changed, all_servers=True)

@@ -15,9 +15,11 @@ from perf_mcp.storage.alerts import AlertTables
 from perf_mcp.storage.buckets import REQUESTS, RUNS
 from perf_mcp.storage.folded import FoldedTables
 from perf_mcp.storage.markers import MarkerTables
+from perf_mcp.storage.past import PastWindowTables
 from perf_mcp.storage.raw import RawAgentRun, RawTables, RawToolCall
 from perf_mcp.storage.resources import ResourceTables
 from perf_mcp.storage.schema import connect
+from perf_mcp.storage.slos import SloTables
 
 EXPIRE_EVERY_S = 60.0
 
@@ -38,7 +40,15 @@ class FlushBatch:
         return bool(self.requests or self.runs or self.agent_runs or self.tool_calls or self.folded)
 
 
-class Storage(FoldedTables, RawTables, AlertTables, ResourceTables, MarkerTables):
+class Storage(
+    FoldedTables,
+    PastWindowTables,
+    RawTables,
+    AlertTables,
+    ResourceTables,
+    MarkerTables,
+    SloTables,
+):
     """One process's connection to a store file (or a private ``:memory:`` store).
 
     A write that finds the store locked by another process waits up to ``busy_timeout_s``.

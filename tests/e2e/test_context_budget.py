@@ -84,6 +84,9 @@ def record_ten_busy_minutes(db_path: Path) -> None:
                 cost_usd=rng.uniform(0.001, 0.05),
                 tool_calls=calls,
             )
+        monitor.set_slo("availability", 0.999, scope="endpoint", subject="POST /api/v1/checkout")
+        monitor.set_slo("latency", 0.99, threshold_ms=300)
+        monitor.set_slo("availability", 0.95, scope="agent", subject="triage")
         monitor.flush()
     finally:
         monitor.close()

@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from tests.e2e.mcp_process import http_server
 from tests.e2e.test_http_access import FULL, READ, bearer, client, structured
-from tests.otlp.spans import agent_run, http_request, mcp_tool_call, tracer
+from tests.otlp.spans import agent_run, http_request, mcp_tool_call, tracer, versioned_export
 
 pytestmark = pytest.mark.anyio
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -183,3 +183,15 @@ def test_a_protobuf_answer_is_an_export_response(server: str) -> None:
     answer = httpx.post(f"{server}/v1/traces", content=b"", headers={**PROTOBUF, **bearer(FULL)})
     assert answer.headers["content-type"] == "application/x-protobuf"
     assert ExportTraceServiceResponse.FromString(answer.content) == ExportTraceServiceResponse()
+
+
+async def test_a_new_service_version_is_marked_as_a_deploy(server: str) -> None:
+    for version in ("4.0", "4.1", "4.0"):  # the old instance still sends 4.0 meanwhile
+        body = versioned_export("billing", version).SerializeToString()
+        answer = httpx.post(
+            f"{server}/v1/traces", content=body, headers={**PROTOBUF, **bearer(FULL)}
+        )
+        assert answer.status_code == 200
+    summary = await ask(server, "get_performance_summary")
+    billing = [d for d in summary["deploys"] if "billing" in (d.get("note") or "")]
+    assert [d["version"] for d in billing] == ["4.1"]

@@ -137,3 +137,15 @@ def recorded(build: Any) -> ExportTraceServiceRequest:
     build(made)
     provider.shutdown()
     return export_of(memory.get_finished_spans())
+
+
+def versioned_export(service: str, version: str) -> ExportTraceServiceRequest:
+    """An export of one HTTP request from ``service`` running ``version`` (service.version)."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service, "service.version": version})
+    )
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    http_request(provider.get_tracer("tests"), "/pay", "POST", 200, 5.0)
+    provider.shutdown()
+    return export_of(memory.get_finished_spans())

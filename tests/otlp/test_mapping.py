@@ -8,9 +8,16 @@ import pytest
 from opentelemetry.trace import SpanKind, Tracer
 
 from perf_mcp import Monitor
-from perf_mcp.otlp.mapping import plan, record
+from perf_mcp.otlp.mapping import MAX_SERVICES, VersionWatch, plan, record
 from perf_mcp.otlp.stats import INVALID, MODEL_CALL_ALONE, NO_STATUS, NOT_MAPPED, OTHER_MCP
-from tests.otlp.spans import agent_run, http_request, mcp_tool_call, recorded, span
+from tests.otlp.spans import (
+    agent_run,
+    http_request,
+    mcp_tool_call,
+    recorded,
+    span,
+    versioned_export,
+)
 
 
 def test_http_server_spans_with_old_and_current_names_become_requests(monitor: Monitor) -> None:
@@ -118,3 +125,26 @@ def test_a_tool_call_without_its_run_in_the_export_is_recorded_alone(monitor: Mo
 
 def _http(route: str) -> dict[str, Any]:
     return {"http.request.method": "GET", "http.response.status_code": 200, "http.route": route}
+
+
+def test_a_new_service_version_marks_one_deploy(monitor: Monitor) -> None:
+    watch = VersionWatch()
+    sent = [("shop", "1.0"), ("shop", "1.0"), ("shop", "1.1"), ("shop", "1.0"), ("cart", "7")]
+    outcomes = [record(plan(versioned_export(*pair)), monitor, watch) for pair in sent]
+    # The first version of a service is the one running; 1.1 is new; the old instance still
+    # sending 1.0 during the rollout is not another deploy.
+    assert [o.recorded["deploy"] for o in outcomes] == [0, 0, 1, 0, 0]
+    [marker] = monitor.get_performance_summary("5m").deploys
+    assert (marker.version, marker.note) == (
+        "1.1",
+        "new service.version of shop, seen in OTLP spans",
+    )
+    assert sum(o.recorded["request"] for o in outcomes) == 5
+
+
+def test_a_version_watch_forgets_the_least_recent_services() -> None:
+    watch = VersionWatch()
+    for i in range(MAX_SERVICES + 1):
+        watch.new(f"service{i}", "1")
+    assert watch.new("service0", "2") is False  # forgotten: seen as for the first time
+    assert watch.new(f"service{MAX_SERVICES}", "2") is True

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from perf_mcp import Monitor
-from perf_mcp.query.explain import PAST_WINDOWS
+from perf_mcp.core.series import RequestAcc
+from perf_mcp.core.window import TierRange
+from perf_mcp.query.explain import PAST_WINDOWS, PastMetrics
+from perf_mcp.storage import SeriesAgg
 
 T0 = 1_800_000_000.0
 HOUR = 3600.0
@@ -72,3 +75,41 @@ def test_is_quiet_on_a_steady_history(history: tuple[Monitor, list[float]]) -> N
     monitor, clock = history
     fill(monitor, clock, spike=False)
     assert monitor.explain("1h").findings == []
+
+
+def test_late_records_in_past_windows_are_read_again(
+    history: tuple[Monitor, list[float]],
+) -> None:
+    monitor, clock = history
+    fill(monitor, clock, spike=True)
+    assert ("GET /search", "p95_ms") in {(f.name, f.metric) for f in monitor.explain("1h").findings}
+    # Late records make /search as slow in 8 of the 12 past hours as it is now: its past
+    # windows' metrics are merged again, and the spike is no longer an anomaly.
+    rng = random.Random(4)
+    for hour in range(1, 9):
+        start = END - (hour + 1) * HOUR
+        monitor.record_requests(
+            [
+                {"endpoint": "/search", "method": "GET", "status_code": 200,
+                 "duration_ms": rng.lognormvariate(4.0, 0.3) * 4, "timestamp": start + i * 2}
+                for i in range(1800)
+            ]
+        )  # fmt: skip
+    found = {(f.name, f.metric) for f in monitor.explain("1h").findings}
+    assert ("GET /search", "p95_ms") not in found
+
+
+def test_past_metrics_are_kept_while_the_sums_stay_the_same() -> None:
+    acc = RequestAcc()
+    acc.hist.add(10.0)
+    series = SeriesAgg(1, "/a", "GET", acc)
+    kept = PastMetrics(max_entries=2)
+    window = ("request_buckets", TierRange(3600, 0, 3600))
+    assert kept.get(window, series) is None
+    values = kept.put(window, series)
+    assert kept.get(window, series) == values
+    acc.sum_ms += 5.0  # a late record: the window's sums moved
+    assert kept.get(window, series) is None
+    for sid in (2, 3):  # the oldest entry goes past max_entries
+        kept.put(window, SeriesAgg(sid, "/b", "GET", acc))
+    assert kept.get(window, series) is None

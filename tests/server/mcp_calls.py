@@ -47,4 +47,5 @@ QUERY_TOOLS = (
     "compare_windows",
     "explain",
     "show_dashboard",
+    "list_slos",
 )

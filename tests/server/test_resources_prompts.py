@@ -75,9 +75,9 @@ async def test_unknown_resource_is_a_protocol_error(client: Client) -> None:
         await client.read_resource("perf://nothing")
 
 
-async def test_lists_the_two_prompts_with_their_arguments(client: Client) -> None:
+async def test_lists_the_prompts_with_their_arguments(client: Client) -> None:
     prompts = {p.name: p for p in (await client.list_prompts()).prompts}
-    assert set(prompts) == {"performance_review", "diagnose_endpoint"}
+    assert set(prompts) == {"performance_review", "diagnose_endpoint", "investigate"}
     review_args = prompts["performance_review"].arguments or []
     assert [(a.name, a.required) for a in review_args] == [("window", False)]
     diagnose_args = prompts["diagnose_endpoint"].arguments or []

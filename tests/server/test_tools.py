@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 
 REPORTING = {"record_agent_run", "record_tool_call", "record_requests", "mark_deploy"}
 QUERYING = set(QUERY_TOOLS)
-CHANGING = {"set_threshold", "acknowledge_alert"}
+CHANGING = {"set_threshold", "acknowledge_alert", "set_slo", "delete_slo"}
 APP_ONLY = {"dashboard_api"}  # the dashboard app's (MCP Apps visibility "app")
 WINDOWS = ["1m", "5m", "15m", "1h", "24h", "7d"]
 
@@ -44,14 +44,14 @@ async def test_every_tool_has_a_description_an_output_schema_and_annotations(
         assert tool.output_schema is not None, tool.name
         assert tool.annotations is not None, tool.name
         assert tool.annotations.read_only_hint is (tool.name in QUERYING), tool.name
-        assert tool.annotations.destructive_hint is False, tool.name
+        assert tool.annotations.destructive_hint is (tool.name == "delete_slo"), tool.name
         if tool.name in QUERYING | CHANGING:
             assert tool.annotations.idempotent_hint is True, tool.name
 
 
 async def test_query_tools_take_a_bounded_window_and_limit(client: Client) -> None:
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    for name in QUERYING - {"list_thresholds", "health_check"}:
+    for name in QUERYING - {"list_thresholds", "health_check", "list_slos"}:
         window = tools[name].input_schema["properties"]["window"]
         assert window["enum"] == WINDOWS, name
     defaults = {
@@ -203,6 +203,9 @@ async def test_thresholds_have_the_design_defaults(client: Client) -> None:
         "agent_error_rate": 0.10,
         "agent_avg_time_ms": 10000,
         "tool_error_rate": 0.20,
+        "slo_fast_burn": 14.4,
+        "slo_medium_burn": 6.0,
+        "slo_slow_burn": 1.0,
     }
     assert not any(t["overridden"] for t in listed["thresholds"])
 

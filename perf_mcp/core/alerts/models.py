@@ -26,6 +26,9 @@ ThresholdName = Literal[
     "agent_error_rate",
     "agent_avg_time_ms",
     "tool_error_rate",
+    "slo_fast_burn",
+    "slo_medium_burn",
+    "slo_slow_burn",
 ]
 AlertFilter = Literal["active", "firing", "acknowledged", "resolved", "all"]
 Evaluation = Literal["this server", "another server", "not running"]

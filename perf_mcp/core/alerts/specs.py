@@ -2,8 +2,8 @@
 
 >>> get_rule("error_rate_5min").warning
 0.05
->>> format_value(0.125, "fraction"), format_value(1520, "ms")
-('12.5%', '1520 ms')
+>>> format_value(0.125, "fraction"), format_value(1520, "ms"), format_value(20, "burn")
+('12.5%', '1520 ms', '20x')
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from perf_mcp.core.models import InvalidInputError
 
 Severity = Literal["warning", "critical"]
-Scope = Literal["overall", "endpoint", "agent", "tool", "system"]
-Unit = Literal["ms", "fraction", "percent"]
+Scope = Literal["overall", "endpoint", "agent", "tool", "system", "slo"]
+Unit = Literal["ms", "fraction", "percent", "burn"]
 AlertStatus = Literal["firing", "acknowledged", "resolved"]
 SampleKind = Literal["requests", "runs", "calls", "samples"]
 EventKind = Literal["fired", "escalated", "deescalated", "repeated", "resolved", "acknowledged"]
@@ -56,6 +56,24 @@ class RuleSpec(FrozenModel):
 
 _MS_MAX = 3_600_000.0  # one hour
 _RUN_MS_MAX = 86_400_000.0  # one day: agent runs can be long
+_BURN_MAX = 10_000.0  # a 99.99% objective with every event bad burns at 10,000x
+
+
+def _slo_rule(name: str, level: float, windows: str, action: str, critical: float) -> RuleSpec:
+    """A burn-rate rule of the SRE workbook for every SLO (perf_mcp.core.alerts.slo)."""
+    return RuleSpec(
+        name=name,
+        description=f"SLO error-budget burn rate, the lower of {windows} (windows for a 30-day "
+        f"period, scaled to the SLO's); {action} above {level:g}x.",
+        unit="burn",
+        warning=level,
+        critical=critical,
+        min_value=0.1,
+        max_value=_BURN_MAX,
+        scopes=("slo",),
+        sample_kind="samples",
+    )
+
 
 RULES: Mapping[str, RuleSpec] = {
     spec.name: spec
@@ -148,6 +166,10 @@ RULES: Mapping[str, RuleSpec] = {
             scopes=("tool",),
             sample_kind="calls",
         ),
+        # Pages are critical from the start (warning = critical); the ticket is a warning.
+        _slo_rule("slo_fast_burn", 14.4, "1 h and 5 min", "pages", critical=14.4),
+        _slo_rule("slo_medium_burn", 6.0, "6 h and 30 min", "pages", critical=6.0),
+        _slo_rule("slo_slow_burn", 1.0, "3 d and 6 h", "a ticket", critical=_BURN_MAX),
     )
 }
 
@@ -189,4 +211,6 @@ def format_value(value: float | None, unit: Unit) -> str:
         return f"{value:.0f} ms" if value >= 10 else f"{value:.3g} ms"
     if unit == "fraction":
         return f"{value * 100:.3g}%"
+    if unit == "burn":
+        return f"{value:.3g}x"
     return f"{value:.1f}%"

@@ -19,12 +19,17 @@ def test_every_design_threshold_has_a_rule_with_its_default() -> None:
         "agent_error_rate": 0.10,
         "agent_avg_time_ms": 10000,
         "tool_error_rate": 0.20,
+        "slo_fast_burn": 14.4,
+        "slo_medium_burn": 6.0,
+        "slo_slow_burn": 1.0,
     }
 
 
 def test_every_rule_has_a_critical_level_above_warning_inside_its_range() -> None:
+    pages = ("slo_fast_burn", "slo_medium_burn")  # critical from the start: warning = critical
     for spec in RULES.values():
-        assert spec.min_value <= spec.warning < spec.critical <= spec.max_value, spec.name
+        assert spec.min_value <= spec.warning <= spec.critical <= spec.max_value, spec.name
+        assert (spec.warning == spec.critical) == (spec.name in pages), spec.name
 
 
 def test_latency_critical_defaults_to_twice_the_warning() -> None:
