@@ -28,11 +28,12 @@ from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from perf_mcp.core.models import RequestSample, ToolCallRecord, Window
 from perf_mcp.server.answers import answered
+from perf_mcp.server.schemas import slim_input, slim_output
 
 MAX_LIMIT = 500
 _SHOWN_CHARS = 60  # of a rejected value, in an error message
 
-WindowArg = Annotated[Window, Field(description="The last 1m, 5m, 15m, 1h, 24h or 7d.")]
+WindowArg = Window  # its enum says it all: the last 1m, 5m, 15m, 1h, 24h or 7d
 LimitArg = Annotated[
     int, Field(ge=1, le=MAX_LIMIT, description="Most rows; `truncated` says if more matched.")
 ]
@@ -87,22 +88,12 @@ def strict_tool(fn: Callable[..., Any], annotations: ToolAnnotations) -> Tool:
     )
     output = tool.fn_metadata.output_schema
     metadata = tool.fn_metadata.model_copy(
-        update={"arg_model": strict, "output_schema": untitled(output) if output else None}
+        update={"arg_model": strict, "output_schema": slim_output(output) if output else None}
     )
-    parameters = untitled(strict.model_json_schema(by_alias=True))
+    parameters = slim_input(strict.model_json_schema(by_alias=True))
     return tool.model_copy(
         update={"fn": answered(fn), "fn_metadata": metadata, "parameters": parameters}
     )
-
-
-def untitled(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` without the titles pydantic derives from names ("P95 Ms" for p95_ms): they
-    repeat the name in every tool list a client sends the model."""
-    return {
-        key: _untitled_properties(value) if key == "properties" else _untitled_any(value)
-        for key, value in schema.items()
-        if not (key == "title" and isinstance(value, str))
-    }
 
 
 def explain(error: ErrorDetails) -> str:
@@ -144,18 +135,6 @@ def _plain_error(error: ErrorDetails, takes: list[str]) -> InitErrorDetails:
         reason = explain(error)
     kind = PydanticCustomError("invalid_argument", "{reason}", {"reason": reason})
     return InitErrorDetails(type=kind, loc=loc, input=error.get("input"))
-
-
-def _untitled_any(value: Any) -> Any:
-    if isinstance(value, dict):
-        return untitled(value)
-    if isinstance(value, list):
-        return [_untitled_any(item) for item in value]
-    return value
-
-
-def _untitled_properties(properties: dict[str, Any]) -> dict[str, Any]:
-    return {name: _untitled_any(schema) for name, schema in properties.items()}
 
 
 def _shown(value: Any) -> str:
