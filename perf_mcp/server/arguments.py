@@ -12,10 +12,10 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, cast, get_args, get_origin, get_type_hints
 
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -71,7 +71,7 @@ class StrictArguments(BaseModel):
 def strict_tool(fn: Callable[..., Any], annotations: ToolAnnotations) -> Tool:
     """The tool for ``fn`` (described by its docstring, structured output) with strict
     arguments (its input schema says ``additionalProperties: false``), answering in compact
-    rounded JSON (``answers.answer``)."""
+    rounded JSON (``answers.answer``), and slim schemas (``schemas``)."""
     tool = Tool.from_function(
         fn,
         description=inspect.cleandoc(fn.__doc__ or ""),
@@ -88,12 +88,26 @@ def strict_tool(fn: Callable[..., Any], annotations: ToolAnnotations) -> Tool:
     )
     output = tool.fn_metadata.output_schema
     metadata = tool.fn_metadata.model_copy(
-        update={"arg_model": strict, "output_schema": slim_output(output) if output else None}
+        update={
+            "arg_model": strict,
+            "output_schema": slim_output(output) if output else None,
+            # An answer is dumped from the model it was built as: checking it against that
+            # model again cost every call, and would refuse a list cut to its `fields`.
+            "output_model": None,
+        }
     )
     parameters = slim_input(strict.model_json_schema(by_alias=True))
+    answering = fn if _answers_itself(fn) else answered(fn)
     return tool.model_copy(
-        update={"fn": answered(fn), "fn_metadata": metadata, "parameters": parameters}
+        update={"fn": answering, "fn_metadata": metadata, "parameters": parameters}
     )
+
+
+def _answers_itself(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` returns ``Annotated[CallToolResult, AnswerModel]`` (a list tool that
+    cuts its rows to `fields`) rather than the answer model."""
+    returns = get_type_hints(fn, include_extras=True).get("return")
+    return get_origin(returns) is Annotated and get_args(returns)[0] is CallToolResult
 
 
 def explain(error: ErrorDetails) -> str:
