@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Annotated, ParamSpec, TypeVar
 
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field, Strict
 
@@ -309,7 +308,7 @@ class QueryTools:
             by = describe_caller(_client_name(ctx))
             return await self.runtime.alert_manager.acknowledge(alert_id, until, by=by)
         except ValueError as exc:
-            raise ToolError(str(exc)) from exc
+            raise invalid(exc) from exc
         except StoreError as exc:
             raise store_unusable(exc) from exc
 

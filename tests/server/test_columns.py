@@ -37,12 +37,12 @@ async def three_of_everything(client: Client) -> None:
         {"endpoint": path, "status_code": 200, "duration_ms": 10.0, "timestamp": now - minute * 60}
         for path in ENDPOINTS
         for minute in range(6, 65)
-        for _ in range(MIN_COUNT // 5 + 1)
+        for _ in range(MIN_COUNT // 3 + 1)  # past MIN_COUNT in any 4 of those minutes
     ]
     slow = [
         {"endpoint": path, "status_code": 200, "duration_ms": 500.0, "timestamp": now - 30}
         for path in ENDPOINTS
-        for _ in range(MIN_COUNT)
+        for _ in range(MIN_COUNT + 10)
     ]
     await call_ok(client, "record_requests", {"requests": past + slow})
     for i in (1, 2, 3):
