@@ -87,7 +87,13 @@ class Settings(BaseSettings):
         "default: the allowed hosts over http.",
     )
 
-    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    toolsets: CommaList = Field(
+        default_factory=list,
+        description='MCP toolsets listed: "all" or names such as "core,record,investigate" '
+        "(perf_mcp/server/toolsets.py); default: core,record.",
+    )
+
+    @field_validator("allowed_hosts", "allowed_origins", "toolsets", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from perf_mcp import __version__
 from perf_mcp.cli import dashboard, deploys, slo
 from perf_mcp.cli.access import new_token
-from perf_mcp.cli.serve import DEFAULT_HOST, DEFAULT_PORT, serve
+from perf_mcp.cli.serve import DEFAULT_HOST, DEFAULT_PORT, TOOLSETS_HELP, serve
 from perf_mcp.cli.summary import summary
 from perf_mcp.core.models import WINDOW_SECONDS
 
@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="also sample the disk usage of this mount point (repeat for more)",
     )
+    serve_command.add_argument("--toolsets", metavar="NAMES", help=TOOLSETS_HELP)
     _add_access(serve_command)
     serve_command.add_argument(
         "--log-level",

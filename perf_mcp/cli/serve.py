@@ -38,6 +38,10 @@ TELEMETRY_ENV = (
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
 )
 CREDENTIALS_FILE = "logfire_credentials.json"
+TOOLSETS_HELP = (
+    "MCP tools listed, comma-separated: core, record, investigate, admin, resources or all "
+    "(default: core,record; PERF_MCP_TOOLSETS)"
+)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -77,7 +81,15 @@ def serve(args: argparse.Namespace) -> int:
 
     skip_idle_plugins_in_this_process()  # the SDK's and the server's models
     from perf_mcp.server import build_server
+    from perf_mcp.server.toolsets import chosen_toolsets
 
+    try:
+        chosen_toolsets(settings.toolsets)
+    except ValueError as exc:
+        print(f"perf-mcp: --toolsets (or PERF_MCP_TOOLSETS): {exc}", file=sys.stderr)
+        if sock is not None:
+            sock.close()
+        return 2
     configure_logfire()
     try:
         monitor = Monitor(args.db, settings=settings)
@@ -148,6 +160,7 @@ def _serve_settings(args: argparse.Namespace) -> Settings | None:
         "read_token_file": ("--read-token-file", args.read_token_file),
         "allowed_hosts": ("--allowed-host", args.allowed_host),
         "allowed_origins": ("--allowed-origin", args.allowed_origin),
+        "toolsets": ("--toolsets", args.toolsets),
     }
     given = {name: value for name, (_, value) in flags.items() if value is not None}
     try:

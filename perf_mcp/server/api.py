@@ -250,7 +250,7 @@ class Api:
         )
 
     async def alerts(self, p: AlertsParams, _: Request) -> AlertList:
-        return await self.tools.list_alerts(window=p.window, status=p.status, limit=p.limit)
+        return await self.tools.alert_page(p.window, p.status, p.limit)
 
     async def acknowledge(self, _: None, request: Request) -> Acknowledged:
         if self.read_only:

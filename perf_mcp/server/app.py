@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Literal
 
 from mcp.server import MCPServer
 from mcp.server.caching import CacheHint
@@ -13,7 +13,6 @@ from mcp.types import (
     NotificationParams,
     SetLevelRequestParams,
     SubscribeRequestParams,
-    ToolAnnotations,
     UnsubscribeRequestParams,
 )
 
@@ -31,28 +30,15 @@ from perf_mcp.server.query_tools import QueryTools
 from perf_mcp.server.record_tools import RecordTools
 from perf_mcp.server.runtime import Runtime
 from perf_mcp.server.slo_tools import SloTools
+from perf_mcp.server.toolsets import TOOLS, chosen_tools, toolsets_off
 from perf_mcp.server.web import web_routes
 
 INSTRUCTIONS = """\
 perf-mcp measures web endpoints, AI agents, their tools and the machine. Start with
-get_performance_summary, then drill down with get_endpoint_stats, get_agent_stats or
-get_tool_stats; explain says why something is slow now. Queries take `window` (default
-"5m"). Durations are ms, rates are fractions 0..1. Agents report with record_agent_run.
-Quote numbers with units and window; say when there was no traffic instead of guessing.
+get_performance_summary, then get_endpoint_stats, get_agent_stats or get_tool_stats. Queries
+take `window` (default "5m"); durations are ms, rates fractions 0..1. Quote numbers with units
+and window; say when there was no traffic instead of guessing.
 """
-
-READ_ONLY = ToolAnnotations(
-    read_only_hint=True, idempotent_hint=True, destructive_hint=False, open_world_hint=False
-)
-RECORDING = ToolAnnotations(
-    read_only_hint=False, idempotent_hint=False, destructive_hint=False, open_world_hint=False
-)
-SETTING = ToolAnnotations(
-    read_only_hint=False, idempotent_hint=True, destructive_hint=False, open_world_hint=False
-)
-DELETING = ToolAnnotations(
-    read_only_hint=False, idempotent_hint=True, destructive_hint=True, open_world_hint=False
-)
 
 
 def build_server(
@@ -62,6 +48,7 @@ def build_server(
     flush_interval_s: float | None = None,
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING",
     settings: Settings | None = None,
+    toolsets: str | Sequence[str] | None = None,
 ) -> MCPServer[Runtime]:
     """Build the perf-mcp MCP server.
 
@@ -70,6 +57,7 @@ def build_server(
     directory) and flush and close it on shutdown. The lifespan also runs the resource
     sampler and the alert manager; ``settings`` (default: the monitor's, else the
     environment's) sets their intervals, the webhook and the watched processes.
+    ``toolsets`` (default: the settings') chooses the tools listed (``toolsets.TOOLS``).
     """
     runtime = Runtime(monitor, db_path, flush_interval_s, settings)
     record = RecordTools(runtime)
@@ -89,39 +77,26 @@ def build_server(
         finally:
             await runtime.release()
 
-    registered: list[tuple[Callable[..., Any], ToolAnnotations]] = [
-        (record.record_agent_run, RECORDING),
-        (record.record_tool_call, RECORDING),
-        (record.record_requests, RECORDING),
-        (query.get_performance_summary, READ_ONLY),
-        (query.get_endpoint_stats, READ_ONLY),
-        (query.get_agent_stats, READ_ONLY),
-        (query.get_tool_stats, READ_ONLY),
-        (query.get_resource_usage, READ_ONLY),
-        (query.list_alerts, READ_ONLY),
-        (query.list_thresholds, READ_ONLY),
-        (HealthTool(runtime).health_check, READ_ONLY),
-        (query.set_threshold, SETTING),
-        (query.acknowledge_alert, SETTING),
-        (investigate.mark_deploy, RECORDING),
-        (investigate.compare_windows, READ_ONLY),
-        (investigate.explain, READ_ONLY),
-        (slo.set_slo, SETTING),
-        (slo.list_slos, READ_ONLY),
-        (slo.delete_slo, DELETING),
+    asked = runtime.settings.toolsets if toolsets is None else toolsets
+    providers = (record, query, investigate, slo, HealthTool(runtime))
+    chosen = chosen_tools(asked)
+    tools = [
+        strict_tool(next(getattr(p, name) for p in providers if hasattr(p, name)), hints)
+        for name, (toolset, hints) in TOOLS.items()
+        if name in chosen and toolset != "dashboard"
     ]
 
     server: MCPServer[Runtime] = MCPServer(
         name="perf-mcp",
         title="perf-mcp performance monitor",
         description="Performance numbers for web endpoints, AI agents and their tools.",
-        instructions=INSTRUCTIONS,
+        instructions=f"{INSTRUCTIONS}{toolsets_off(asked)}".strip(),
         version=__version__,
         lifespan=lifespan,
         log_level=log_level,
         subscriptions=clients.bus,
-        tools=[*(strict_tool(fn, hints) for fn, hints in registered), *dashboard.tools()],
-        extensions=[dashboard.extension()],
+        tools=[*tools, *(dashboard.tools() if "show_dashboard" in chosen else [])],
+        extensions=[dashboard.extension()] if "show_dashboard" in chosen else [],
         # The tool, resource and prompt lists never change while the server runs.
         cache_hints={
             "tools/list": CacheHint(ttl_ms=300_000, scope="public"),

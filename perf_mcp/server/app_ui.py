@@ -27,7 +27,7 @@ from mcp.server.apps import EXTENSION_ID, Apps, ResourceCsp, client_supports_app
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 from starlette.routing import Route, Router
 
@@ -36,19 +36,13 @@ from perf_mcp.server.api import PREFIX, Api
 from perf_mcp.server.arguments import WindowArg, strict_tool
 from perf_mcp.server.calls import ask
 from perf_mcp.server.runtime import Runtime
+from perf_mcp.server.toolsets import TOOLS
 
 __all__ = ["APP_URI", "EXTENSION_ID", "DashboardApp", "app_html"]
 
 APP_URI = "ui://perf-mcp/dashboard"
 APP_ONLY = ["app"]  # the host offers dashboard_api to the page, never to the model
 ASSETS = "perf_mcp.dashboard"
-LOOK = ToolAnnotations(
-    read_only_hint=True, idempotent_hint=True, destructive_hint=False, open_world_hint=False
-)
-# The page's API calls: a read, or acknowledging an alert (the write check still applies).
-PAGE_CALL = ToolAnnotations(
-    read_only_hint=False, idempotent_hint=True, destructive_hint=False, open_world_hint=False
-)
 
 
 class ApiAnswer(BaseModel):
@@ -93,8 +87,8 @@ class DashboardApp:
 
     def tools(self) -> list[Tool]:
         """Both tools, strict like every other, bound to the page by ``_meta.ui``."""
-        show = strict_tool(self.show_dashboard, LOOK)
-        api = strict_tool(self.dashboard_api, PAGE_CALL)
+        show = strict_tool(self.show_dashboard, TOOLS["show_dashboard"][1])
+        api = strict_tool(self.dashboard_api, TOOLS["dashboard_api"][1])
         return [
             show.model_copy(
                 update={

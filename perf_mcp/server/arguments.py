@@ -9,30 +9,36 @@ function that strictness; the nested records use the strict ``RequestArg`` and `
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
-from collections.abc import Callable, Sequence
-from typing import Annotated, Any, cast
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any, cast, get_args, get_origin, get_type_hints
 
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import ToolAnnotations
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidatorFunctionWrapHandler,
     model_validator,
 )
-from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
+from pydantic_core import ErrorDetails
 
 from perf_mcp.core.models import RequestSample, ToolCallRecord, Window
 from perf_mcp.server.answers import answered
+from perf_mcp.server.schemas import slim_input, slim_output
 
 MAX_LIMIT = 500
+REFUSED = "__refused__"  # the one keyword a refused call hands the tool: what was wrong
 _SHOWN_CHARS = 60  # of a rejected value, in an error message
 
-WindowArg = Annotated[Window, Field(description="The last 1m, 5m, 15m, 1h, 24h or 7d.")]
+WindowArg = Window  # its enum says it all: the last 1m, 5m, 15m, 1h, 24h or 7d
 LimitArg = Annotated[
     int, Field(ge=1, le=MAX_LIMIT, description="Most rows; `truncated` says if more matched.")
 ]
@@ -51,10 +57,40 @@ class ToolCallArg(ToolCallRecord):
     model_config = ConfigDict(strict=True)
 
 
-class StrictArguments(BaseModel):
-    """Mixed into a tool's argument model: no coercion, no unknown names, plain errors."""
+def refusal(reasons: str) -> str:
+    """How every tool says it refused its arguments: what was wrong (and what is allowed),
+    and that nothing happened."""
+    return f"invalid arguments, nothing was recorded or changed: {reasons}"
+
+
+def plain_reasons(exc: ValidationError, takes: Sequence[str] = ()) -> str:
+    """What was wrong with the values ``exc`` refused, one clause per value:
+    ``limit: must be ...; colour: unknown argument; this tool takes window, limit``."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        loc = error["loc"]
+        if error["type"] == "extra_forbidden" and len(loc) == 1:
+            reason = f"unknown argument; this tool takes {', '.join(takes) or 'no arguments'}"
+        elif error["type"] == "extra_forbidden":
+            loc, reason = loc[:-1], f"unknown field {loc[-1]!r}"
+        else:  # a check that names its field says it once: "duration_ms: must be ..."
+            reason = explain(error).removeprefix(f"{loc[-1]} " if loc else "")
+        parts.append(f"{where(loc)}: {reason}" if loc else reason)
+    return "; ".join(parts)
+
+
+class StrictArguments(ArgModelBase):
+    """Mixed into a tool's argument model: no coercion, no unknown names, plain errors.
+
+    The SDK would answer a refused argument with pydantic's own text (the model's class name,
+    error types, links) and has no public hook to word it; so the model never fails in the
+    SDK's hands: a refused call validates to an empty model that hands the tool only the
+    reasons (``model_dump_one_level``, what the SDK calls the tool with), and the tool
+    (``strict_tool``'s wrapper) raises them as its own error, worded like every other check.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True)
+    _refused: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -63,14 +99,21 @@ class StrictArguments(BaseModel):
             return handler(data)
         except ValidationError as exc:
             takes = [field.alias or name for name, field in cls.model_fields.items()]
-            errors = [_plain_error(error, takes) for error in exc.errors()]
-            raise ValidationError.from_exception_data(exc.title, errors, hide_input=True) from None
+            refused = cls.model_construct()
+            refused._refused = plain_reasons(exc, takes)
+            return refused
+
+    def model_dump_one_level(self) -> dict[str, Any]:
+        """The tool's keyword arguments; only the reasons when the call was refused."""
+        if self._refused is not None:
+            return {REFUSED: self._refused}
+        return super().model_dump_one_level()
 
 
 def strict_tool(fn: Callable[..., Any], annotations: ToolAnnotations) -> Tool:
     """The tool for ``fn`` (described by its docstring, structured output) with strict
     arguments (its input schema says ``additionalProperties: false``), answering in compact
-    rounded JSON (``answers.answer``)."""
+    rounded JSON (``answers.answer``), and slim schemas (``schemas``)."""
     tool = Tool.from_function(
         fn,
         description=inspect.cleandoc(fn.__doc__ or ""),
@@ -87,22 +130,39 @@ def strict_tool(fn: Callable[..., Any], annotations: ToolAnnotations) -> Tool:
     )
     output = tool.fn_metadata.output_schema
     metadata = tool.fn_metadata.model_copy(
-        update={"arg_model": strict, "output_schema": untitled(output) if output else None}
+        update={
+            "arg_model": strict,
+            "output_schema": slim_output(output) if output else None,
+            # An answer is dumped from the model it was built as: checking it against that
+            # model again cost every call, and would refuse a list cut to its `fields`.
+            "output_model": None,
+        }
     )
-    parameters = untitled(strict.model_json_schema(by_alias=True))
+    parameters = slim_input(strict.model_json_schema(by_alias=True))
+    answering = fn if _answers_itself(fn) else answered(fn)
     return tool.model_copy(
-        update={"fn": answered(fn), "fn_metadata": metadata, "parameters": parameters}
+        update={"fn": _refusing(answering), "fn_metadata": metadata, "parameters": parameters}
     )
 
 
-def untitled(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` without the titles pydantic derives from names ("P95 Ms" for p95_ms): they
-    repeat the name in every tool list a client sends the model."""
-    return {
-        key: _untitled_properties(value) if key == "properties" else _untitled_any(value)
-        for key, value in schema.items()
-        if not (key == "title" and isinstance(value, str))
-    }
+def _refusing(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """``fn``, raising the reasons instead when its arguments were refused."""
+
+    @functools.wraps(fn)
+    async def tool(*args: Any, **kwargs: Any) -> Any:
+        refused = kwargs.pop(REFUSED, None)
+        if refused is not None:
+            raise ToolError(refusal(refused))
+        return await fn(*args, **kwargs)
+
+    return tool
+
+
+def _answers_itself(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` returns ``Annotated[CallToolResult, AnswerModel]`` (a list tool that
+    cuts its rows to `fields`) rather than the answer model."""
+    returns = get_type_hints(fn, include_extras=True).get("return")
+    return get_origin(returns) is Annotated and get_args(returns)[0] is CallToolResult
 
 
 def explain(error: ErrorDetails) -> str:
@@ -131,31 +191,6 @@ def where(loc: Sequence[int | str]) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else part
     return text
-
-
-def _plain_error(error: ErrorDetails, takes: list[str]) -> InitErrorDetails:
-    loc = error["loc"]
-    if error["type"] == "extra_forbidden":
-        if len(loc) == 1:
-            reason = f"unknown argument; this tool takes {', '.join(takes)}"
-        else:
-            reason = f"unknown field {loc[-1]!r} in {where(loc[:-1])}"
-    else:
-        reason = explain(error)
-    kind = PydanticCustomError("invalid_argument", "{reason}", {"reason": reason})
-    return InitErrorDetails(type=kind, loc=loc, input=error.get("input"))
-
-
-def _untitled_any(value: Any) -> Any:
-    if isinstance(value, dict):
-        return untitled(value)
-    if isinstance(value, list):
-        return [_untitled_any(item) for item in value]
-    return value
-
-
-def _untitled_properties(properties: dict[str, Any]) -> dict[str, Any]:
-    return {name: _untitled_any(schema) for name, schema in properties.items()}
 
 
 def _shown(value: Any) -> str:

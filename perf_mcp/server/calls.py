@@ -12,7 +12,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ValidationError
 
 from perf_mcp.monitor import Monitor
-from perf_mcp.server.arguments import explain, where
+from perf_mcp.server.arguments import plain_reasons, refusal
 from perf_mcp.storage import StoreError
 
 P = ParamSpec("P")
@@ -22,18 +22,12 @@ Q = TypeVar("Q", bound=BaseModel)
 
 def describe_invalid(exc: ValueError) -> str:
     """What was wrong with a call, one clause per bad field."""
-    if isinstance(exc, ValidationError):
-        parts = []
-        for error in exc.errors(include_url=False):
-            at = where(error["loc"])
-            parts.append(f"{at}: {explain(error)}" if at else explain(error))
-        return "; ".join(parts)
-    return str(exc)
+    return plain_reasons(exc) if isinstance(exc, ValidationError) else str(exc)
 
 
 def invalid(exc: ValueError) -> ToolError:
     """The tool error for input the Monitor refused."""
-    return ToolError(f"invalid arguments, nothing was recorded or changed: {describe_invalid(exc)}")
+    return ToolError(refusal(describe_invalid(exc)))
 
 
 def store_unusable(exc: StoreError) -> ToolError:

@@ -15,6 +15,10 @@ from perf_mcp.server.calls import in_thread
 from perf_mcp.server.runtime import Runtime
 
 
+class ExplanationPage(Explanation):
+    total: int = Field(description="Findings in all, before `limit`.")
+
+
 class InvestigateTools:
     """mark_deploy and compare_windows over the runtime's Monitor."""
 
@@ -53,7 +57,11 @@ class InvestigateTools:
             Field(description='An endpoint ("/search" or "GET /search"), agent or tool.'),
         ] = None,
         limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Most findings.")] = 10,
-    ) -> Explanation:
+    ) -> ExplanationPage:
         """Why is it slow now: what is anomalous vs the 12 windows before, what moved with it,
         deploys in the window, and the next call to make."""
-        return await in_thread(self.runtime.monitor.explain, window, subject, limit)
+        found = await in_thread(self.runtime.monitor.explain, window, subject, MAX_LIMIT)
+        findings = found.findings  # all of them, to count; then cut like the Monitor would
+        cut = {"findings": findings[:limit], "deploys": found.deploys[:limit]}
+        counted = {"truncated": len(findings) > limit, "total": len(findings)}
+        return ExplanationPage(**{**dict(found), **cut, **counted})

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, ParamSpec, TypeVar
 
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
 from pydantic import BaseModel, Field, Strict
 
 from perf_mcp.alerting import AlertManager
@@ -21,25 +21,31 @@ from perf_mcp.core.alerts import (
     Evaluation,
     Severity,
     ThresholdChange,
+    ThresholdInfo,
     ThresholdList,
     ThresholdName,
 )
 from perf_mcp.core.models import (
     WINDOW_SECONDS,
+    AgentStats,
     AgentStatsList,
     EndpointSort,
+    EndpointStats,
     EndpointStatsList,
     PerformanceSummary,
     RunSort,
     ToolSort,
+    ToolStats,
     ToolStatsList,
+    Window,
 )
 from perf_mcp.core.validation import Name
 from perf_mcp.resources import ResourceSample, ResourceSummary, summarize
 from perf_mcp.server.answers import answer_text
-from perf_mcp.server.arguments import LimitArg, WindowArg
+from perf_mcp.server.arguments import MAX_LIMIT, LimitArg, WindowArg
 from perf_mcp.server.auth import describe_caller, require_write
 from perf_mcp.server.calls import ask, in_thread, invalid, store_unusable
+from perf_mcp.server.columns import FieldsArg, columns_of, with_columns
 from perf_mcp.server.notifications import THRESHOLDS_URI
 from perf_mcp.server.runtime import Runtime
 from perf_mcp.storage import StoreError
@@ -50,6 +56,22 @@ Q = TypeVar("Q", bound=BaseModel)
 logger = logging.getLogger(__name__)
 
 MAX_RESOURCE_SAMPLES = 1000  # a long window's samples are spread evenly down to this many
+COUNTED_ALERTS = 5000  # alerts counted for list_alerts' total
+
+EndpointFields = Annotated[FieldsArg, columns_of(EndpointStats)]
+AgentFields = Annotated[FieldsArg, columns_of(AgentStats)]
+ToolFields = Annotated[FieldsArg, columns_of(ToolStats)]
+AlertFields = Annotated[FieldsArg, columns_of(AlertRecord)]
+ThresholdFields = Annotated[FieldsArg, columns_of(ThresholdInfo)]
+
+
+class AlertPage(AlertList):
+    total: int = Field(description=f"Alerts that matched (counted up to {COUNTED_ALERTS}).")
+
+
+class ThresholdPage(ThresholdList):
+    total: int
+    truncated: bool
 
 
 class QueryTools:
@@ -82,10 +104,11 @@ class QueryTools:
         window: WindowArg = "5m",
         sort_by: Annotated[EndpointSort, Field(description="Order, largest first.")] = "p95_ms",
         limit: LimitArg = 10,
-    ) -> EndpointStatsList:
+        fields: EndpointFields = None,
+    ) -> Annotated[CallToolResult, EndpointStatsList]:
         """Which endpoints are slow or failing: per endpoint count, requests/s, 5xx rate,
         status classes, latency (ms), sizes."""
-        return await self._ask(
+        stats = await self._ask(
             self.runtime.monitor.get_endpoint_stats,
             endpoint=endpoint,
             method=method,
@@ -93,6 +116,7 @@ class QueryTools:
             sort_by=sort_by,
             limit=limit,
         )
+        return with_columns(stats, "endpoints", fields, ("endpoint", "method"))
 
     async def get_agent_stats(
         self,
@@ -100,16 +124,18 @@ class QueryTools:
         window: WindowArg = "5m",
         sort_by: Annotated[RunSort, Field(description="Order, largest first.")] = "p95_ms",
         limit: LimitArg = 20,
-    ) -> AgentStatsList:
+        fields: AgentFields = None,
+    ) -> Annotated[CallToolResult, AgentStatsList]:
         """Which agent is slow, failing or expensive: per agent runs, failures, latency (ms),
         tokens, cost, top errors, tools called; usage per model."""
-        return await self._ask(
+        stats = await self._ask(
             self.runtime.monitor.get_agent_stats,
             agent_name=agent_name,
             window=window,
             sort_by=sort_by,
             limit=limit,
         )
+        return with_columns(stats, "agents", fields, ("agent_name",))
 
     async def get_tool_stats(
         self,
@@ -117,15 +143,17 @@ class QueryTools:
         window: WindowArg = "5m",
         sort_by: Annotated[ToolSort, Field(description="Order, largest first.")] = "p95_ms",
         limit: LimitArg = 20,
-    ) -> ToolStatsList:
+        fields: ToolFields = None,
+    ) -> Annotated[CallToolResult, ToolStatsList]:
         """Which tool is slow or failing: per tool calls, error rate, latency (ms), top errors."""
-        return await self._ask(
+        stats = await self._ask(
             self.runtime.monitor.get_tool_stats,
             tool_name=tool_name,
             window=window,
             sort_by=sort_by,
             limit=limit,
         )
+        return with_columns(stats, "tools", fields, ("tool_name",))
 
     async def get_resource_usage(self, window: WindowArg = "5m") -> ResourceSummary:
         """Is the machine the bottleneck: CPU, memory, swap, disk, I/O and load, and this
@@ -161,30 +189,45 @@ class QueryTools:
             Field(description='"active" = firing or acknowledged.'),
         ] = "active",
         limit: LimitArg = 20,
-    ) -> AlertList:
+        fields: AlertFields = None,
+    ) -> Annotated[CallToolResult, AlertPage]:
         """Which thresholds are crossed: alerts newest first with value, limit and id (for
         acknowledge_alert); resolved ones when they touched the window."""
+        found = await self.alert_page(window, status, limit)
+        return with_columns(found, "alerts", fields, ("id",))
+
+    async def list_thresholds(
+        self, limit: LimitArg = 20, fields: ThresholdFields = None
+    ) -> Annotated[CallToolResult, ThresholdPage]:
+        """The alert limits: warning/critical levels (default and effective), unit, cooldown,
+        minimum samples, per-subject overrides."""
+        return with_columns(await self._threshold_page(limit), "thresholds", fields, ("name",))
+
+    async def alert_page(self, window: Window, status: AlertFilter, limit: int) -> AlertPage:
+        """list_alerts' answer, before its columns are cut (also the JSON API's)."""
         alerts = self.runtime.alert_manager
         await alerts.refresh()
         since = time.time() - WINDOW_SECONDS[window]
-        found = await in_thread(alerts.list_alerts, status, since, limit + 1)
-        return AlertList(
+        found = await in_thread(alerts.list_alerts, status, since, COUNTED_ALERTS)
+        return AlertPage(
             window=window,
             status=status,
             alerts=found[:limit],
             truncated=len(found) > limit,
+            total=len(found),
             active=alerts.active_count(),
             evaluation=_evaluation(alerts),
             interval_s=alerts.interval_s,
             last_evaluated_at=alerts.last_evaluated_at if alerts.leader else None,
         )
 
-    async def list_thresholds(self) -> ThresholdList:
-        """The alert limits: warning/critical levels (default and effective), unit, cooldown,
-        minimum samples, per-subject overrides."""
+    async def _threshold_page(self, limit: int) -> ThresholdPage:
         alerts = self.runtime.alert_manager
         await alerts.refresh()
-        return ThresholdList(thresholds=alerts.list_thresholds())
+        found = alerts.list_thresholds()
+        return ThresholdPage(
+            thresholds=found[:limit], total=len(found), truncated=len(found) > limit
+        )
 
     # ------------------------------------------------------------ changing
 
@@ -265,7 +308,7 @@ class QueryTools:
             by = describe_caller(_client_name(ctx))
             return await self.runtime.alert_manager.acknowledge(alert_id, until, by=by)
         except ValueError as exc:
-            raise ToolError(str(exc)) from exc
+            raise invalid(exc) from exc
         except StoreError as exc:
             raise store_unusable(exc) from exc
 
@@ -278,11 +321,11 @@ class QueryTools:
 
     async def alerts_resource(self) -> str:
         """Active alerts, as JSON. Subscribe to hear when they change."""
-        return answer_text(await self.list_alerts())
+        return answer_text(await self.alert_page("24h", "active", MAX_LIMIT))
 
     async def thresholds_resource(self) -> str:
         """Alert thresholds with their current values, as JSON. Subscribe to hear of changes."""
-        return answer_text(await self.list_thresholds())
+        return answer_text(await self._threshold_page(MAX_LIMIT))
 
 
 def _evaluation(alerts: AlertManager) -> Evaluation:

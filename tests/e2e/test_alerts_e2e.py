@@ -148,7 +148,7 @@ async def test_failing_endpoint_alerts_subscribers_once_and_resolves(db_path: Pa
 async def test_a_stdio_client_can_subscribe_and_acknowledge(db_path: Path) -> None:
     quiet_machine(db_path)
     inbox = Inbox()
-    params = stdio_params(db_path, *FAST)
+    params = stdio_params(db_path, *FAST, "--toolsets", "core,record,admin")
     async with legacy_subscriber(params, inbox) as client:
         await structured(client, "record_requests", {"requests": checkout(30, failing=3)})
         await inbox.next_update(timeout_s=INTERVAL_S + SLACK_S)

@@ -53,6 +53,7 @@ def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     token_file = tmp / "token"
     token_file.write_text(FULL + "\n")
     extra = ["--token-file", str(token_file), "--allowed-host", "perf.example.com"]
+    extra += ["--toolsets", "all"]
     extra += ["--allowed-origin", "https://dash.example.com"]
     with http_server(tmp / "perf.db", extra=extra, PERF_MCP_READ_TOKEN=READ) as (url, _):
         yield url
@@ -139,7 +140,8 @@ async def test_the_read_token_queries_but_cannot_write(team_server: str, mode: s
 
 
 async def test_the_full_token_does_everything_and_is_named_in_the_audit(db_path: Path) -> None:
-    with http_server(db_path, extra=["--token", FULL, "--read-token", READ]) as (url, process):
+    tokens = ["--token", FULL, "--read-token", READ, "--toolsets", "all"]
+    with http_server(db_path, extra=tokens) as (url, process):
         async with client(url, FULL) as writer:
             await structured(writer, "record_tool_call", CALL)
             stats = await structured(writer, "get_tool_stats", {"tool_name": "search"})

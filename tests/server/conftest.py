@@ -25,7 +25,7 @@ def capfire() -> CaptureLogfire:
 
 @pytest.fixture
 def server(monitor: Monitor) -> MCPServer[Runtime]:
-    return build_server(monitor)
+    return build_server(monitor, toolsets="all")
 
 
 @pytest.fixture(params=PROTOCOLS)

@@ -49,3 +49,15 @@ QUERY_TOOLS = (
     "show_dashboard",
     "list_slos",
 )
+
+# The query tools that answer with rows: (rows key, total key, the columns that name a row and
+# stay whatever `fields` asks; None: the rows are narrow and the tool takes no `fields`).
+LIST_TOOLS: dict[str, tuple[str, str, tuple[str, ...] | None]] = {
+    "get_endpoint_stats": ("endpoints", "total_endpoints", ("endpoint", "method")),
+    "get_agent_stats": ("agents", "total_agents", ("agent_name",)),
+    "get_tool_stats": ("tools", "total_tools", ("tool_name",)),
+    "list_alerts": ("alerts", "total", ("id",)),
+    "list_thresholds": ("thresholds", "total", ("name",)),
+    "compare_windows": ("changes", "total_changed", None),
+    "explain": ("findings", "total", None),
+}

@@ -89,7 +89,7 @@ async def settle(arrived: Callable[[], bool]) -> None:
 async def test_set_threshold_applies_at_once_and_the_alert_can_be_acknowledged(
     quiet: Monitor, protocol: str
 ) -> None:
-    async with Client(build_server(quiet), mode=protocol) as client:
+    async with Client(build_server(quiet, toolsets="all"), mode=protocol) as client:
         await call_ok(client, "record_requests", {"requests": requests("/slow", 30, ms=600)})
         assert (await call_ok(client, "list_alerts"))["alerts"] == []
         change = await call_ok(
@@ -132,7 +132,7 @@ async def test_set_threshold_applies_at_once_and_the_alert_can_be_acknowledged(
 async def test_a_critical_alert_makes_the_server_unhealthy_until_it_resolves(
     quiet: Monitor,
 ) -> None:
-    async with Client(build_server(quiet)) as client:
+    async with Client(build_server(quiet, toolsets="all")) as client:
         await call_ok(client, "record_requests", {"requests": requests("/pay", 30, status=503)})
         await call_ok(client, "set_threshold", {"name": "error_rate_5min", "cooldown_s": 60})
         health = await call_ok(client, "health_check")
@@ -160,7 +160,7 @@ async def test_dry_run_replays_the_stored_history_and_changes_nothing(
         {**r, "status_code": 500 if i % 5 < 2 else 200, "timestamp": bad + 6 * i}
         for i, r in enumerate(requests("/pay", 100))
     ]
-    async with Client(build_server(quiet), mode=protocol) as client:
+    async with Client(build_server(quiet, toolsets="all"), mode=protocol) as client:
         await call_ok(client, "record_requests", {"requests": batch})
         arguments = {"name": "error_rate_5min", "value": 0.6, "subject": "POST /pay"}
         change = await call_ok(client, "set_threshold", {**arguments, "dry_run": True})
@@ -174,13 +174,13 @@ async def test_dry_run_replays_the_stored_history_and_changes_nothing(
 
 async def test_thresholds_and_alerts_survive_a_restart(db_path: Path) -> None:
     quiet_machine(db_path)
-    first = build_server(db_path=db_path)
+    first = build_server(db_path=db_path, toolsets="all")
     async with Client(first) as client:
         await call_ok(client, "record_requests", {"requests": requests("/pay", 30, status=500)})
         await call_ok(client, "set_threshold", {"name": "tool_error_rate", "value": 0.5})
         listed = (await call_ok(client, "list_alerts"))["alerts"]
         [before] = [a for a in listed if a["subject"] == "POST /pay"]
-    async with Client(build_server(db_path=db_path)) as client:
+    async with Client(build_server(db_path=db_path, toolsets="all")) as client:
         listed = await call_ok(client, "list_thresholds")
         [tool] = [t for t in listed["thresholds"] if t["name"] == "tool_error_rate"]
         assert (tool["warning"], tool["overridden"]) == (0.5, True)
@@ -193,8 +193,8 @@ async def test_servers_sharing_a_store_list_the_same_alerts(db_path: Path) -> No
     inbox = Inbox()
     with Monitor(db_path) as one, Monitor(db_path) as other:
         async with (
-            Client(build_server(one)) as first,
-            legacy(build_server(other), inbox, ALERTS) as second,
+            Client(build_server(one, toolsets="all")) as first,
+            legacy(build_server(other, toolsets="all"), inbox, ALERTS) as second,
         ):
             await call_ok(first, "record_requests", {"requests": requests("/pay", 30, status=500)})
             await call_ok(first, "set_threshold", {"name": "tool_error_rate", "value": 0.5})
@@ -231,7 +231,9 @@ async def test_legacy_subscribers_hear_changes_and_alert_log_messages(quiet: Mon
     # The periodic evaluation runs once at start and then not for an hour: only set_threshold
     # evaluates while the test runs, so no evaluation can come between its records.
     server = build_server(
-        quiet, settings=quiet.settings.model_copy(update={"alert_interval_s": 3600})
+        quiet,
+        settings=quiet.settings.model_copy(update={"alert_interval_s": 3600}),
+        toolsets="all",
     )
     everything, critical_only, unsubscribed = Inbox(), Inbox(), Inbox()
     async with (
@@ -280,7 +282,7 @@ async def test_only_alerts_and_thresholds_can_be_subscribed(server: MCPServer[Ru
 
 
 async def test_2026_clients_listen_for_alerts_and_thresholds(quiet: Monitor) -> None:
-    async with Client(build_server(quiet)) as client:
+    async with Client(build_server(quiet, toolsets="all")) as client:
         assert client.protocol_version == "2026-07-28"
         async with client.listen(resource_subscriptions=[ALERTS, THRESHOLDS]) as events:
             await call_ok(client, "record_requests", {"requests": requests("/pay", 30, status=500)})
@@ -313,7 +315,7 @@ async def test_resource_usage_summarizes_the_stored_samples(monitor: Monitor) ->
         stored_sample(monitor, now - 280 + 20 * i, cpu=10.0 * (i + 1), pid=os.getpid(), rss=100)
     stored_sample(monitor, now - 50, cpu=55.0, pid=1, rss=10**12)  # another server's sample
     stored_sample(monitor, now - 3000, cpu=99.0, pid=os.getpid(), rss=100)  # outside 5m
-    async with Client(build_server(monitor)) as client:
+    async with Client(build_server(monitor, toolsets="all")) as client:
         usage = await call_ok(client, "get_resource_usage", {"window": "5m"})
     cpu = usage["stats"]["cpu_percent"]
     assert usage["samples"] == cpu["samples"] == 12  # 11 stored + one read for this answer
@@ -330,7 +332,7 @@ async def test_a_long_window_reads_samples_spread_over_it(monitor: Monitor) -> N
     now = time.time()
     for i in range(1500):
         stored_sample(monitor, now - 2 * i, cpu=1.0, pid=os.getpid(), rss=100)
-    async with Client(build_server(monitor)) as client:
+    async with Client(build_server(monitor, toolsets="all")) as client:
         usage = await call_ok(client, "get_resource_usage", {"window": "1h"})
     assert usage["spread"] is True
     assert usage["samples"] == 751  # every other one of 1501: the 1500, and one taken now
@@ -338,7 +340,7 @@ async def test_a_long_window_reads_samples_spread_over_it(monitor: Monitor) -> N
 
 
 async def test_alerts_resource_is_the_alert_list(quiet: Monitor) -> None:
-    async with Client(build_server(quiet)) as client:
+    async with Client(build_server(quiet, toolsets="all")) as client:
         await call_ok(client, "record_requests", {"requests": requests("/pay", 30, status=500)})
         await call_ok(client, "set_threshold", {"name": "tool_error_rate", "value": 0.5})
         result = await client.read_resource(ALERTS)

@@ -1,5 +1,5 @@
 """Answers as the model reads them: one compact text block with the structured content's numbers,
-rounded to what a person reads; list tools cut at `limit` and say so."""
+rounded to what a person reads (list tools' `limit` and `fields`: test_columns.py)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,6 @@ from perf_mcp.server.answers import rounded
 from tests.server.mcp_calls import QUERY_TOOLS, call_ok
 
 pytestmark = pytest.mark.anyio
-
-LISTS = {  # list tool -> (rows key, total key), each fed three subjects below
-    "get_endpoint_stats": ("endpoints", "total_endpoints"),
-    "get_agent_stats": ("agents", "total_agents"),
-    "get_tool_stats": ("tools", "total_tools"),
-}
 
 
 def test_numbers_are_rounded_to_what_a_person_reads() -> None:
@@ -89,17 +83,6 @@ async def test_answers_carry_rounded_numbers(client: Client) -> None:
     assert agent["cost_usd"] == 0.0123
     assert agent["p50_ms"] == pytest.approx(333, rel=0.01)
     assert digits(agent["p50_ms"]) <= 3
-
-
-@pytest.mark.parametrize("tool", sorted(LISTS))
-async def test_list_tools_cut_at_limit_and_say_so(client: Client, tool: str) -> None:
-    await record_three_of_each(client)
-    rows, total = LISTS[tool]
-    cut = await call_ok(client, tool, {"limit": 2})
-    assert (len(cut[rows]), cut[total], cut["truncated"]) == (2, 3, True)
-    whole = await call_ok(client, tool, {"limit": 3})
-    assert (len(whole[rows]), whole[total], whole["truncated"]) == (3, 3, False)
-    assert whole[rows][:2] == cut[rows]
 
 
 def digits(value: Any) -> int:

@@ -5,6 +5,7 @@ Nothing is recorded from a rejected call, and the server keeps serving.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -16,6 +17,10 @@ from tests.server.mcp_calls import call_error, call_ok
 pytestmark = pytest.mark.anyio
 
 GOOD = {"endpoint": "/search", "method": "GET", "status_code": 200, "duration_ms": 12.0}
+REFUSED = re.compile(
+    r"Error executing tool (\w+): invalid arguments, nothing was recorded or changed: (.+)"
+)
+PYDANTIC = ("validation error", "[type=", "pydantic", "https://", "input_value", "Input should")
 
 
 async def stored_counts(client: Client) -> tuple[int, int, int]:
@@ -73,7 +78,7 @@ async def test_bad_query_arguments_say_what_is_allowed(
         (
             "record_agent_run",
             {"agent_name": "bot", "duration_ms": 5, "input_tokens": -3},
-            "input_tokens must be an integer from 0",
+            "input_tokens: must be an integer from 0",
         ),
         (
             "record_agent_run",
@@ -184,7 +189,7 @@ MINIMAL = {
 @pytest.mark.parametrize("tool", sorted(MINIMAL))
 async def test_unknown_arguments_are_named_not_ignored(client: Client, tool: str) -> None:
     message = await call_error(client, tool, {**MINIMAL[tool], "colour": "red"})
-    assert "colour\n  unknown argument; this tool takes " in message
+    assert "colour: unknown argument; this tool takes " in message
     tools = {t.name: t for t in (await client.list_tools()).tools}
     for name in tools[tool].input_schema["properties"]:
         assert name in message.partition("this tool takes ")[2]
@@ -208,52 +213,52 @@ CALL = MINIMAL["record_tool_call"]
         (
             "record_tool_call",
             {**CALL, "duration_ms": "5"},
-            "duration_ms must be a number from 0 to 2592000000, got '5'",
+            "duration_ms: must be a number from 0 to 2592000000, got '5'",
         ),
         (
             "record_tool_call",
             {**CALL, "duration_ms": True},
             "must be a number from 0 to 2592000000, got True",
         ),
-        ("record_tool_call", {**CALL, "success": 1}, "success\n  must be true or false, got 1"),
+        ("record_tool_call", {**CALL, "success": 1}, "success: must be true or false, got 1"),
         ("record_tool_call", {**CALL, "success": "yes"}, 'must be true or false, got "yes"'),
-        ("record_tool_call", {**CALL, "timestamp": "1700000000"}, "timestamp\n  must be a JSON"),
+        ("record_tool_call", {**CALL, "timestamp": "1700000000"}, "timestamp: must be a JSON"),
         (
             "record_tool_call",
             {**CALL, "tool_name": 7},
-            "tool_name must be a non-blank string of at most 200 characters, got 7",
+            "tool_name: must be a non-blank string of at most 200 characters, got 7",
         ),
         ("record_agent_run", {**RUN, "success": "false"}, 'must be true or false, got "false"'),
         (
             "record_agent_run",
             {**RUN, "input_tokens": "10"},
-            "input_tokens must be an integer from 0 to 1099511627776, got '10'",
+            "input_tokens: must be an integer from 0 to 1099511627776, got '10'",
         ),
         (
             "record_agent_run",
             {**RUN, "input_tokens": 10.5},
             "must be an integer from 0 to 1099511627776, got 10.5",
         ),
-        ("record_agent_run", {**RUN, "cost_usd": "0.01"}, "cost_usd\n  must be a JSON number"),
+        ("record_agent_run", {**RUN, "cost_usd": "0.01"}, "cost_usd: must be a JSON number"),
         (
             "record_agent_run",
             {**RUN, "tool_calls": [{"tool_name": "t", "duration_ms": "4"}]},
-            "tool_calls.0.duration_ms\n  duration_ms must be a number from 0 to",
+            "tool_calls[0].duration_ms: must be a number from 0 to",
         ),
         (
             "record_agent_run",
             {**RUN, "tool_calls": [{"tool_name": "t", "duration_ms": 4, "success": 0}]},
-            "tool_calls.0.success\n  success must be true or false, got 0",
+            "tool_calls[0].success: must be true or false, got 0",
         ),
         (
             "record_requests",
             {"requests": [GOOD, {**GOOD, "status_code": "200"}]},
-            "requests.1.status_code\n  status_code must be an integer from 100 to 599, got '200'",
+            "requests[1].status_code: must be an integer from 100 to 599, got '200'",
         ),
         (
             "record_requests",
             {"requests": [{**GOOD, "duration_ms": False}]},
-            "requests.0.duration_ms\n  duration_ms must be a number from 0 to 2592000000, got Fals",
+            "requests[0].duration_ms: must be a number from 0 to 2592000000, got Fals",
         ),
     ],
 )
@@ -271,17 +276,17 @@ async def test_records_take_json_numbers_and_booleans_only(
         (
             "get_endpoint_stats",
             {"limit": "5"},
-            'limit\n  must be a JSON number, not the string "5"',
+            'limit: must be a JSON number, not the string "5"',
         ),
-        ("get_agent_stats", {"limit": True}, "limit\n  must be a number, not true"),
-        ("set_threshold", {"name": "tool_error_rate", "value": "0.3"}, "value\n  must be a JSON"),
+        ("get_agent_stats", {"limit": True}, "limit: must be a number, not true"),
+        ("set_threshold", {"name": "tool_error_rate", "value": "0.3"}, "value: must be a JSON"),
         (
             "set_threshold",
             {"name": "tool_error_rate", "value": 0.3, "dry_run": "true"},
-            'dry_run\n  must be true or false, got "true"',
+            'dry_run: must be true or false, got "true"',
         ),
-        ("set_threshold", {"name": "tool_error_rate", "cooldown_s": "60"}, "cooldown_s\n  must"),
-        ("acknowledge_alert", {"alert_id": "1"}, "alert_id\n  must be a JSON number"),
+        ("set_threshold", {"name": "tool_error_rate", "cooldown_s": "60"}, "cooldown_s: must"),
+        ("acknowledge_alert", {"alert_id": "1"}, "alert_id: must be a JSON number"),
     ],
 )
 async def test_queries_and_changes_take_json_numbers_and_booleans_only(
@@ -315,3 +320,39 @@ async def test_a_run_with_one_bad_nested_timestamp_records_nothing(
     agents = await call_ok(client, "get_agent_stats", {"window": "1h"})
     tools = await call_ok(client, "get_tool_stats", {"window": "1h"})
     assert (agents["agents"], tools["tools"]) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "reason"),
+    [
+        # refused by the SDK's validation of the arguments against the input schema
+        ("get_endpoint_stats", {"limit": "5"}, 'limit: must be a JSON number, not the string "5"'),
+        (
+            "get_endpoint_stats",
+            {"fields": ["p42_ms"]},
+            "fields: unknown column 'p42_ms'; allowed: ",
+        ),
+        ("list_alerts", {"colour": 1}, "colour: unknown argument; this tool takes window, status,"),
+        ("health_check", {"colour": 1}, "colour: unknown argument; this tool takes no arguments"),
+        ("record_requests", {"requests": [{**GOOD, "colour": 1}]}, "requests[0]: unknown field"),
+        # refused by perf-mcp's own checks, past the schema
+        ("record_agent_run", {"agent_name": "bot"}, "give duration_ms, or both start_time and"),
+        ("record_requests", {"requests": [{**GOOD, "duration_ms": -1}]}, "requests[0].duration_ms"),
+        ("set_threshold", {"name": "error_rate_5min", "value": 5}, "error_rate_5min warning must"),
+        ("acknowledge_alert", {"alert_id": 42}, "no active alert with id 42"),
+        ("compare_windows", {"baseline": "deploy"}, "baseline 'deploy' needs a deploy marker"),
+    ],
+)
+async def test_the_schema_and_perf_mcps_own_checks_refuse_alike(
+    client: Client, tool: str, arguments: dict[str, Any], reason: str
+) -> None:
+    message = await call_error(client, tool, arguments)
+    refused = REFUSED.fullmatch(message)
+    assert refused is not None, message
+    assert refused.group(1) == tool
+    assert refused.group(2).startswith(reason), message
+    assert not [word for word in PYDANTIC if word in message], message
+    assert "\n" not in message
+    assert await stored_counts(client) == (0, 0, 0)
+    listed = await call_ok(client, "list_thresholds")
+    assert not any(t["overridden"] for t in listed["thresholds"])

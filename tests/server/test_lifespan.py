@@ -74,7 +74,7 @@ async def test_concurrent_recording_from_many_clients_loses_nothing(
 async def test_sampler_and_alerting_run_with_the_lifespan_and_hand_over_at_the_end(
     db_path: Path,
 ) -> None:
-    server = build_server(db_path=db_path)
+    server = build_server(db_path=db_path, toolsets="core,resources")
     async with Client(server) as client:
         health = await call_ok(client, "health_check")
         components = {c["name"]: c for c in health["components"]}

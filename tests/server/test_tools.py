@@ -43,10 +43,15 @@ async def test_every_tool_has_a_description_an_output_schema_and_annotations(
         assert len(tool.description) > 40, tool.name
         assert tool.output_schema is not None, tool.name
         assert tool.annotations is not None, tool.name
-        assert tool.annotations.read_only_hint is (tool.name in QUERYING), tool.name
-        assert tool.annotations.destructive_hint is (tool.name == "delete_slo"), tool.name
-        if tool.name in QUERYING | CHANGING:
-            assert tool.annotations.idempotent_hint is True, tool.name
+        assert tool.annotations.open_world_hint is False, tool.name
+        if tool.name in QUERYING:  # then destructive and idempotent mean nothing
+            assert tool.annotations.read_only_hint is True, tool.name
+        else:
+            assert not tool.annotations.read_only_hint, tool.name
+            destructive = tool.annotations.destructive_hint is not False  # None: MCP's default
+            assert destructive is (tool.name == "delete_slo"), tool.name
+            idempotent = bool(tool.annotations.idempotent_hint)
+            assert idempotent is (tool.name in CHANGING | APP_ONLY), tool.name
 
 
 async def test_query_tools_take_a_bounded_window_and_limit(client: Client) -> None:
