@@ -33,7 +33,7 @@ pytestmark = pytest.mark.anyio
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FAST = ["--alert-interval", "1", "--sample-interval", "1"]
+FAST = ["--alert-interval", "1", "--sample-interval", "1", "--toolsets", "all"]
 SIZES = {"laptop": (1366, 768), "phone": (390, 844)}
 APP_MIME = "text/html;profile=mcp-app"
 WAIT_MS = 20_000  # the page polls every 5 s; a busy 2-core machine needs slack
@@ -302,7 +302,7 @@ async def test_the_mcp_app_shows_the_live_dashboard_in_a_host(
     browser: Browser, db_path: Path
 ) -> None:
     renders_apps = advertise("io.modelcontextprotocol/ui", {"mimeTypes": [APP_MIME]})
-    with http_server(db_path) as (mcp_url, _):
+    with http_server(db_path, extra=["--toolsets", "all"]) as (mcp_url, _):
         async with Client(mcp_url, extensions=[renders_apps]) as client:
             await structured(client, "record_requests", {"requests": KNOWN})
             tools = {t.name: t for t in (await client.list_tools()).tools}

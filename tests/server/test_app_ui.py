@@ -133,7 +133,8 @@ async def test_over_http_the_read_token_may_look_through_the_app_but_not_acknowl
     tmp_path: Path,
 ) -> None:
     full, read = "app-full-token-0123456789abcdef", "app-read-token-0123456789abcdef"
-    with http_server(tmp_path / "perf.db", extra=["--token", full, "--read-token", read]) as (
+    tokens = ["--token", full, "--read-token", read, "--toolsets", "dashboard"]
+    with http_server(tmp_path / "perf.db", extra=tokens) as (
         url,
         _,
     ):

@@ -72,7 +72,7 @@ def test_serve_refuses_an_unknown_toolset_and_names_the_allowed_ones(tmp_path: P
     done = run_cli("serve", "--db", str(tmp_path / "perf.db"), "--toolsets", "core,nope")
     assert done.returncode == 2
     assert "--toolsets (or PERF_MCP_TOOLSETS): unknown toolset 'nope'" in done.stderr
-    assert "allowed: core, record, investigate, admin, resources, all" in done.stderr
+    assert "allowed: core, record, investigate, admin, resources, slo, dashboard, all" in done.stderr
     assert done.stdout == ""
 
 
