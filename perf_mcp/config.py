@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     toolsets: CommaList = Field(
         default_factory=list,
         description='MCP toolsets listed: "all" or names such as "core,record,investigate" '
-        "(perf_mcp/server/toolsets.py); default: core,record.",
+        "(perf_mcp/toolsets.py); default: core,record.",
     )
 
     @field_validator("allowed_hosts", "allowed_origins", "toolsets", mode="before")

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from perf_mcp import __version__
+from perf_mcp import __version__, toolsets
 from perf_mcp.cli.access import AccessError, bind_refusal, tokens_of
 
 if TYPE_CHECKING:
@@ -39,8 +39,8 @@ TELEMETRY_ENV = (
 )
 CREDENTIALS_FILE = "logfire_credentials.json"
 TOOLSETS_HELP = (
-    "MCP tools listed, comma-separated: core, record, investigate, admin, resources or all "
-    "(default: core,record; PERF_MCP_TOOLSETS)"
+    f"MCP tools listed, comma-separated: {', '.join(toolsets.TOOLSETS)} or all "
+    f"(default: {','.join(toolsets.DEFAULT)}; PERF_MCP_TOOLSETS)"
 )
 
 
@@ -81,10 +81,9 @@ def serve(args: argparse.Namespace) -> int:
 
     skip_idle_plugins_in_this_process()  # the SDK's and the server's models
     from perf_mcp.server import build_server
-    from perf_mcp.server.toolsets import chosen_toolsets
 
     try:
-        chosen_toolsets(settings.toolsets)
+        toolsets.chosen_toolsets(settings.toolsets)
     except ValueError as exc:
         print(f"perf-mcp: --toolsets (or PERF_MCP_TOOLSETS): {exc}", file=sys.stderr)
         if sock is not None:

@@ -30,8 +30,8 @@ from perf_mcp.server.query_tools import QueryTools
 from perf_mcp.server.record_tools import RecordTools
 from perf_mcp.server.runtime import Runtime
 from perf_mcp.server.slo_tools import SloTools
-from perf_mcp.server.toolsets import TOOLS, chosen_tools, toolsets_off
 from perf_mcp.server.web import web_routes
+from perf_mcp.toolsets import TOOLS, chosen_tools, hints, toolsets_off
 
 INSTRUCTIONS = """\
 perf-mcp measures web endpoints, AI agents, their tools and the machine. Start with
@@ -81,8 +81,8 @@ def build_server(
     providers = (record, query, investigate, slo, HealthTool(runtime))
     chosen = chosen_tools(asked)
     tools = [
-        strict_tool(next(getattr(p, name) for p in providers if hasattr(p, name)), hints)
-        for name, (toolset, hints) in TOOLS.items()
+        strict_tool(next(getattr(p, name) for p in providers if hasattr(p, name)), hints(name))
+        for name, (toolset, _) in TOOLS.items()
         if name in chosen and toolset != "dashboard"
     ]
 

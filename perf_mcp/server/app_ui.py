@@ -36,7 +36,7 @@ from perf_mcp.server.api import PREFIX, Api
 from perf_mcp.server.arguments import WindowArg, strict_tool
 from perf_mcp.server.calls import ask
 from perf_mcp.server.runtime import Runtime
-from perf_mcp.server.toolsets import TOOLS
+from perf_mcp.toolsets import hints
 
 __all__ = ["APP_URI", "EXTENSION_ID", "DashboardApp", "app_html"]
 
@@ -87,8 +87,8 @@ class DashboardApp:
 
     def tools(self) -> list[Tool]:
         """Both tools, strict like every other, bound to the page by ``_meta.ui``."""
-        show = strict_tool(self.show_dashboard, TOOLS["show_dashboard"][1])
-        api = strict_tool(self.dashboard_api, TOOLS["dashboard_api"][1])
+        show = strict_tool(self.show_dashboard, hints("show_dashboard"))
+        api = strict_tool(self.dashboard_api, hints("dashboard_api"))
         return [
             show.model_copy(
                 update={

@@ -19,8 +19,7 @@ import tiktoken
 from mcp import Client
 from mcp.types import CallToolResult, Tool
 
-from perf_mcp import Monitor
-from perf_mcp.server import toolsets
+from perf_mcp import Monitor, toolsets
 from tests.e2e.mcp_process import stdio_params
 from tests.server.mcp_calls import QUERY_TOOLS
 

@@ -11,7 +11,7 @@ from perf_mcp import Monitor
 from perf_mcp.cli import build_parser
 from perf_mcp.config import Settings
 from perf_mcp.server import build_server
-from perf_mcp.server.toolsets import DEFAULT, TOOLS, TOOLSETS, chosen_tools
+from perf_mcp.toolsets import DEFAULT, TOOLS, TOOLSETS, chosen_tools
 from tests.e2e.mcp_process import run_cli
 from tests.server.mcp_calls import call_ok
 
@@ -72,7 +72,9 @@ def test_serve_refuses_an_unknown_toolset_and_names_the_allowed_ones(tmp_path: P
     done = run_cli("serve", "--db", str(tmp_path / "perf.db"), "--toolsets", "core,nope")
     assert done.returncode == 2
     assert "--toolsets (or PERF_MCP_TOOLSETS): unknown toolset 'nope'" in done.stderr
-    assert "allowed: core, record, investigate, admin, resources, slo, dashboard, all" in done.stderr
+    assert (
+        "allowed: core, record, investigate, admin, resources, slo, dashboard, all" in done.stderr
+    )
     assert done.stdout == ""
 
 

@@ -17,15 +17,23 @@ ValueError: unknown toolset 'nope'; allowed: core, record, investigate, admin, r
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from mcp.types import ToolAnnotations
+if TYPE_CHECKING:
+    from mcp.types import ToolAnnotations
 
-# Hints that differ from the MCP defaults (not read-only, destructive, not idempotent, open
-# world); a read-only tool's destructive and idempotent hints mean nothing, so they are left out.
-READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
-RECORDING = ToolAnnotations(destructive_hint=False, open_world_hint=False)
-SETTING = ToolAnnotations(destructive_hint=False, idempotent_hint=True, open_world_hint=False)
-DELETING = ToolAnnotations(idempotent_hint=True, open_world_hint=False)
+# The hints of each kind of tool that differ from the MCP defaults (not read-only,
+# destructive, not idempotent, open world); a read-only tool's destructive and idempotent
+# hints mean nothing, so they are left out. Plain data: the command line reads this module
+# without importing the MCP SDK.
+READ_ONLY: dict[str, Any] = {"read_only_hint": True, "open_world_hint": False}
+RECORDING: dict[str, Any] = {"destructive_hint": False, "open_world_hint": False}
+SETTING: dict[str, Any] = {
+    "destructive_hint": False,
+    "idempotent_hint": True,
+    "open_world_hint": False,
+}
+DELETING: dict[str, Any] = {"idempotent_hint": True, "open_world_hint": False}
 
 # What each toolset is for, as the instructions tell a model whose server has it off.
 TOOLSETS = {
@@ -41,7 +49,7 @@ DEFAULT = ("core", "record")
 ALL = "all"
 
 # tool name: (toolset, hints). The order is the order a client lists them in.
-TOOLS: dict[str, tuple[str, ToolAnnotations]] = {
+TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
     "get_performance_summary": ("core", READ_ONLY),
     "get_endpoint_stats": ("core", READ_ONLY),
     "get_agent_stats": ("core", READ_ONLY),
@@ -95,3 +103,10 @@ def toolsets_off(names: str | Iterable[str]) -> str:
         return ""
     how = "--toolsets all or PERF_MCP_TOOLSETS=all"
     return f"Off here: {'; '.join(off)}. The user turns them on with {how}."
+
+
+def hints(tool: str) -> ToolAnnotations:
+    """The MCP annotations of ``tool``, from its row in ``TOOLS``."""
+    from mcp.types import ToolAnnotations
+
+    return ToolAnnotations(**TOOLS[tool][1])
