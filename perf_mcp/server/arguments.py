@@ -134,7 +134,8 @@ def where(loc: Sequence[int | str]) -> str:
 
 
 def _plain_error(error: ErrorDetails, takes: list[str]) -> InitErrorDetails:
-    loc = error["loc"]
+    # An unknown argument's name is the caller's text, of any length: quote it short.
+    loc = tuple(_shorter(part) if isinstance(part, str) else part for part in error["loc"])
     if error["type"] == "extra_forbidden":
         if len(loc) == 1:
             reason = f"unknown argument; this tool takes {', '.join(takes)}"
@@ -163,4 +164,8 @@ def _shown(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
         text = repr(value)
+    return _shorter(text)
+
+
+def _shorter(text: str) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import RequestBodyLimitMiddleware, TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
@@ -25,6 +25,8 @@ from perf_mcp.server.web import HostGuard
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 OTLP_TRACES = "/v1/traces"
+# No route reads more (413 past it); /mcp and OTLP stop at 4 MiB with their own messages.
+MAX_BODY_BYTES = 8 << 20
 
 
 def http_app(
@@ -40,7 +42,7 @@ def http_app(
     behind the tokens and the Host/Origin checks."""
     security = transport_security(host, port, allowed_hosts, allowed_origins)
     app = server.streamable_http_app(host=host, transport_security=security)
-    return BearerAuth(HostGuard(app, security), tokens)
+    return BearerAuth(RequestBodyLimitMiddleware(HostGuard(app, security), MAX_BODY_BYTES), tokens)
 
 
 def transport_security(

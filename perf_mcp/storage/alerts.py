@@ -11,6 +11,7 @@ from perf_mcp.storage.base import StoreBase
 
 ALERT_EVENTS_KEPT = 10_000
 RESOLVED_ALERTS_KEPT_S = 90 * 86400
+MAX_SQLITE_INTEGER = (1 << 63) - 1
 _ALERT_COLUMNS = (
     "id, rule, subject, severity, state, value, limit_value, unit, message, started_at, "
     "updated_at, resolved_at, acknowledged_at, acknowledged_until"
@@ -93,6 +94,8 @@ class AlertTables(StoreBase):
         return [_alert_record(row) for row in rows]
 
     def get_alert(self, alert_id: int) -> AlertRecord | None:
+        if not 0 < alert_id <= MAX_SQLITE_INTEGER:  # no such row, and SQLite could not say so
+            return None
         with self._lock:
             row = self._conn.execute(
                 f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)

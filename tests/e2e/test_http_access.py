@@ -125,6 +125,7 @@ async def test_the_read_token_queries_but_cannot_write(team_server: str, mode: s
         record = await refusal(reader, "record_tool_call", {**CALL, "tool_name": "readonly"})
         change = await refusal(reader, "set_threshold", {"name": "tool_error_rate", "value": 0.5})
         ack = await refusal(reader, "acknowledge_alert", {"alert_id": 1})
+        deploy = await refusal(reader, "mark_deploy", {"version": "v-by-a-reader"})
         dry = await structured(
             reader, "set_threshold", {"name": "tool_error_rate", "value": 0.5, "dry_run": True}
         )
@@ -134,6 +135,7 @@ async def test_the_read_token_queries_but_cannot_write(team_server: str, mode: s
         assert "read token may only query" in refused
         assert "--token" in refused
     assert "forbidden: acknowledge_alert" in ack
+    assert "forbidden: mark_deploy" in deploy
     assert dry["dry_run"] is True
     assert before["tools"] == after["tools"] == []
 
