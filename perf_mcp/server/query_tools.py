@@ -23,6 +23,7 @@ from perf_mcp.core.alerts import (
     ThresholdChange,
     ThresholdList,
     ThresholdName,
+    format_value,
 )
 from perf_mcp.core.models import (
     WINDOW_SECONDS,
@@ -40,6 +41,7 @@ from perf_mcp.server.answers import answer_text
 from perf_mcp.server.arguments import LimitArg, WindowArg
 from perf_mcp.server.auth import describe_caller, require_write
 from perf_mcp.server.calls import ask, in_thread, invalid, store_unusable
+from perf_mcp.server.confirm import confirmation_refused
 from perf_mcp.server.notifications import THRESHOLDS_URI
 from perf_mcp.server.runtime import Runtime
 from perf_mcp.storage import StoreError
@@ -223,7 +225,10 @@ class QueryTools:
         if not dry_run:
             require_write("set_threshold")
         alerts = self.runtime.alert_manager
+        by = describe_caller(_client_name(ctx))
         try:
+            if not dry_run:
+                await self._confirm(ctx, name, value, severity, subject, cooldown_s)
             change = await alerts.set_threshold(
                 name,
                 value,
@@ -231,6 +236,7 @@ class QueryTools:
                 subject=subject,
                 cooldown_s=cooldown_s,
                 dry_run=dry_run,
+                by=by,
             )
         except ValueError as exc:
             raise invalid(exc) from exc
@@ -240,11 +246,36 @@ class QueryTools:
             o = change.override
             logger.warning(  # the audit trail: who changed which level (shown at the default level)
                 "threshold %s for %s set to warning=%s critical=%s cooldown_s=%s by %s",
-                o.rule, o.subject or "every subject", o.warning, o.critical, o.cooldown_s,
-                describe_caller(_client_name(ctx)),
+                o.rule, o.subject or "every subject", o.warning, o.critical, o.cooldown_s, by,
             )  # fmt: skip
             await self.runtime.clients.resource_updated(THRESHOLDS_URI)
         return change
+
+    async def _confirm(
+        self,
+        ctx: Context | None,
+        name: str,
+        value: float | None,
+        severity: Severity,
+        subject: str | None,
+        cooldown_s: float | None,
+    ) -> None:
+        """Ask the client's user to confirm the change, where the policy and client allow."""
+        now = self.runtime.alert_manager.threshold(name, subject)  # checks name and subject
+        changes = []
+        if value is not None:
+            level = f"{format_value(now.level(severity), now.unit)}"
+            changes.append(f"{severity} from {level} to {format_value(value, now.unit)}")
+        if cooldown_s is not None:
+            changes.append(f"cooldown from {now.cooldown_s:g} s to {cooldown_s:g} s")
+        if not changes:
+            return  # nothing to change: set_threshold says so
+        whom = f"for {subject[:80]!r}" if subject else "for every subject"
+        question = f"perf-mcp: change {name} {whom}: {' and '.join(changes)}?"
+        policy = self.runtime.settings.confirm_thresholds
+        refused = await confirmation_refused(ctx, policy, question)
+        if refused is not None:
+            raise ToolError(refused)
 
     async def acknowledge_alert(
         self,

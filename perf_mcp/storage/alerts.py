@@ -26,22 +26,25 @@ class AlertTables(StoreBase):
     def load_overrides(self) -> list[ThresholdOverride]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT rule, subject, warning, critical, cooldown_s, updated_at "
+                "SELECT rule, subject, warning, critical, cooldown_s, updated_at, changed_by "
                 "FROM threshold_overrides"
             ).fetchall()
         return [
             ThresholdOverride(
-                rule=r, subject=s or None, warning=w, critical=c, cooldown_s=cd, updated_at=u
+                rule=r, subject=s or None, warning=w, critical=c, cooldown_s=cd, updated_at=u,
+                changed_by=by,
             )
-            for r, s, w, c, cd, u in rows
-        ]
+            for r, s, w, c, cd, u, by in rows
+        ]  # fmt: skip
 
     def save_override(self, override: ThresholdOverride) -> None:
         o = override
         with self._writing():
             self._conn.execute(
-                "INSERT OR REPLACE INTO threshold_overrides VALUES (?, ?, ?, ?, ?, ?)",
-                (o.rule, o.subject or "", o.warning, o.critical, o.cooldown_s, o.updated_at),
+                "INSERT OR REPLACE INTO threshold_overrides (rule, subject, warning, critical, "
+                "cooldown_s, updated_at, changed_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (o.rule, o.subject or "", o.warning, o.critical, o.cooldown_s, o.updated_at)
+                + (o.changed_by,),
             )
 
     def delete_override(self, rule: str, subject: str | None) -> bool:

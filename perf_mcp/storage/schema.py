@@ -11,7 +11,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 APPLICATION_ID = 0x70657266  # "perf": marks a SQLite file as a perf-mcp store
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 MMAP_BYTES = 1 << 30  # address space, not memory: pages stay in the OS cache
 
 _SCHEMA_V1 = """
@@ -133,8 +133,14 @@ CREATE TABLE deploy_markers (
 );
 CREATE INDEX deploy_markers_by_ts ON deploy_markers (ts);
 """
+# Who set a threshold: the token and the client's own name (older overrides: unknown).
+_SCHEMA_V6 = """
+ALTER TABLE threshold_overrides ADD COLUMN changed_by TEXT;
+"""
 # MIGRATIONS[i] takes the schema from version i to i + 1.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5)
+MIGRATIONS: tuple[str, ...] = (
+    _SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5, _SCHEMA_V6
+)  # fmt: skip
 
 
 class StoreError(RuntimeError):
