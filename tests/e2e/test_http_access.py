@@ -63,10 +63,14 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def client(url: str, token: str, mode: str = "legacy") -> AsyncIterator[Client]:
-    """The SDK's client over HTTP, sending the token and the name "team-bot"."""
+async def client(
+    url: str, token: str, mode: str = "legacy", host: str | None = None
+) -> AsyncIterator[Client]:
+    """The SDK's client over HTTP, sending the token, the name "team-bot" and, when given, a
+    Host header other than the URL's (a public name in front of a proxy)."""
+    headers = bearer(token) | ({"Host": host} if host else {})
     async with (
-        httpx2.AsyncClient(headers=bearer(token), timeout=30) as http,
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
         Client(
             streamable_http_client(url, http_client=http),
             mode=mode,  # type: ignore[arg-type]
