@@ -35,7 +35,7 @@ async def confirmation_refused(
         return (
             "not changed: this server needs a person to confirm each threshold change "
             "(PERF_MCP_CONFIRM_THRESHOLDS=require) and this client cannot ask one (it did not "
-            "declare form elicitation); change it from a client that can, or with the CLI"
+            "declare form elicitation); change it from a client that can ask its user"
         )
     try:
         answer = await ctx.elicit(question, Confirmation)
