@@ -9,8 +9,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, ParamSpec, TypeVar
 
+from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.resolve import Resolve
 from pydantic import BaseModel, Field, Strict
 
 from perf_mcp.alerting import AlertManager
@@ -23,7 +25,6 @@ from perf_mcp.core.alerts import (
     ThresholdChange,
     ThresholdList,
     ThresholdName,
-    format_value,
 )
 from perf_mcp.core.models import (
     WINDOW_SECONDS,
@@ -41,7 +42,7 @@ from perf_mcp.server.answers import answer_text
 from perf_mcp.server.arguments import LimitArg, WindowArg
 from perf_mcp.server.auth import describe_caller, require_write
 from perf_mcp.server.calls import ask, in_thread, invalid, store_unusable
-from perf_mcp.server.confirm import confirmation_refused
+from perf_mcp.server.confirm import Confirmation, confirm_change, refusal
 from perf_mcp.server.notifications import THRESHOLDS_URI
 from perf_mcp.server.runtime import Runtime
 from perf_mcp.storage import StoreError
@@ -51,6 +52,7 @@ Q = TypeVar("Q", bound=BaseModel)
 
 logger = logging.getLogger(__name__)
 
+ACCEPTED = AcceptedElicitation(data=Confirmation())  # called from Python: no one to ask
 MAX_RESOURCE_SAMPLES = 1000  # a long window's samples are spread evenly down to this many
 
 
@@ -219,16 +221,22 @@ class QueryTools:
             Field(description="Change nothing; replay the last 24 h at the new level."),
         ] = False,
         ctx: Context | None = None,
+        # Not an argument: the SDK fills it before the call with the person's answer
+        # (server/confirm.py asks when the policy and the client allow).
+        confirmation: Annotated[
+            ElicitationResult[Confirmation], Resolve(confirm_change)
+        ] = ACCEPTED,
     ) -> ThresholdChange:
         """Change an alert level or cooldown, for all or one subject; stored at once. Try
         dry_run=true first: it counts the alerts the new level would have raised."""
         if not dry_run:
             require_write("set_threshold")
         alerts = self.runtime.alert_manager
+        refused = refusal(confirmation)
+        if refused is not None:
+            raise ToolError(refused)
         by = describe_caller(_client_name(ctx))
         try:
-            if not dry_run:
-                await self._confirm(ctx, name, value, severity, subject, cooldown_s)
             change = await alerts.set_threshold(
                 name,
                 value,
@@ -250,32 +258,6 @@ class QueryTools:
             )  # fmt: skip
             await self.runtime.clients.resource_updated(THRESHOLDS_URI)
         return change
-
-    async def _confirm(
-        self,
-        ctx: Context | None,
-        name: str,
-        value: float | None,
-        severity: Severity,
-        subject: str | None,
-        cooldown_s: float | None,
-    ) -> None:
-        """Ask the client's user to confirm the change, where the policy and client allow."""
-        now = self.runtime.alert_manager.threshold(name, subject)  # checks name and subject
-        changes = []
-        if value is not None:
-            level = f"{format_value(now.level(severity), now.unit)}"
-            changes.append(f"{severity} from {level} to {format_value(value, now.unit)}")
-        if cooldown_s is not None:
-            changes.append(f"cooldown from {now.cooldown_s:g} s to {cooldown_s:g} s")
-        if not changes:
-            return  # nothing to change: set_threshold says so
-        whom = f"for {subject[:80]!r}" if subject else "for every subject"
-        question = f"perf-mcp: change {name} {whom}: {' and '.join(changes)}?"
-        policy = self.runtime.settings.confirm_thresholds
-        refused = await confirmation_refused(ctx, policy, question)
-        if refused is not None:
-            raise ToolError(refused)
 
     async def acknowledge_alert(
         self,

@@ -44,12 +44,15 @@ class Person:
 
 
 @asynccontextmanager
-async def client(url: str, person: Person | None, name: str = "ops-bot") -> AsyncIterator[Client]:
+async def client(
+    url: str, person: Person | None, name: str = "ops-bot", mode: str = "legacy"
+) -> AsyncIterator[Client]:
+    """Legacy mode: the server asks mid-call; "auto" (2026-07-28): through input_required."""
     async with (
         httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as http,
         Client(
             streamable_http_client(url, http_client=http),
-            mode="legacy",
+            mode=mode,  # type: ignore[arg-type]
             client_info=Implementation(name=name, version="1.0"),
             elicitation_callback=person,
         ) as connected,
@@ -61,15 +64,16 @@ def row(thresholds: dict[str, Any], name: str) -> dict[str, Any]:
     return next(t for t in thresholds["thresholds"] if t["name"] == name)
 
 
-async def test_a_client_that_can_ask_gets_its_person_to_confirm(db_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_client_that_can_ask_gets_its_person_to_confirm(db_path: Path, mode: str) -> None:
     yes, no, unticked = Person("accept"), Person("decline"), Person("accept", confirm=False)
     with http_server(db_path, extra=["--token", TOKEN]) as (url, _):
-        async with client(url, no) as declined:
+        async with client(url, no, mode=mode) as declined:
             refused = await call_error(declined, "set_threshold", CHANGE)
             after_no = await call_ok(declined, "list_thresholds")
-        async with client(url, unticked) as half:
+        async with client(url, unticked, mode=mode) as half:
             untick = await call_error(half, "set_threshold", CHANGE)
-        async with client(url, yes) as accepted:
+        async with client(url, yes, mode=mode) as accepted:
             dry = await call_ok(accepted, "set_threshold", {**CHANGE, "dry_run": True})
             changed = await call_ok(accepted, "set_threshold", CHANGE)
             after_yes = await call_ok(accepted, "list_thresholds")
