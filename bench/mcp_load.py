@@ -14,6 +14,7 @@ PERF_MCP_BENCH_PROFILE=DIR runs perf-mcp under cProfile (bench/perf_mcp_echo.py)
 DIR/load.prof when it stops.
 
 Targets: perf-mcp >= 0.8x the minimal server's calls/s, perf-mcp's p99 under 50 ms.
+bench/team_load.py runs the same rounds with a token, agent runs and an app's middleware.
 
     python bench/mcp_load.py [--requests 1000000] [--rounds 7] [--calls 150] [--seconds 30]
     python bench/mcp_load.py --quick    # CI: 100k requests, 3 rounds of 80 calls a client
@@ -27,13 +28,16 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
+import httpx2
 import psutil
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from mcp_latency import (
     HERE,
     PROFILE_ENV,
@@ -108,23 +112,44 @@ def record_or_summarize(batch: int) -> Call:
     return call
 
 
+@asynccontextmanager
+async def session(url: str, token: str | None = None) -> AsyncIterator[Client]:
+    """An MCP session over HTTP, sending ``token`` as the bearer token when given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        yield client
+
+
+@dataclass(frozen=True)
+class Round:
+    """How each round runs: sessions at once, calls each at most, seconds at most."""
+
+    calls: int
+    seconds: float
+    clients: int = CLIENTS
+    token: str | None = None
+
+
 async def one_round(
-    url: str, server: psutil.Process, call: Call, calls: int, seconds: float, totals: Totals
+    url: str, server: psutil.Process, call: Call, plan: Round, totals: Totals
 ) -> str:
-    """CLIENTS sessions calling at once after a warm-up; one line about the round."""
+    """``plan.clients`` sessions calling at once after a warm-up; one line about the round."""
     ready, go = anyio.Event(), anyio.Event()
-    waiting = [CLIENTS]
+    waiting = [plan.clients]
     done = [0]
 
     async def client_task(index: int) -> None:
-        async with Client(url) as client:
+        async with session(url, plan.token) as client:
             for i in range(WARM_UP):
                 totals.add(index, *await call(client, index, -1 - i), None)
             waiting[0] -= 1
             if not waiting[0]:
                 ready.set()
             await go.wait()
-            for i in range(calls):
+            for i in range(plan.calls):
                 if time.perf_counter() > deadline:
                     break
                 started = time.perf_counter()
@@ -135,12 +160,12 @@ async def one_round(
     deadline = float("inf")
     latencies_before = len(totals.every_latency())
     async with anyio.create_task_group() as tasks:
-        for index in range(CLIENTS):
+        for index in range(plan.clients):
             tasks.start_soon(client_task, index)
         await ready.wait()
         cpu_before, client_before = cpu_seconds(server), cpu_seconds(CLIENT)
         started = time.perf_counter()
-        deadline = started + seconds
+        deadline = started + plan.seconds
         go.set()
     elapsed = time.perf_counter() - started
     cpu_ms = (cpu_seconds(server) - cpu_before) * 1000 / done[0]
@@ -178,6 +203,58 @@ async def counted(url: str, clients: int) -> dict[int, int]:
     return found
 
 
+Server = tuple[str, int, Call]  # its MCP URL, its pid, what a client calls
+
+
+def run_rounds(servers: dict[str, Server], plan: Round, rounds: int) -> dict[str, Totals]:
+    """``rounds`` rounds, each server in turn (the order alternating); a line for each."""
+    totals = {name: Totals() for name in servers}
+    print(f"\n{plan.clients} clients, up to {plan.calls} calls each or {plan.seconds:g} s a round")
+    print(
+        f"{'server':<18} {'round':>5} {'calls':>6} {'seconds':>8} {'calls/s':>8} "
+        f"{'cpu ms':>8} {'client':>8} {'p50 ms':>7} {'p99 ms':>7}"
+    )
+    for round_number in range(1, rounds + 1):
+        order = list(servers) if round_number % 2 else list(reversed(servers))
+        for name in order:
+            url, pid, call = servers[name]
+            line = anyio.run(one_round, url, psutil.Process(pid), call, plan, totals[name])
+            print(f"{name:<18} {round_number:>5} {line}")
+    return totals
+
+
+def compare(totals: dict[str, Totals], clients: int = CLIENTS) -> bool:
+    """Print each server's figures and perf-mcp's against the minimal one; True when the
+    calls/s ratio and the p99 meet their targets."""
+    print(
+        "\n(cpu ms: the server's CPU time per call, steadier than calls/s on a busy machine; "
+        f"client: this process's, all {clients} sessions)"
+    )
+    for name, total in totals.items():
+        p50, p99 = percentiles(total.every_latency())
+        print(
+            f"{name:<18} median {statistics.median(total.rates):>6.0f} calls/s, "
+            f"{statistics.median(total.cpu_ms):.2f} ms CPU a call, "
+            f"p50 {p50:.2f} ms, p99 {p99:.2f} ms over {len(total.every_latency())} calls"
+        )
+        for tool, samples in total.latencies.items() if len(total.latencies) > 1 else ():
+            p50, p99 = percentiles(samples)
+            print(f"{'':<18}   {tool}: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    perf, peer = totals[PERF_MCP], totals[MINIMAL]
+    # Each round runs both servers back to back, under the same load from the rest of the
+    # machine: the median of the rounds' ratios is steadier than the ratio of the medians.
+    ratio = statistics.median(p / m for p, m in zip(perf.rates, peer.rates, strict=True))
+    cpu_ratio = statistics.median(peer.cpu_ms) / statistics.median(perf.cpu_ms)
+    p99 = percentiles(perf.every_latency())[1]
+    print(
+        f"\nperf-mcp / minimal calls/s, median of the rounds: {ratio:.2f}x "
+        f"(target >= {TARGET_RATIO}x); "
+        f"by CPU per call: {cpu_ratio:.2f}x"
+    )
+    print(f"perf-mcp p99: {p99:.1f} ms (target < {TARGET_P99_MS:g} ms)")
+    return ratio >= TARGET_RATIO and p99 < TARGET_P99_MS
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1_000_000)
@@ -199,7 +276,6 @@ def main() -> None:
         if os.environ.get(PROFILE_ENV):  # the same CLI, run under cProfile
             perf_mcp = perf_mcp_serve(db)
         minimal = [sys.executable, str(HERE / "startup_minimal.py"), "--port", str(minimal_port)]
-        totals = {PERF_MCP: Totals(), MINIMAL: Totals()}
         with (
             http_server([*perf_mcp, *flags], perf_port, profile_env("load")) as perf_server,
             http_server(minimal, minimal_port) as minimal_server,
@@ -208,62 +284,17 @@ def main() -> None:
                 MINIMAL: (*minimal_server, echo_call),
                 PERF_MCP: (*perf_server, record_or_summarize(args.batch)),
             }
-            print(
-                f"\n{CLIENTS} clients, up to {args.calls} calls each or {args.seconds:g} s a round"
-            )
-            print(
-                f"{'server':<18} {'round':>5} {'calls':>6} {'seconds':>8} {'calls/s':>8} "
-                f"{'cpu ms':>8} {'client':>8} {'p50 ms':>7} {'p99 ms':>7}"
-            )
-            for round_number in range(1, args.rounds + 1):
-                order = list(servers) if round_number % 2 else list(reversed(servers))
-                for name in order:
-                    url, pid, call = servers[name]
-                    line = anyio.run(
-                        one_round,
-                        url,
-                        psutil.Process(pid),
-                        call,
-                        args.calls,
-                        args.seconds,
-                        totals[name],
-                    )
-                    print(f"{name:<18} {round_number:>5} {line}")
+            totals = run_rounds(servers, Round(args.calls, args.seconds), args.rounds)
             found = anyio.run(counted, perf_server[0], CLIENTS)
 
+    met = compare(totals)
+    recorded = totals[PERF_MCP].recorded
+    exact = found == recorded
     print(
-        "\n(cpu ms: the server's CPU time per call, steadier than calls/s on a busy machine; "
-        "client: this process's, all 8 sessions)"
+        f"recorded {sum(recorded.values()):,} requests, counted {sum(found.values()):,}"
+        f" ({'each exactly once' if exact else f'MISMATCH per client: {recorded} vs {found}'})"
     )
-    for name, total in totals.items():
-        p50, p99 = percentiles(total.every_latency())
-        print(
-            f"{name:<18} median {statistics.median(total.rates):>6.0f} calls/s, "
-            f"{statistics.median(total.cpu_ms):.2f} ms CPU a call, "
-            f"p50 {p50:.2f} ms, p99 {p99:.2f} ms over {len(total.every_latency())} calls"
-        )
-        for tool, samples in total.latencies.items() if len(total.latencies) > 1 else ():
-            p50, p99 = percentiles(samples)
-            print(f"{'':<18}   {tool}: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
-    perf, peer = totals[PERF_MCP], totals[MINIMAL]
-    # Each round runs both servers back to back, under the same load from the rest of the
-    # machine: the median of the rounds' ratios is steadier than the ratio of the medians.
-    ratio = statistics.median(p / m for p, m in zip(perf.rates, peer.rates, strict=True))
-    cpu_ratio = statistics.median(peer.cpu_ms) / statistics.median(perf.cpu_ms)
-    p99 = percentiles(perf.every_latency())[1]
-    exact = found == perf.recorded
-    print(
-        f"\nperf-mcp / minimal calls/s, median of the rounds: {ratio:.2f}x "
-        f"(target >= {TARGET_RATIO}x); "
-        f"by CPU per call: {cpu_ratio:.2f}x"
-    )
-    print(f"perf-mcp p99: {p99:.1f} ms (target < {TARGET_P99_MS:g} ms)")
-    print(
-        f"recorded {sum(perf.recorded.values()):,} requests, counted {sum(found.values()):,}"
-        f" ({'each exactly once' if exact else f'MISMATCH per client: {perf.recorded} vs {found}'})"
-    )
-    met = ratio >= TARGET_RATIO and p99 < TARGET_P99_MS and exact
-    print(f"targets: {'met' if met else 'MISSED'}")
+    print(f"targets: {'met' if met and exact else 'MISSED'}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator
@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")  # the addresses served without a token
 
+# When a person confirms a threshold change through MCP elicitation (server/confirm.py).
+ConfirmPolicy = Literal["ask", "require", "off"]
 # A list given in one environment variable: "a.example,b.example:8765".
 CommaList = Annotated[list[str], NoDecode]
 
@@ -56,6 +58,11 @@ class Settings(BaseSettings):
     )
     webhook_url: str | None = Field(
         default=None, description="URL that receives a JSON POST for every alert transition."
+    )
+    confirm_thresholds: ConfirmPolicy = Field(
+        default="ask",
+        description='Threshold changes confirmed by a person (MCP elicitation): "ask" clients '
+        'that can, "require" it of every change, or "off".',
     )
     allow_private_webhook: bool = Field(
         default=False,

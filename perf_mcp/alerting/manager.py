@@ -369,10 +369,10 @@ class AlertManager(Periodic):
         subject: str | None = None,
         cooldown_s: float | None = None,
         dry_run: bool = False,
+        by: str | None = None,
     ) -> ThresholdChange:
-        """Change a rule's level (for every subject, or one); applies at the next evaluation,
-        at once when the manager is running. ``dry_run`` changes nothing and replays history.
-        """
+        """Change a rule's level (for every subject, or one), noting ``by``; applies at the next
+        evaluation, at once when running. ``dry_run`` changes nothing and replays history."""
         async with self._evaluating:  # no reload of the store may slip between apply and save
             if not dry_run:
                 await self._relay(await anyio.to_thread.run_sync(self._catch_up))
@@ -385,6 +385,7 @@ class AlertManager(Periodic):
                     subject=subject,
                     cooldown_s=cooldown_s,
                     existing=self._overrides.values(),
+                    changed_by=by,
                 )
                 subject = override.subject
                 previous = self._threshold(name, subject)

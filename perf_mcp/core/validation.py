@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import reprlib
 from decimal import Decimal
 from typing import Annotated, Any, cast
 
@@ -52,8 +53,12 @@ class InvalidInputError(ValueError):
     """A recorded value or query argument was wrong; nothing was recorded or changed."""
 
 
+_SHOWN = reprlib.Repr()  # a refused value is quoted short: it may be 100 kB of an attacker's text
+_SHOWN.maxstring = _SHOWN.maxother = 60
+
+
 def _fail(field: str, allowed: str, value: Any) -> InvalidInputError:
-    return InvalidInputError(f"{field} must be {allowed}, got {value!r}")
+    return InvalidInputError(f"{field} must be {allowed}, got {_SHOWN.repr(value)}")
 
 
 def _number(field: str, value: Any, allowed: str) -> float:

@@ -68,7 +68,8 @@ def plain_reasons(exc: ValidationError, takes: Sequence[str] = ()) -> str:
     ``limit: must be ...; colour: unknown argument; this tool takes window, limit``."""
     parts = []
     for error in exc.errors(include_url=False):
-        loc = error["loc"]
+        # An unknown argument's name is the caller's text, of any length: quote it short.
+        loc = tuple(_shorter(part) if isinstance(part, str) else part for part in error["loc"])
         if error["type"] == "extra_forbidden" and len(loc) == 1:
             reason = f"unknown argument; this tool takes {', '.join(takes) or 'no arguments'}"
         elif error["type"] == "extra_forbidden":
@@ -198,4 +199,8 @@ def _shown(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
         text = repr(value)
+    return _shorter(text)
+
+
+def _shorter(text: str) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."

@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio.to_thread
 from mcp.server import MCPServer
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import RequestBodyLimitMiddleware, TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
@@ -33,6 +33,8 @@ from perf_mcp.storage import StoreError
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 OTLP_TRACES = "/v1/traces"
+# No route reads more (413 past it); /mcp and OTLP stop at 4 MiB with their own messages.
+MAX_BODY_BYTES = 8 << 20
 
 
 def http_app(
@@ -48,7 +50,7 @@ def http_app(
     behind the tokens and the Host/Origin checks."""
     security = transport_security(host, port, allowed_hosts, allowed_origins)
     app = server.streamable_http_app(host=host, transport_security=security)
-    return BearerAuth(HostGuard(app, security), tokens)
+    return BearerAuth(RequestBodyLimitMiddleware(HostGuard(app, security), MAX_BODY_BYTES), tokens)
 
 
 def transport_security(

@@ -11,6 +11,7 @@ from perf_mcp.core.explain import Explanation
 from perf_mcp.core.models import MAX_NOTE_LENGTH, DeployMarker
 from perf_mcp.core.validation import Name
 from perf_mcp.server.arguments import MAX_LIMIT, WindowArg
+from perf_mcp.server.auth import require_write
 from perf_mcp.server.calls import in_thread
 from perf_mcp.server.runtime import Runtime
 
@@ -31,6 +32,7 @@ class InvestigateTools:
         note: Annotated[str | None, Field(max_length=MAX_NOTE_LENGTH)] = None,
     ) -> DeployMarker:
         """Mark a deploy now, for summaries and compare_windows(baseline="deploy")."""
+        require_write("mark_deploy")
         return await in_thread(self.runtime.monitor.mark_deploy, version, note)
 
     async def compare_windows(

@@ -9,7 +9,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, ParamSpec, TypeVar
 
+from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.resolve import Resolve
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field, Strict
 
@@ -46,6 +49,7 @@ from perf_mcp.server.arguments import MAX_LIMIT, LimitArg, WindowArg
 from perf_mcp.server.auth import describe_caller, require_write
 from perf_mcp.server.calls import ask, in_thread, invalid, store_unusable
 from perf_mcp.server.columns import FieldsArg, columns_of, with_columns
+from perf_mcp.server.confirm import Confirmation, confirm_change, refusal
 from perf_mcp.server.notifications import THRESHOLDS_URI
 from perf_mcp.server.runtime import Runtime
 from perf_mcp.storage import StoreError
@@ -55,6 +59,7 @@ Q = TypeVar("Q", bound=BaseModel)
 
 logger = logging.getLogger(__name__)
 
+ACCEPTED = AcceptedElicitation(data=Confirmation())  # called from Python: no one to ask
 MAX_RESOURCE_SAMPLES = 1000  # a long window's samples are spread evenly down to this many
 COUNTED_ALERTS = 5000  # alerts counted for list_alerts' total
 
@@ -260,12 +265,21 @@ class QueryTools:
             Field(description="Change nothing; replay the last 24 h at the new level."),
         ] = False,
         ctx: Context | None = None,
+        # Not an argument: the SDK fills it before the call with the person's answer
+        # (server/confirm.py asks when the policy and the client allow).
+        confirmation: Annotated[
+            ElicitationResult[Confirmation], Resolve(confirm_change)
+        ] = ACCEPTED,
     ) -> ThresholdChange:
         """Change an alert level or cooldown, for all or one subject; stored at once. Try
         dry_run=true first: it counts the alerts the new level would have raised."""
         if not dry_run:
             require_write("set_threshold")
         alerts = self.runtime.alert_manager
+        refused = refusal(confirmation)
+        if refused is not None:
+            raise ToolError(refused)
+        by = describe_caller(_client_name(ctx))
         try:
             change = await alerts.set_threshold(
                 name,
@@ -274,6 +288,7 @@ class QueryTools:
                 subject=subject,
                 cooldown_s=cooldown_s,
                 dry_run=dry_run,
+                by=by,
             )
         except ValueError as exc:
             raise invalid(exc) from exc
@@ -283,8 +298,7 @@ class QueryTools:
             o = change.override
             logger.warning(  # the audit trail: who changed which level (shown at the default level)
                 "threshold %s for %s set to warning=%s critical=%s cooldown_s=%s by %s",
-                o.rule, o.subject or "every subject", o.warning, o.critical, o.cooldown_s,
-                describe_caller(_client_name(ctx)),
+                o.rule, o.subject or "every subject", o.warning, o.critical, o.cooldown_s, by,
             )  # fmt: skip
             await self.runtime.clients.resource_updated(THRESHOLDS_URI)
         return change

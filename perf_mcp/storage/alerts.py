@@ -11,6 +11,7 @@ from perf_mcp.storage.base import StoreBase
 
 ALERT_EVENTS_KEPT = 10_000
 RESOLVED_ALERTS_KEPT_S = 90 * 86400
+MAX_SQLITE_INTEGER = (1 << 63) - 1
 _ALERT_COLUMNS = (
     "id, rule, subject, severity, state, value, limit_value, unit, message, started_at, "
     "updated_at, resolved_at, acknowledged_at, acknowledged_until"
@@ -25,22 +26,25 @@ class AlertTables(StoreBase):
     def load_overrides(self) -> list[ThresholdOverride]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT rule, subject, warning, critical, cooldown_s, updated_at "
+                "SELECT rule, subject, warning, critical, cooldown_s, updated_at, changed_by "
                 "FROM threshold_overrides"
             ).fetchall()
         return [
             ThresholdOverride(
-                rule=r, subject=s or None, warning=w, critical=c, cooldown_s=cd, updated_at=u
+                rule=r, subject=s or None, warning=w, critical=c, cooldown_s=cd, updated_at=u,
+                changed_by=by,
             )
-            for r, s, w, c, cd, u in rows
-        ]
+            for r, s, w, c, cd, u, by in rows
+        ]  # fmt: skip
 
     def save_override(self, override: ThresholdOverride) -> None:
         o = override
         with self._writing():
             self._conn.execute(
-                "INSERT OR REPLACE INTO threshold_overrides VALUES (?, ?, ?, ?, ?, ?)",
-                (o.rule, o.subject or "", o.warning, o.critical, o.cooldown_s, o.updated_at),
+                "INSERT OR REPLACE INTO threshold_overrides (rule, subject, warning, critical, "
+                "cooldown_s, updated_at, changed_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (o.rule, o.subject or "", o.warning, o.critical, o.cooldown_s, o.updated_at)
+                + (o.changed_by,),
             )
 
     def delete_override(self, rule: str, subject: str | None) -> bool:
@@ -93,6 +97,8 @@ class AlertTables(StoreBase):
         return [_alert_record(row) for row in rows]
 
     def get_alert(self, alert_id: int) -> AlertRecord | None:
+        if not 0 < alert_id <= MAX_SQLITE_INTEGER:  # no such row, and SQLite could not say so
+            return None
         with self._lock:
             row = self._conn.execute(
                 f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 APPLICATION_ID = 0x70657266  # "perf": marks a SQLite file as a perf-mcp store
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 MMAP_BYTES = 1 << 30  # address space, not memory: pages stay in the OS cache
 
 _SCHEMA_V1 = """
@@ -138,15 +138,14 @@ CREATE INDEX deploy_markers_by_ts ON deploy_markers (ts);
 _SCHEMA_V6 = """
 CREATE TABLE slos (name TEXT PRIMARY KEY, slo TEXT NOT NULL, updated_at REAL NOT NULL);
 """
+# Who set a threshold: the token and the client's own name (older overrides: unknown).
+_SCHEMA_V7 = """
+ALTER TABLE threshold_overrides ADD COLUMN changed_by TEXT;
+"""
 # MIGRATIONS[i] takes the schema from version i to i + 1.
 MIGRATIONS: tuple[str, ...] = (
-    _SCHEMA_V1,
-    _SCHEMA_V2,
-    _SCHEMA_V3,
-    _SCHEMA_V4,
-    _SCHEMA_V5,
-    _SCHEMA_V6,
-)
+    _SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5, _SCHEMA_V6, _SCHEMA_V7
+)  # fmt: skip
 
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # postgresql://..., not C:\\ or a file name

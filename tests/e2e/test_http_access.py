@@ -64,10 +64,14 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def client(url: str, token: str, mode: str = "legacy") -> AsyncIterator[Client]:
-    """The SDK's client over HTTP, sending the token and the name "team-bot"."""
+async def client(
+    url: str, token: str, mode: str = "legacy", host: str | None = None
+) -> AsyncIterator[Client]:
+    """The SDK's client over HTTP, sending the token, the name "team-bot" and, when given, a
+    Host header other than the URL's (a public name in front of a proxy)."""
+    headers = bearer(token) | ({"Host": host} if host else {})
     async with (
-        httpx2.AsyncClient(headers=bearer(token), timeout=30) as http,
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
         Client(
             streamable_http_client(url, http_client=http),
             mode=mode,  # type: ignore[arg-type]
@@ -126,6 +130,7 @@ async def test_the_read_token_queries_but_cannot_write(team_server: str, mode: s
         record = await refusal(reader, "record_tool_call", {**CALL, "tool_name": "readonly"})
         change = await refusal(reader, "set_threshold", {"name": "tool_error_rate", "value": 0.5})
         ack = await refusal(reader, "acknowledge_alert", {"alert_id": 1})
+        deploy = await refusal(reader, "mark_deploy", {"version": "v-by-a-reader"})
         dry = await structured(
             reader, "set_threshold", {"name": "tool_error_rate", "value": 0.5, "dry_run": True}
         )
@@ -135,6 +140,7 @@ async def test_the_read_token_queries_but_cannot_write(team_server: str, mode: s
         assert "read token may only query" in refused
         assert "--token" in refused
     assert "forbidden: acknowledge_alert" in ack
+    assert "forbidden: mark_deploy" in deploy
     assert dry["dry_run"] is True
     assert before["tools"] == after["tools"] == []
 

@@ -213,3 +213,26 @@ def test_a_store_on_a_read_only_file_system_is_read(tmp_path: Path) -> None:
     answer = json.loads(child.stdout)
     assert answer["counts"] == [3]
     assert "read-only: this process may not write the file" in answer["error"]
+
+
+def test_a_version_5_store_keeps_its_overrides_and_learns_who_changes_them(
+    db_path: Path,
+) -> None:
+    """Schema 6 adds who set a threshold; overrides set before it read as by an unknown."""
+    conn = sqlite3.connect(db_path)
+    for step in MIGRATIONS[:5]:
+        conn.executescript(step)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 5")
+    conn.execute(
+        "INSERT INTO threshold_overrides VALUES ('tool_error_rate', '', 0.2, NULL, NULL, 1)"
+    )
+    conn.commit()
+    conn.close()
+
+    with Storage(db_path) as storage:
+        (old,) = storage.load_overrides()
+        storage.save_override(old.model_copy(update={"warning": 0.3, "changed_by": "full token"}))
+        (new,) = storage.load_overrides()
+    assert (old.rule, old.warning, old.changed_by) == ("tool_error_rate", 0.2, None)
+    assert (new.warning, new.changed_by) == (0.3, "full token")

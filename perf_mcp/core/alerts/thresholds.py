@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from pydantic import Field
+
 from perf_mcp.core.alerts.specs import (
     DEFAULT_RESOLVE_RATIO,
     MAX_COOLDOWN_S,
@@ -69,6 +71,9 @@ class ThresholdOverride(FrozenModel):
     critical: float | None = None
     cooldown_s: float | None = None
     updated_at: float
+    changed_by: str | None = Field(
+        default=None, description="Who made the last change: the token and the client's name."
+    )
 
 
 class ThresholdInfo(FrozenModel):
@@ -87,6 +92,9 @@ class ThresholdInfo(FrozenModel):
     sample_kind: SampleKind
     allowed_range: tuple[float, float]
     overridden: bool
+    changed_by: str | None = Field(
+        default=None, description="With overridden: who set the levels for every subject."
+    )
     subject_overrides: list[ThresholdOverride]
 
 
@@ -131,8 +139,10 @@ def make_override(
     subject: str | None = None,
     cooldown_s: float | None = None,
     existing: Iterable[ThresholdOverride] = (),
+    changed_by: str | None = None,
 ) -> ThresholdOverride:
-    """Validate a ``set_threshold`` call and return the override to store.
+    """Validate a ``set_threshold`` call and return the override to store, noting who made
+    it (``changed_by``).
 
     It merges with the existing override for the same rule and subject; ``value=None``
     changes only the cooldown. A warning above an explicitly set critical (or the reverse)
@@ -155,7 +165,7 @@ def make_override(
         fields[severity] = check_value(spec, value, severity)
     if cooldown_s is not None:
         fields["cooldown_s"] = float(cooldown_s)
-    fields["updated_at"] = now
+    fields["updated_at"], fields["changed_by"] = now, changed_by
     override = ThresholdOverride(**fields)
     others = [o for o in existing if not (o.rule == name and o.subject == subject)]
     warning, critical = _levels(spec, subject, [*others, override])
@@ -230,6 +240,7 @@ def threshold_table(
                 sample_kind=spec.sample_kind,
                 allowed_range=(spec.min_value, spec.max_value),
                 overridden=any(o.subject is None for o in mine),
+                changed_by=next((o.changed_by for o in mine if o.subject is None), None),
                 subject_overrides=sorted(
                     (o for o in mine if o.subject is not None), key=lambda o: o.subject or ""
                 ),
