@@ -105,9 +105,10 @@ class StrictArguments(ArgModelBase):
             return refused
 
     def model_dump_one_level(self) -> dict[str, Any]:
-        """The tool's keyword arguments; only the reasons when the call was refused."""
+        """The tool's keyword arguments; the reasons when the call was refused (with every
+        argument None, for the SDK's resolvers, which run before the tool raises them)."""
         if self._refused is not None:
-            return {REFUSED: self._refused}
+            return {**dict.fromkeys(type(self).model_fields), REFUSED: self._refused}
         return super().model_dump_one_level()
 
 

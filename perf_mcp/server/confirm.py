@@ -38,7 +38,7 @@ class Confirmation(BaseModel):
 
 
 def confirm_change(
-    name: str,
+    name: str | None,
     value: float | None,
     severity: Severity,
     subject: str | None,
@@ -49,7 +49,7 @@ def confirm_change(
     """The question for the client's user, or a ticked box when no one is to be asked."""
     runtime: Any = ctx.request_context.lifespan_context
     policy = runtime.settings.confirm_thresholds
-    if dry_run or policy == "off":
+    if name is None or dry_run or policy == "off":  # None: refused, set_threshold says why
         return Confirmation()
     require_write("set_threshold")  # a read token is refused before anyone is asked
     try:

@@ -48,7 +48,9 @@ class Body(bytes):
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     db = tmp_path_factory.mktemp("hostile-http") / "perf.db"
-    with http_server(db, extra=["--token", FULL], PERF_MCP_ALERT_INTERVAL_S="3600") as served:
+    with http_server(
+        db, extra=["--token", FULL, "--toolsets", "all"], PERF_MCP_ALERT_INTERVAL_S="3600"
+    ) as served:
         yield served
 
 

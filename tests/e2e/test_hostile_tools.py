@@ -41,7 +41,9 @@ CLEAR = ("must", "unknown argument", "no active alert")  # or the argument's nam
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """A server with a token; alerts are evaluated only when a threshold changes."""
     db = tmp_path_factory.mktemp("hostile") / "perf.db"
-    with http_server(db, extra=["--token", FULL], PERF_MCP_ALERT_INTERVAL_S="3600") as served:
+    with http_server(
+        db, extra=["--token", FULL, "--toolsets", "all"], PERF_MCP_ALERT_INTERVAL_S="3600"
+    ) as served:
         yield served
 
 
@@ -193,7 +195,10 @@ def test_a_huge_record_batch_is_refused_whole(tmp_path: Path) -> None:
     request = {"endpoint": "/x", "status_code": 200, "duration_ms": 1.0}
 
     async def run() -> tuple[str, int]:
-        with http_server(tmp_path / "perf.db", extra=["--token", FULL]) as (url, _):
+        with http_server(tmp_path / "perf.db", extra=["--token", FULL, "--toolsets", "all"]) as (
+            url,
+            _,
+        ):
             async with client(url, FULL) as connected:
                 refused = await connected.call_tool(
                     "record_requests", {"requests": [request] * 10_001}

@@ -67,7 +67,7 @@ def row(thresholds: dict[str, Any], name: str) -> dict[str, Any]:
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_a_client_that_can_ask_gets_its_person_to_confirm(db_path: Path, mode: str) -> None:
     yes, no, unticked = Person("accept"), Person("decline"), Person("accept", confirm=False)
-    with http_server(db_path, extra=["--token", TOKEN]) as (url, _):
+    with http_server(db_path, extra=["--token", TOKEN, "--toolsets", "all"]) as (url, _):
         async with client(url, no, mode=mode) as declined:
             refused = await call_error(declined, "set_threshold", CHANGE)
             after_no = await call_ok(declined, "list_thresholds")
@@ -94,11 +94,13 @@ async def test_a_client_that_can_ask_gets_its_person_to_confirm(db_path: Path, m
 async def test_a_client_without_elicitation_changes_as_before_unless_required(
     db_path: Path, tmp_path: Path
 ) -> None:
-    with http_server(db_path, extra=["--token", TOKEN]) as (url, _):
+    with http_server(db_path, extra=["--token", TOKEN, "--toolsets", "all"]) as (url, _):
         async with client(url, None, name="plain") as plain:
             changed = await call_ok(plain, "set_threshold", CHANGE)
     with http_server(
-        tmp_path / "required.db", extra=["--token", TOKEN], PERF_MCP_CONFIRM_THRESHOLDS="require"
+        tmp_path / "required.db",
+        extra=["--token", TOKEN, "--toolsets", "all"],
+        PERF_MCP_CONFIRM_THRESHOLDS="require",
     ) as (url, _):
         async with client(url, None) as plain:
             refused = await call_error(plain, "set_threshold", CHANGE)
@@ -114,7 +116,9 @@ async def test_a_client_without_elicitation_changes_as_before_unless_required(
 
 async def test_off_never_asks(db_path: Path) -> None:
     person = Person("decline")
-    with http_server(db_path, extra=["--token", TOKEN], PERF_MCP_CONFIRM_THRESHOLDS="off") as (
+    with http_server(
+        db_path, extra=["--token", TOKEN, "--toolsets", "all"], PERF_MCP_CONFIRM_THRESHOLDS="off"
+    ) as (
         url,
         _,
     ):
