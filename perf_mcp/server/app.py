@@ -21,6 +21,7 @@ from perf_mcp import __version__
 from perf_mcp.config import Settings
 from perf_mcp.monitor import Monitor
 from perf_mcp.server.arguments import strict_tool
+from perf_mcp.server.calls import measured
 from perf_mcp.server.health import HealthTool
 from perf_mcp.server.http import OTLP_TRACES, health_route, otlp_traces_route
 from perf_mcp.server.investigate_tools import InvestigateTools
@@ -110,7 +111,9 @@ def build_server(
         lifespan=lifespan,
         log_level=log_level,
         subscriptions=clients.bus,
-        tools=[strict_tool(fn, hints) for fn, hints in registered],
+        tools=[
+            measured(strict_tool(fn, hints), lambda: runtime.monitor) for fn, hints in registered
+        ],
         # The tool, resource and prompt lists never change while the server runs.
         cache_hints={
             "tools/list": CacheHint(ttl_ms=300_000, scope="public"),

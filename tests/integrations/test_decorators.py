@@ -90,6 +90,7 @@ class RunUsage:  # pydantic_ai.usage.RunUsage (>= 1.0)
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 @dataclass
@@ -116,23 +117,33 @@ class AgentRunResult:  # pydantic_ai.agent.AgentRunResult: usage is a method
             ChatCompletion(
                 "c1", "gpt-4o", CompletionUsage(120, 30, 150, PromptTokensDetails(cached_tokens=64))
             ),
-            (120, 30, 64),
+            (120, 30, 64, 0),
         ),
-        (Response("gpt-4.1", ResponseUsage(80, 20, 100)), (80, 20, 0)),
-        (
-            AnthropicMessage("claude-sonnet-4", AnthropicUsage(50, 70, 0, 1000)),
-            (50, 70, 1000),
+        (Response("gpt-4.1", ResponseUsage(80, 20, 100)), (80, 20, 0, 0)),
+        (  # Anthropic's input_tokens leave out the cached ones: they are added back
+            AnthropicMessage("claude-sonnet-4", AnthropicUsage(50, 70, 300, 1000)),
+            (1350, 70, 1000, 300),
         ),
-        (AgentRunResult("ok", RunUsage(2, 300, 40, 12)), (300, 40, 12)),
-        (AgentRunResult("ok", LegacyUsage(1, 90, 9, 99)), (90, 9, 0)),
-        ({"usage": {"prompt_tokens": 5, "completion_tokens": 6}}, (5, 6, 0)),
+        (AgentRunResult("ok", RunUsage(2, 300, 40, 12, 5)), (300, 40, 12, 5)),
+        (AgentRunResult("ok", LegacyUsage(1, 90, 9, 99)), (90, 9, 0, 0)),
+        ({"usage": {"prompt_tokens": 5, "completion_tokens": 6}}, (5, 6, 0, 0)),
+        (  # google-genai: response.usage_metadata, cached tokens inside the prompt's
+            {
+                "usage_metadata": {
+                    "prompt_token_count": 900,
+                    "candidates_token_count": 40,
+                    "cached_content_token_count": 600,
+                }
+            },
+            (900, 40, 600, 0),
+        ),
         ({"output": "no usage"}, None),
         ("plain text", None),
         (ChatCompletion("c2", "gpt-4o", None), None),
     ],
 )
 def test_usage_is_read_from_common_result_shapes(
-    result: Any, expected: tuple[int, int, int] | None
+    result: Any, expected: tuple[int, int, int, int] | None
 ) -> None:
     assert usage_from(result) == expected
 
