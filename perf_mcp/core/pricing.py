@@ -54,29 +54,25 @@ def estimate_cost(
     """The run's cost at its date's prices, or None when its model has no known price."""
     if not model or not (input_tokens or output_tokens):
         return None
-    date = datetime.fromtimestamp(ts, UTC).date().isoformat()
     usage = (input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)
-    cost = _priced(model.lower(), _provider_id(provider), usage, date)
-    return None if cost is None else Estimate(cost, date)
-
-
-def _provider_id(provider: str | None) -> str | None:
-    """A provider name as genai-prices spells it: OpenTelemetry's ``x_ai`` is ``x-ai``."""
-    return None if provider is None else provider.lower().replace("_", "-")
+    return _priced(model, provider, usage, int(ts // 86_400))  # a day: many runs, one lookup
 
 
 @functools.lru_cache(maxsize=LOOKUPS_CACHED)
 def _priced(
-    model: str, provider: str | None, usage: tuple[int, int, int, int], date: str
-) -> float | None:
-    """The cost in USD; a provider genai-prices does not price this model for falls back to
-    the model's own provider (an OpenAI model served by Azure is priced as OpenAI prices it)."""
+    model: str, provider: str | None, usage: tuple[int, int, int, int], day: int
+) -> Estimate | None:
+    """The cost in USD on ``day`` (days since 1970, UTC); a provider genai-prices does not
+    price this model for falls back to the model's own provider (an OpenAI model served by
+    Azure is priced as OpenAI prices it)."""
+    model = model.lower()
+    provider = None if provider is None else provider.lower().replace("_", "-")  # x_ai: x-ai
     if not _known(model, provider):
         return None
     import genai_prices
 
     input_tokens, output_tokens, cache_read, cache_write = usage
-    when = datetime.fromisoformat(date).replace(tzinfo=UTC)
+    when = datetime.fromtimestamp(day * 86_400, UTC)
     tokens = genai_prices.Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
@@ -90,7 +86,7 @@ def _priced(
             )
         except (LookupError, ValueError):
             continue
-        return float(price.total_price)
+        return Estimate(float(price.total_price), when.date().isoformat())
     return None
 
 

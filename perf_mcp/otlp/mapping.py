@@ -39,6 +39,10 @@ TOKENS = {  # perf-mcp field: span attributes, current name first
     "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
     "output_tokens": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
     "cache_read_tokens": ("gen_ai.usage.cache_read.input_tokens",),
+    "cache_write_tokens": (
+        "gen_ai.usage.cache_write.input_tokens",
+        "gen_ai.usage.cache_creation.input_tokens",
+    ),
 }
 MAX_DEPTH = 64  # parent links followed to find a span's run (a cycle in bad input stops here)
 

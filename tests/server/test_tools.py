@@ -265,3 +265,23 @@ async def test_legacy_clients_may_set_the_log_level(server: MCPServer[Runtime]) 
         assert legacy.server_capabilities.logging is not None
         with pytest.warns(MCPDeprecationWarning):  # gone at 2026-07-28, still served before
             await legacy.set_logging_level("warning")
+
+
+async def test_recorded_tokens_without_a_cost_are_priced_and_result_sizes_kept(
+    client: Client,
+) -> None:
+    await call_ok(client, "record_agent_run", {
+        "agent_name": "bot", "duration_ms": 900, "model": "claude-sonnet-4-5",
+        "provider": "anthropic", "input_tokens": 1_000, "output_tokens": 500,
+        "cache_read_tokens": 200, "cache_write_tokens": 300,
+        "tool_calls": [{"tool_name": "grep", "duration_ms": 3, "result_chars": 700}],
+    })  # fmt: skip
+    await call_ok(client, "record_tool_call", {
+        "tool_name": "grep", "duration_ms": 2, "result_chars": 300,
+    })  # fmt: skip
+    stats = await call_ok(client, "get_agent_stats", {})
+    (bot,) = stats["agents"]
+    assert bot["cost_usd"] == bot["estimated_cost_usd"] == 0.0102  # 0.010185, rounded
+    assert stats["prices"].startswith("genai-prices ")
+    tools = await call_ok(client, "get_tool_stats", {"tool_name": "grep"})
+    assert tools["tools"][0]["result_chars_mean"] == 500
