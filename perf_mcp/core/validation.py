@@ -291,7 +291,10 @@ def tool_call(
         None if error_type is None else name("error_type", error_type),
         None if agent_name is None else name("agent_name", agent_name),
         None if call_id is None else name("call_id", call_id),
-        None if result_chars is None else integer("result_chars", result_chars, 0, MAX_BYTES),
+        result_chars
+        if result_chars is None
+        or (result_chars.__class__ is int and 0 <= result_chars <= MAX_BYTES)
+        else integer("result_chars", result_chars, 0, MAX_BYTES),
     )
 
 
@@ -335,6 +338,7 @@ def agent_run(fields: dict[str, Any], now: float) -> AgentRunSample:
     if calls and (not isinstance(calls, list | tuple) or len(calls) > MAX_TOOL_CALLS):
         raise _fail("tool_calls", f"a list of at most {MAX_TOOL_CALLS} tool calls", calls)
     success, cost = get("success", True), get("cost_usd", 0.0)
+    cache_write = get("cache_write_tokens", 0)  # mostly 0: the common case checked inline
     return (
         ts,
         name("agent_name", get("agent_name")),
@@ -346,7 +350,9 @@ def agent_run(fields: dict[str, Any], now: float) -> AgentRunSample:
         _count("input_tokens", get("input_tokens", 0)),
         _count("output_tokens", get("output_tokens", 0)),
         _count("cache_read_tokens", get("cache_read_tokens", 0)),
-        _count("cache_write_tokens", get("cache_write_tokens", 0)),
+        cache_write
+        if cache_write.__class__ is int and 0 <= cache_write <= MAX_TOKENS
+        else _count("cache_write_tokens", cache_write),
         cost
         if cost.__class__ is float and 0.0 <= cost <= MAX_COST_USD
         else real("cost_usd", cost, MAX_COST_USD),

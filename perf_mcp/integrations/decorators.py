@@ -17,6 +17,7 @@ from perf_mcp.integrations.runs import (
     AgentRun,
     Opened,
     ToolCall,
+    UnmeasuredToolCall,
     current_run,
     open_run,
     open_tool_call,
@@ -247,7 +248,7 @@ class ToolInstrument(_Instrument[ToolCall]):
         return self._wrap(func)
 
     def _begin(self, name: str) -> ToolCall:
-        return ToolCall(name, self.monitor, self.measure_results)
+        return (ToolCall if self.measure_results else UnmeasuredToolCall)(name, self.monitor)
 
 
 @overload
@@ -314,8 +315,9 @@ def monitor_tool(
 ) -> Any:
     """Record each call as a tool call; inside a monitored agent run it joins that run.
 
-    A function's result that is text or JSON-serialisable (or a pydantic model) is measured:
-    its size in characters is what the call costs a model's context (get_tool_stats shows it).
+    A function's result that is text, a JSON-serialisable list or dict, or a pydantic model
+    is measured: its size in characters is what the call costs a model's context
+    (get_tool_stats shows it; a number, a few characters, is not measured).
     ``measure_results=False`` skips that; a ``with`` block sets ``call.result_chars`` itself.
 
     ```python

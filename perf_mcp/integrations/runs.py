@@ -32,6 +32,8 @@ MAX_TOOL_CALLS_PER_RUN = 1000
 """Tool calls kept on one run; calls beyond it are recorded on their own, naming the agent."""
 
 _PLAIN_TYPES = frozenset({str, bytes, int, float, bool, type(None), list, tuple})
+# Results not measured: no result (or an error), bytes, and numbers (a few characters)
+_UNMEASURED = frozenset({type(None), bytes, int, float, bool})
 _log = logging.getLogger(__name__)
 open_run: ContextVar[AgentRun | None] = ContextVar("perf_mcp_agent_run", default=None)
 open_tool_call: ContextVar[ToolCall | None] = ContextVar("perf_mcp_tool_call", default=None)
@@ -159,12 +161,12 @@ class ToolCall:
     decorated function's result is measured unless ``measure_results=False``.
     """
 
-    __slots__ = ("_monitor", "_token", "measure_results", "result_chars", "start", "tool_name")
+    __slots__ = ("_monitor", "_token", "result_chars", "start", "tool_name")
+    measure_results = True
 
-    def __init__(self, tool_name: str, monitor: Monitor | None, measure_results: bool) -> None:
+    def __init__(self, tool_name: str, monitor: Monitor | None) -> None:
         self.tool_name = tool_name
         self._monitor = monitor
-        self.measure_results = measure_results
         self.result_chars: int | None = None
         self._token: Token[ToolCall | None] | None = None
         self.start = perf_counter()
@@ -174,7 +176,7 @@ class ToolCall:
         duration_ms = (perf_counter() - self.start) * 1000
         error_type = None if error is None else type(error).__name__
         chars = self.result_chars
-        if chars is None and error is None and self.measure_results:
+        if chars is None and result.__class__ not in _UNMEASURED and self.measure_results:
             chars = result_size(result)
         run = open_run.get()
         if run is not None and len(run.tool_calls) < MAX_TOOL_CALLS_PER_RUN:
@@ -188,32 +190,30 @@ class ToolCall:
                 call["result_chars"] = chars
             run.tool_calls.append(call)
             return
+        agent = None if run is None else run.agent_name
         try:
-            _resolve(self._monitor).record_tool_call(
-                self.tool_name,
-                duration_ms,
-                error is None,
-                error_type,
-                None if run is None else run.agent_name,
-                None,
-                chars,
-            )
+            record = _resolve(self._monitor).record_tool_call
+            if chars is None:  # the common arguments only: fewer to pass and check
+                record(self.tool_name, duration_ms, error is None, error_type, agent)
+            else:
+                record(self.tool_name, duration_ms, error is None, error_type, agent, None, chars)
         except Exception:
             _log_failure_once("tool call", self.tool_name)
 
 
+class UnmeasuredToolCall(ToolCall):
+    """A tool call whose result is not measured (``measure_results=False``, a stream)."""
+
+    __slots__ = ()
+    measure_results = False
+
+
 def result_size(result: Any) -> int | None:
-    """The characters a result takes as text or compact JSON (None: no result, or not text
-    or JSON). Cheap for text and numbers; a container costs one ``json.dumps``."""
+    """The characters a result takes as text or compact JSON (None: not text, a JSON list or
+    object, or a pydantic model). Text costs a ``len``, a container one ``json.dumps``."""
     kind = result.__class__
     if kind is str:
         return len(result)
-    if kind is int or kind is float:
-        return len(repr(result))
-    if kind is bool:
-        return 4 if result else 5
-    if result is None or kind is bytes:
-        return None
     try:
         if kind is dict or kind is list or kind is tuple:
             return len(json.dumps(result, separators=(",", ":"), ensure_ascii=False))
