@@ -255,6 +255,7 @@ def tool_call(span: SpanView, agent_name: str | None = None) -> dict[str, Any] |
         name = span.name.removeprefix("tools/call ").strip() or None
     if name is None:
         return NO_TOOL
+    result = span.first("gen_ai.tool.call.result")  # opt-in content: its size is a context's cost
     return {
         "tool_name": name,
         "duration_ms": span.duration_ms,
@@ -262,6 +263,7 @@ def tool_call(span: SpanView, agent_name: str | None = None) -> dict[str, Any] |
         "error_type": span.error,
         "agent_name": agent_name or span.text("gen_ai.agent.name"),
         "timestamp": span.end_s,
+        "result_chars": len(result) if isinstance(result, str) else None,
     }
 
 
