@@ -185,10 +185,20 @@ class Monitor:
         error_type: str | None = None,
         agent_name: str | None = None,
         timestamp: float | None = None,
+        result_chars: int | None = None,
     ) -> None:
-        """Record one tool call outside an agent run report."""
+        """Record one tool call outside an agent run report; ``result_chars`` is the size of
+        its result in characters, when known (what it costs a model's context)."""
         sample = check.tool_call(
-            tool_name, duration_ms, success, error_type, agent_name, timestamp, None, self._clock()
+            tool_name,
+            duration_ms,
+            success,
+            error_type,
+            agent_name,
+            timestamp,
+            None,
+            result_chars,
+            self._clock(),
         )
         if len(self._tools) < self._capacity:
             self._tools.append(sample)

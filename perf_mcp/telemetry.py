@@ -109,7 +109,8 @@ class GenAISpans:
     def run(self, run: AgentRunSample) -> None:
         """One ``invoke_agent`` span, with an ``execute_tool`` child per tool call."""
         end, agent, duration_ms, success, error_type, model, provider = run[:7]
-        input_tokens, output_tokens, cache_read, cost, _run_id, conversation, calls = run[7:]
+        input_tokens, output_tokens, cache_read, cache_write, cost = run[7:12]
+        conversation, calls = run[13:]
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "invoke_agent",
             "gen_ai.agent.name": agent,
@@ -120,6 +121,7 @@ class GenAISpans:
             "gen_ai.request.model": model,
             "gen_ai.provider.name": provider,
             "gen_ai.usage.cache_read.input_tokens": cache_read or None,
+            "gen_ai.usage.cache_write.input_tokens": cache_write or None,
             "gen_ai.conversation.id": conversation,
             "operation.cost": cost or None,
         }
@@ -135,7 +137,7 @@ class GenAISpans:
 
     def call(self, call: ToolCallSample, parent: Context | None) -> None:
         """One ``execute_tool`` span (a child of ``parent``, the run's, when given)."""
-        end, tool, duration_ms, success, error_type, agent, call_id = call
+        end, tool, duration_ms, success, error_type, agent, call_id, _result_chars = call
         attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool}
         if call_id is not None:
             attributes["gen_ai.tool.call.id"] = call_id

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from perf_mcp.core.alerts import OVERALL, SYSTEM, get_rule
-from perf_mcp.core.models import EndpointSort, Window
+from perf_mcp.core.models import WINDOW_SECONDS, EndpointSort, Window
 from perf_mcp.core.stats import rate
 
 if TYPE_CHECKING:
@@ -91,9 +91,12 @@ def monitor_source(
             subject = f"{e.method} {e.endpoint}"
             for rule, value in _request_values(e.p95_ms, e.p99_ms, e.error_rate):
                 found.append(Observation(rule, subject, value, e.count))
+        per_hour = 3600 / WINDOW_SECONDS[window]
         for a in agents.agents:
             found.append(Observation("agent_error_rate", a.agent_name, a.error_rate, a.runs))
             found.append(Observation("agent_avg_time_ms", a.agent_name, a.mean_ms, a.runs))
+            cost = a.cost_usd * per_hour
+            found.append(Observation("agent_cost_usd_per_hour", a.agent_name, cost, a.runs))
         for t in tools.tools:
             found.append(Observation("tool_error_rate", t.tool_name, t.error_rate, t.calls))
         cpu = latest.cpu_percent if latest else None
@@ -104,7 +107,7 @@ def monitor_source(
         if endpoints.truncated:
             partial |= {"response_time_p95_ms", "response_time_p99_ms", "error_rate_5min"}
         if agents.truncated:
-            partial |= {"agent_error_rate", "agent_avg_time_ms"}
+            partial |= {"agent_error_rate", "agent_avg_time_ms", "agent_cost_usd_per_hour"}
         if tools.truncated:
             partial.add("tool_error_rate")
         return Observed(found, frozenset(partial))
@@ -174,6 +177,8 @@ def monitor_history(
                     value = None
                 elif rule == "agent_avg_time_ms":
                     value = rate(acc.sum_ms, count)
+                elif rule == "agent_cost_usd_per_hour":
+                    value = acc.cost_usd * 3600 / window_s
                 else:
                     value = rate(acc.failures, count)
                 series.append((float(t), value, count))

@@ -31,6 +31,8 @@ WINDOW_SECONDS: dict[str, int] = {
     "7d": 604800,
 }
 
+TOP_CONVERSATIONS = 5  # conversations get_agent_stats lists, costliest first
+CHARS_PER_TOKEN = 3.5  # a tool result's estimated tokens: its characters / this
 SUMMARY_ROWS = 4  # rows in each of the summary's lists: read first, so short
 SUMMARY_DEPLOYS = 3  # deploy markers the summary lists
 MAX_NOTE_LENGTH = 500  # of a deploy marker's note
@@ -39,7 +41,7 @@ EndpointSort = Literal[
     "p95_ms", "p99_ms", "p50_ms", "count", "error_rate", "error_count", "mean_ms"
 ]
 RunSort = Literal["p95_ms", "p99_ms", "p50_ms", "runs", "failures", "error_rate", "cost_usd"]
-ToolSort = Literal["p95_ms", "p99_ms", "p50_ms", "calls", "failures", "error_rate"]
+ToolSort = Literal["p95_ms", "p99_ms", "p50_ms", "calls", "failures", "error_rate", "result_chars"]
 
 # A number that is null when there was nothing to measure. Spelled as one JSON Schema type list
 # rather than pydantic's anyOf: an MCP client validates every answer against the schema, and an
@@ -81,6 +83,7 @@ class ToolCallRecord(_Strict):
     agent_name: v.OptionalName = None
     call_id: v.OptionalName = None
     timestamp: v.UnixSeconds = Field(default=None, description="Unix seconds; default now.")
+    result_chars: v.ByteCount = Field(default=None, description="Size of the result, chars.")
 
 
 class AgentRunRecord(_Strict):
@@ -100,6 +103,7 @@ class AgentRunRecord(_Strict):
     input_tokens: v.Count = 0
     output_tokens: v.Count = 0
     cache_read_tokens: v.Count = 0
+    cache_write_tokens: v.Count = 0
     cost_usd: v.CostUsd = 0.0
     tool_calls: Annotated[list[ToolCallRecord], Field(max_length=v.MAX_TOOL_CALLS)] = []
     run_id: v.OptionalName = None
@@ -174,7 +178,20 @@ class CountShare(_Answer):
     count: int
 
 
-class AgentStats(LatencyDetail):
+class _Cost(_Answer):
+    """Tokens and cost; input_tokens include cache reads and writes."""
+
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float = Field(description="Reported costs plus estimated ones.")
+    estimated_cost_usd: float = Field(description="Part of cost_usd estimated from tokens.")
+    estimated_runs: int
+    unpriced_runs: int = Field(description="Runs with tokens, no cost and no known price.")
+
+
+class AgentStats(_Cost, LatencyDetail):
     """One agent over the window."""
 
     agent_name: str
@@ -182,16 +199,12 @@ class AgentStats(LatencyDetail):
     failures: int
     success_rate: OptionalNumber
     error_rate: OptionalNumber
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int
-    cost_usd: float
     tool_calls: int
     top_errors: list[CountShare] = Field(description="Most frequent error types, most first.")
     tool_usage: list[CountShare] = Field(description="Tools called during runs, most first.")
 
 
-class ModelUsage(_Answer):
+class ModelUsage(_Cost):
     """Runs and tokens per model (provider/model)."""
 
     model: str
@@ -200,10 +213,13 @@ class ModelUsage(_Answer):
     error_rate: OptionalNumber
     p50_ms: OptionalNumber
     p95_ms: OptionalNumber
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int
+
+
+class ConversationCost(_Answer):
+    conversation_id: str
+    runs: int
     cost_usd: float
+    estimated_cost_usd: float
 
 
 class AgentStatsList(_Answer):
@@ -212,6 +228,13 @@ class AgentStatsList(_Answer):
     models: list[ModelUsage]
     total_agents: int
     truncated: bool
+    conversations: list[ConversationCost] = Field(
+        default=[],
+        description=f"Up to {TOP_CONVERSATIONS} costliest conversations, of the raw runs kept.",
+    )
+    prices: OptionalString = Field(
+        default=None, description="Price table of the estimated costs; null: none estimated."
+    )
 
 
 class ToolStats(LatencyDetail):
@@ -223,6 +246,12 @@ class ToolStats(LatencyDetail):
     success_rate: OptionalNumber
     error_rate: OptionalNumber
     top_errors: list[CountShare]
+    result_chars_mean: OptionalNumber = Field(default=None, description="null: not measured.")
+    result_chars_p95: OptionalNumber = None
+    result_tokens_mean: OptionalNumber = Field(
+        default=None, description=f"Estimated tokens: characters / {CHARS_PER_TOKEN}."
+    )
+    result_tokens_p95: OptionalNumber = None
 
 
 class ToolStatsList(_Answer):

@@ -7,6 +7,7 @@ from collections.abc import Hashable, Sequence
 from operator import itemgetter
 from typing import Any
 
+from perf_mcp.core.pricing import ESTIMATED, UNPRICED
 from perf_mcp.core.sketch import LogHistogram, position
 from perf_mcp.core.validation import RequestSample
 
@@ -136,17 +137,29 @@ class RequestAcc(_Timed):
 
 
 class RunAcc(_Timed):
-    """Agent runs (per agent or per model) or tool calls (per tool) in one bucket."""
+    """Agent runs (per agent or per model) or tool calls (per tool) in one bucket.
+
+    ``cost_usd`` is every run's cost, reported or estimated; ``estimated_cost_usd`` is the
+    part perf-mcp estimated (perf_mcp.core.pricing) for ``estimated_runs`` runs, and
+    ``unpriced_runs`` reported tokens but no cost for a model without a known price. A tool's
+    ``result_hist`` holds the sizes (characters) of the results it was told, if any.
+    """
 
     __slots__ = (
         "cache_read_tokens",
+        "cache_write_tokens",
         "cost_usd",
         "errors",
+        "estimated_cost_usd",
+        "estimated_runs",
         "failures",
         "input_tokens",
         "output_tokens",
+        "result_chars",
+        "result_hist",
         "tool_calls",
         "tools",
+        "unpriced_runs",
     )
 
     def __init__(self) -> None:
@@ -156,9 +169,15 @@ class RunAcc(_Timed):
         self.input_tokens = 0
         self.output_tokens = 0
         self.cache_read_tokens = 0
+        self.cache_write_tokens = 0
         self.cost_usd = 0.0
+        self.estimated_cost_usd = 0.0
+        self.estimated_runs = 0
+        self.unpriced_runs = 0
         self.tool_calls = 0
         self.tools: dict[str, int] = {}
+        self.result_chars = 0  # summed over result_hist.count results
+        self.result_hist: LogHistogram | None = None  # None: no result size told
 
     def add(self, duration_ms: float, error_type: str | None, failed: bool) -> None:
         """Count one run or call."""
@@ -175,24 +194,38 @@ class RunAcc(_Timed):
             self.failures += 1
             add_label(self.errors, error_type or "unknown")
 
+    def add_result(self, chars: int) -> None:
+        """Count the size of one call's result, in characters."""
+        if self.result_hist is None:
+            self.result_hist = LogHistogram()
+        self.result_hist.add(float(chars))
+        self.result_chars += chars
+
     def add_run(
         self,
         duration_ms: float,
         error_type: str | None,
         failed: bool,
-        input_tokens: int,
-        output_tokens: int,
-        cache_read_tokens: int,
+        tokens: tuple[int, int, int, int],
         cost_usd: float,
+        cost_source: int,
         tools: Sequence[str],
     ) -> None:
-        """Count one checked agent run and what it used (Recorder.add_run is the compiled twin)."""
+        """Count one checked agent run and what it used: ``tokens`` are (input, output,
+        cache read, cache write), ``cost_source`` says where ``cost_usd`` came from (a
+        perf_mcp.core.pricing constant)."""
         self.add(duration_ms, error_type, failed)
-        if input_tokens or output_tokens or cache_read_tokens or cost_usd or tools:
-            self.input_tokens += input_tokens
-            self.output_tokens += output_tokens
-            self.cache_read_tokens += cache_read_tokens
+        if cost_usd or tools or any(tokens):
+            self.input_tokens += tokens[0]
+            self.output_tokens += tokens[1]
+            self.cache_read_tokens += tokens[2]
+            self.cache_write_tokens += tokens[3]
             self.cost_usd += cost_usd
+            if cost_source == ESTIMATED:
+                self.estimated_cost_usd += cost_usd
+                self.estimated_runs += 1
+            elif cost_source == UNPRICED:
+                self.unpriced_runs += 1
             self.tool_calls += len(tools)
             for tool in tools:
                 add_label(self.tools, tool)
@@ -203,7 +236,11 @@ class RunAcc(_Timed):
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
             "cost_usd": self.cost_usd,
+            "estimated_cost_usd": self.estimated_cost_usd,
+            "estimated_runs": self.estimated_runs,
+            "unpriced_runs": self.unpriced_runs,
         }
 
     def merge(self, other: RunAcc) -> None:
@@ -214,12 +251,21 @@ class RunAcc(_Timed):
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.cache_read_tokens += other.cache_read_tokens
+        self.cache_write_tokens += other.cache_write_tokens
         self.cost_usd += other.cost_usd
+        self.estimated_cost_usd += other.estimated_cost_usd
+        self.estimated_runs += other.estimated_runs
+        self.unpriced_runs += other.unpriced_runs
         self.tool_calls += other.tool_calls
         for label, n in other.errors.items():
             add_label(self.errors, label, n)
         for label, n in other.tools.items():
             add_label(self.tools, label, n)
+        if other.result_hist is not None:
+            if self.result_hist is None:
+                self.result_hist = LogHistogram()
+            self.result_hist.merge(other.result_hist)
+            self.result_chars += other.result_chars
 
 
 def add_label(counts: dict[str, int], label: str, n: int = 1) -> None:

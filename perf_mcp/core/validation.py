@@ -207,15 +207,16 @@ UnixSeconds = Annotated[
 # ---------------------------------------------------------------- whole samples
 # A checked sample is a plain tuple (cheap to make and to queue):
 # request: (ts, endpoint, method, status_code, duration_ms, request_bytes, response_bytes)
-# tool call: (ts, tool_name, duration_ms, success, error_type, agent_name, call_id)
+# tool call: (ts, tool_name, duration_ms, success, error_type, agent_name, call_id,
+#             result_chars)
 # agent run: (ts, agent_name, duration_ms, success, error_type, model, provider,
-#             input_tokens, output_tokens, cache_read_tokens, cost_usd, run_id,
-#             conversation_id, tool_calls), tool_calls a tuple of tool-call samples
+#             input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd,
+#             run_id, conversation_id, tool_calls), tool_calls a tuple of tool-call samples
 RequestSample = tuple[float, str, str, int, float, int | None, int | None]
-ToolCallSample = tuple[float, str, float, bool, str | None, str | None, str | None]
+ToolCallSample = tuple[float, str, float, bool, str | None, str | None, str | None, int | None]
 AgentRunSample = tuple[
     float, str, float, bool, str | None, str | None, str | None,
-    int, int, int, float, str | None, str | None, tuple[ToolCallSample, ...],
+    int, int, int, int, float, str | None, str | None, tuple[ToolCallSample, ...],
 ]  # fmt: skip
 
 _COMMON_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
@@ -282,9 +283,11 @@ def tool_call(
     agent_name: Any,
     ts: Any,
     call_id: Any,
+    result_chars: Any,
     now: float,
 ) -> ToolCallSample:
-    """A checked tool-call sample (``ts`` None: ``now``)."""
+    """A checked tool-call sample (``ts`` None: ``now``); ``result_chars`` is the size of
+    its result in characters, None when unknown."""
     return (
         now if ts is None else timestamp("timestamp", ts, now),
         name("tool_name", tool_name),
@@ -293,15 +296,21 @@ def tool_call(
         None if error_type is None else name("error_type", error_type),
         None if agent_name is None else name("agent_name", agent_name),
         None if call_id is None else name("call_id", call_id),
+        result_chars
+        if result_chars is None
+        or (result_chars.__class__ is int and 0 <= result_chars <= MAX_BYTES)
+        else integer("result_chars", result_chars, 0, MAX_BYTES),
     )
 
 
 TOOL_CALL_FIELDS = frozenset({
-    "tool_name", "duration_ms", "success", "error_type", "agent_name", "timestamp", "call_id"
+    "tool_name", "duration_ms", "success", "error_type", "agent_name", "timestamp", "call_id",
+    "result_chars",
 })  # fmt: skip
 AGENT_RUN_FIELDS = frozenset({
     "agent_name", "duration_ms", "start_time", "end_time", "success", "error_type", "model",
-    "provider", "input_tokens", "output_tokens", "cache_read_tokens", "cost_usd",
+    "provider", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+    "cost_usd",
     "tool_calls", "run_id", "conversation_id",
 })  # fmt: skip
 
@@ -334,6 +343,7 @@ def agent_run(fields: dict[str, Any], now: float) -> AgentRunSample:
     if calls and (not isinstance(calls, list | tuple) or len(calls) > MAX_TOOL_CALLS):
         raise _fail("tool_calls", f"a list of at most {MAX_TOOL_CALLS} tool calls", calls)
     success, cost = get("success", True), get("cost_usd", 0.0)
+    cache_write = get("cache_write_tokens", 0)  # mostly 0: the common case checked inline
     return (
         ts,
         name("agent_name", get("agent_name")),
@@ -345,6 +355,9 @@ def agent_run(fields: dict[str, Any], now: float) -> AgentRunSample:
         _count("input_tokens", get("input_tokens", 0)),
         _count("output_tokens", get("output_tokens", 0)),
         _count("cache_read_tokens", get("cache_read_tokens", 0)),
+        cache_write
+        if cache_write.__class__ is int and 0 <= cache_write <= MAX_TOKENS
+        else _count("cache_write_tokens", cache_write),
         cost
         if cost.__class__ is float and 0.0 <= cost <= MAX_COST_USD
         else real("cost_usd", cost, MAX_COST_USD),
@@ -378,6 +391,7 @@ def _nested_call(index: int, call: Any, run_ts: float, now: float) -> ToolCallSa
             get("agent_name"),
             get("timestamp"),
             get("call_id"),
+            get("result_chars"),
             now,
         )
     except InvalidInputError as exc:

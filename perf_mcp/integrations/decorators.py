@@ -17,6 +17,7 @@ from perf_mcp.integrations.runs import (
     AgentRun,
     Opened,
     ToolCall,
+    UnmeasuredToolCall,
     current_run,
     open_run,
     open_tool_call,
@@ -51,6 +52,9 @@ class _Instrument(Generic[C]):
         raise NotImplementedError
 
     def __call__(self, func: F) -> F:
+        return self._wrap(func)
+
+    def _wrap(self, func: F) -> F:
         name = self.name or func.__name__
         if inspect.isasyncgenfunction(func):
             wrapper: Callable[..., Any] = self._wrap_async_gen(func, name)
@@ -233,8 +237,18 @@ class ToolInstrument(_Instrument[ToolCall]):
 
     _open = open_tool_call
 
+    def __init__(self, name: str | None, monitor: Monitor | None, measure_results: bool) -> None:
+        super().__init__(name, monitor)
+        self.measure_results = measure_results
+
+    def __call__(self, func: F) -> F:
+        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+            # A stream's last item is not what the tool returned: measure nothing.
+            return ToolInstrument(self.name, self.monitor, False)._wrap(func)
+        return self._wrap(func)
+
     def _begin(self, name: str) -> ToolCall:
-        return ToolCall(name, self.monitor)
+        return (ToolCall if self.measure_results else UnmeasuredToolCall)(name, self.monitor)
 
 
 @overload
@@ -288,23 +302,33 @@ def monitor_tool(name: F, /) -> F: ...
 
 @overload
 def monitor_tool(
-    name: str | None = None, /, *, monitor: Monitor | None = None
+    name: str | None = None, /, *, monitor: Monitor | None = None, measure_results: bool = True
 ) -> ToolInstrument: ...
 
 
 def monitor_tool(
-    name: str | Callable[..., Any] | None = None, /, *, monitor: Monitor | None = None
+    name: str | Callable[..., Any] | None = None,
+    /,
+    *,
+    monitor: Monitor | None = None,
+    measure_results: bool = True,
 ) -> Any:
     """Record each call as a tool call; inside a monitored agent run it joins that run.
+
+    A function's result that is text, a JSON-serialisable list or dict, or a pydantic model
+    is measured: its size in characters is what the call costs a model's context
+    (get_tool_stats shows it; a number, a few characters, is not measured).
+    ``measure_results=False`` skips that; a ``with`` block sets ``call.result_chars`` itself.
 
     ```python
     @monitor_tool
     def search(query: str) -> list[str]: ...
 
-    with monitor_tool("fetch_page"):
-        page = httpx.get(url)
+    with monitor_tool("fetch_page") as call:
+        page = httpx.get(url).text
+        call.result_chars = len(page)
     ```
     """
     if callable(name):
-        return ToolInstrument(None, None)(name)
-    return ToolInstrument(name, monitor)
+        return ToolInstrument(None, None, True)(name)
+    return ToolInstrument(name, monitor, measure_results)

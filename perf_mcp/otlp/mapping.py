@@ -43,6 +43,10 @@ TOKENS = {  # perf-mcp field: span attributes, current name first
     "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
     "output_tokens": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
     "cache_read_tokens": ("gen_ai.usage.cache_read.input_tokens",),
+    "cache_write_tokens": (
+        "gen_ai.usage.cache_write.input_tokens",
+        "gen_ai.usage.cache_creation.input_tokens",
+    ),
 }
 MAX_DEPTH = 64  # parent links followed to find a span's run (a cycle in bad input stops here)
 MAX_SERVICES = 256  # services whose versions a VersionWatch remembers (the least recent go)
@@ -302,6 +306,7 @@ def tool_call(span: SpanView, agent_name: str | None = None) -> dict[str, Any] |
         name = span.name.removeprefix("tools/call ").strip() or None
     if name is None:
         return NO_TOOL
+    result = span.first("gen_ai.tool.call.result")  # opt-in content: its size is a context's cost
     return {
         "tool_name": name,
         "duration_ms": span.duration_ms,
@@ -309,6 +314,7 @@ def tool_call(span: SpanView, agent_name: str | None = None) -> dict[str, Any] |
         "error_type": span.error,
         "agent_name": agent_name or span.text("gen_ai.agent.name"),
         "timestamp": span.end_s,
+        "result_chars": len(result) if isinstance(result, str) else None,
     }
 
 

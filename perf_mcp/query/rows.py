@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from perf_mcp.core import models as m
+from perf_mcp.core.pricing import price_table
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.core.stats import SUMMARY_QUANTILES, latency, percentiles, rate
 from perf_mcp.storage import SeriesAgg
 
 PERCENTILE_SORTS = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}
+LARGE_RESULT_TOKENS = 2_000  # a tool result over this (p95, estimated) is large for a context
+LARGE_RESULTS_LISTED = 3
 
 
 def request_sort_key(s: SeriesAgg, sort_by: str) -> float:
@@ -33,6 +37,8 @@ def run_sort_key(s: SeriesAgg, sort_by: str) -> float:
         return float(acc.failures)
     if sort_by == "error_rate":
         return rate(acc.failures, acc.count) or 0.0
+    if sort_by == "result_chars":
+        return rate(acc.result_chars, acc.result_hist.count if acc.result_hist else 0) or 0.0
     return float(acc.cost_usd)  # cost_usd
 
 
@@ -83,6 +89,11 @@ def agent_stats(s: SeriesAgg) -> m.AgentStats:
     )
 
 
+def prices_of(series: Iterable[SeriesAgg]) -> str | None:
+    """The price table that estimated any of the series' costs (None: nothing estimated)."""
+    return price_table() if any(s.acc.estimated_runs for s in series) else None
+
+
 def model_usage(s: SeriesAgg) -> m.ModelUsage:
     """One model's row of get_agent_stats."""
     acc: RunAcc = s.acc
@@ -107,4 +118,28 @@ def tool_stats(s: SeriesAgg) -> m.ToolStats:
         top_errors=_top_labels(acc.errors),
         **outcomes(acc),
         **latency(acc.hist, acc.sum_ms),
+        **result_sizes(acc),
     )
+
+
+def result_sizes(acc: RunAcc) -> dict[str, Any]:
+    """Mean and p95 size of the tool's results that were measured, in characters and
+    estimated tokens (none when no result was measured)."""
+    hist = acc.result_hist
+    if hist is None or not hist.count:
+        return {}
+    mean, p95 = acc.result_chars / hist.count, hist.quantile(0.95) or 0.0
+    return {
+        "result_chars_mean": mean,
+        "result_chars_p95": p95,
+        "result_tokens_mean": mean / m.CHARS_PER_TOKEN,
+        "result_tokens_p95": p95 / m.CHARS_PER_TOKEN,
+    }
+
+
+def large_results(tools: Iterable[m.ToolStats], limit: int = LARGE_RESULTS_LISTED) -> list[str]:
+    """The tools whose p95 result is over LARGE_RESULT_TOKENS, largest first: what a summary
+    flags as costing a conversation's context."""
+    large = [t for t in tools if (t.result_tokens_p95 or 0.0) > LARGE_RESULT_TOKENS]
+    large.sort(key=lambda t: (-(t.result_tokens_p95 or 0.0), t.tool_name))
+    return [t.tool_name for t in large[:limit]]

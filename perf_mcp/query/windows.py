@@ -80,12 +80,17 @@ class WindowQueries:
             ids = self.storage.series_ids("agent", name=agent_name)
             top, total = self._top("agent", ids, plan, sort_by, limit)
             models, _ = self._top("model", self.storage.series_ids("model"), plan, "runs", limit)
+            conversations = self.storage.conversation_costs(
+                self.clock() - seconds, agent_name, m.TOP_CONVERSATIONS
+            )
             return m.AgentStatsList(
                 window=window,  # type: ignore[arg-type]
                 agents=[rows.agent_stats(s) for s in top],
                 models=[rows.model_usage(s) for s in models],
                 total_agents=total,
                 truncated=total > limit,
+                conversations=conversations,
+                prices=rows.prices_of([*top, *models]),
             )
 
         return self._answer(("agents", agent_name), window, sort_by, m.RunSort, limit, compute)

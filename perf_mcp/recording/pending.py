@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from perf_mcp.core.paths import endpoint_name
+from perf_mcp.core.pricing import ESTIMATED, REPORTED, UNPRICED, estimate_cost, price_table
 from perf_mcp.core.series import OTHER, TOTAL, RequestAcc, RunAcc, SeriesRegistry
 from perf_mcp.core.validation import (
     AgentRunSample,
@@ -28,6 +29,7 @@ MAX_PENDING_RAW = 10_000  # raw agent runs / tool calls held between flushes
 MAX_PENDING_BUCKETS = 360  # an hour of 10 s buckets held while the store cannot be written
 FOLDED_METHODS = 16  # methods whose folded requests keep a series each; the rest share one
 KINDS = ("request", "agent", "model", "tool")
+COST_SOURCES = {REPORTED: "reported", ESTIMATED: "estimated", UNPRICED: "unpriced"}
 
 A = TypeVar("A", RequestAcc, RunAcc)
 
@@ -151,7 +153,15 @@ class Pending:
 
     def _add_run(self, run: AgentRunSample) -> None:
         ts, agent, duration_ms, success, error_type, model, provider = run[:7]
-        input_tokens, output_tokens, cache_read, cost_usd, run_id, conversation_id, calls = run[7:]
+        tokens: tuple[int, int, int, int] = run[7:11]
+        cost_usd, run_id, conversation_id, calls = run[11:]
+        source, price_date = REPORTED, None
+        if not cost_usd and (tokens[0] or tokens[1]):  # tokens, no cost: price them
+            estimate = estimate_cost(model, provider, *tokens, ts)
+            if estimate is None:
+                source = UNPRICED
+            else:
+                cost_usd, price_date, source = estimate.cost_usd, estimate.price_date, ESTIMATED
         bucket = self._bucket(ts)[0]
         tools = [call[1] for call in calls]
         accs = [self._run_acc(bucket, "agent", agent)]
@@ -159,30 +169,27 @@ class Pending:
             label = f"{provider}/{model}" if provider and model else str(model or provider)
             accs.append(self._run_acc(bucket, "model", label))
         for acc in accs:
-            acc.add_run(
-                duration_ms,
-                error_type,
-                not success,
-                input_tokens,
-                output_tokens,
-                cache_read,
-                cost_usd,
-                tools,
-            )
+            acc.add_run(duration_ms, error_type, not success, tokens, cost_usd, source, tools)
         for call in calls:
-            self._add_tool(call if call[5] is not None else (*call[:5], agent, call[6]))
+            self._add_tool(call if call[5] is not None else (*call[:5], agent, *call[6:]))
         self._keep(
             self.agent_runs,
-            (ts, agent, duration_ms, success, error_type, model, provider)
-            + (input_tokens, output_tokens, cache_read, cost_usd, len(calls))
-            + (run_id, conversation_id),
+            (ts, agent, duration_ms, success, error_type, model, provider, *tokens, cost_usd)
+            + (len(calls), run_id, conversation_id, COST_SOURCES[source], price_date)
+            + (price_table() if source == ESTIMATED else None,),
         )
 
     def _add_tool(self, call: ToolCallSample) -> None:
-        ts, tool, duration_ms, success, error_type, agent, call_id = call
+        ts, tool, duration_ms, success, error_type, agent, call_id, result_chars = call
         bucket = self._bucket(ts)[0]
-        self._run_acc(bucket, "tool", tool).add(duration_ms, error_type, not success)
-        self._keep(self.tool_calls, (ts, tool, agent, duration_ms, success, error_type, call_id))
+        acc = self._run_acc(bucket, "tool", tool)
+        acc.add(duration_ms, error_type, not success)
+        if result_chars is not None:
+            acc.add_result(result_chars)
+        self._keep(
+            self.tool_calls,
+            (ts, tool, agent, duration_ms, success, error_type, call_id, result_chars),
+        )
 
     def _keep(self, records: list[Any], record: Any) -> None:
         if len(records) < MAX_PENDING_RAW:

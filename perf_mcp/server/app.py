@@ -21,6 +21,7 @@ from perf_mcp.config import Settings
 from perf_mcp.monitor import Monitor
 from perf_mcp.server.app_ui import DashboardApp
 from perf_mcp.server.arguments import strict_tool
+from perf_mcp.server.calls import measured
 from perf_mcp.server.health import HealthTool
 from perf_mcp.server.http import OTLP_TRACES, health_route, metrics_route, otlp_traces_route
 from perf_mcp.server.investigate_tools import InvestigateTools
@@ -95,7 +96,10 @@ def build_server(
         lifespan=lifespan,
         log_level=log_level,
         subscriptions=clients.bus,
-        tools=[*tools, *(dashboard.tools() if "show_dashboard" in chosen else [])],
+        tools=[
+            measured(tool, lambda: runtime.monitor)
+            for tool in [*tools, *(dashboard.tools() if "show_dashboard" in chosen else [])]
+        ],
         extensions=[dashboard.extension()] if "show_dashboard" in chosen else [],
         # The tool, resource and prompt lists never change while the server runs.
         cache_hints={

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from perf_mcp.core.models import AgentRunRecord, ToolCallRecord
-from perf_mcp.core.validation import Count, DurationMs, Name
+from perf_mcp.core.validation import ByteCount, Count, DurationMs, Name
 from perf_mcp.server.arguments import OptionalText, RequestArg, ToolCallArg
 from perf_mcp.server.auth import require_write
 from perf_mcp.server.calls import in_thread, invalid, tool_errors
@@ -41,10 +41,14 @@ class RecordTools:
         error_type: Annotated[OptionalText, Field(description='e.g. "timeout".')] = None,
         model: Annotated[OptionalText, Field(description="gen_ai.request.model")] = None,
         provider: Annotated[OptionalText, Field(description="gen_ai.provider.name")] = None,
-        input_tokens: Count = 0,
+        input_tokens: Annotated[Count, Field(description="All input, cached included.")] = 0,
         output_tokens: Count = 0,
         cache_read_tokens: Count = 0,
-        cost_usd: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] = 0.0,
+        cache_write_tokens: Count = 0,
+        cost_usd: Annotated[
+            float,
+            Field(ge=0, le=1e6, allow_inf_nan=False, description="0: estimated from tokens."),
+        ] = 0.0,
         tool_calls: Annotated[
             list[ToolCallArg],
             Field(max_length=1000),
@@ -71,6 +75,7 @@ class RecordTools:
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
                 cache_read_tokens=cache_read_tokens,
+                cache_write_tokens=cache_write_tokens,
                 cost_usd=cost_usd,
                 tool_calls=list[ToolCallRecord](tool_calls),
                 run_id=run_id,
@@ -91,6 +96,7 @@ class RecordTools:
         timestamp: Annotated[
             float | None, Field(description="End, Unix seconds; default now.")
         ] = None,
+        result_chars: Annotated[ByteCount, Field(description="Size of the result, chars.")] = None,
     ) -> RecordResult:
         """Report a tool call made outside a reported agent run (those go in the run)."""
         require_write("record_tool_call")
@@ -102,6 +108,7 @@ class RecordTools:
                 error_type=error_type,
                 agent_name=agent_name,
                 timestamp=timestamp,
+                result_chars=result_chars,
             )
         except ValueError as exc:
             raise invalid(exc) from exc

@@ -12,7 +12,7 @@ from typing import Any
 
 from perf_mcp.storage.schema import StoreError
 
-ROWS_PER_STATEMENT = 500  # times at most 18 columns: within SQLite's 32,766 parameters
+ROWS_PER_STATEMENT = 500  # times at most 23 columns: within SQLite's 32,766 parameters
 # What a user can do about a failed write, by SQLite's primary result code.
 _REASONS = {
     sqlite3.SQLITE_FULL: "the disk is full (or the store reached a size limit)",

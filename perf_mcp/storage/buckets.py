@@ -75,10 +75,16 @@ def _encode_run(acc: RunAcc) -> tuple[Any, ...]:
         acc.input_tokens,
         acc.output_tokens,
         acc.cache_read_tokens,
+        acc.cache_write_tokens,
         acc.cost_usd,
+        acc.estimated_cost_usd,
+        acc.estimated_runs,
+        acc.unpriced_runs,
         acc.tool_calls,
         json.dumps(acc.errors),
         json.dumps(acc.tools),
+        acc.result_chars,
+        None if acc.result_hist is None else acc.result_hist.to_bytes(),
         acc.hist.to_bytes(),
     )
 
@@ -86,9 +92,12 @@ def _encode_run(acc: RunAcc) -> tuple[Any, ...]:
 def _decode_run(row: Sequence[Any]) -> RunAcc:
     acc = RunAcc()
     acc.hist.count, acc.failures, acc.sum_ms, acc.hist.min, acc.hist.max = row[:5]
-    acc.input_tokens, acc.output_tokens, acc.cache_read_tokens = row[5:8]
-    acc.cost_usd, acc.tool_calls = row[8], row[9]
-    acc.errors, acc.tools = _sum_labels(json.loads(row[10])), _sum_labels(json.loads(row[11]))
+    acc.input_tokens, acc.output_tokens, acc.cache_read_tokens, acc.cache_write_tokens = row[5:9]
+    acc.cost_usd, acc.estimated_cost_usd, acc.estimated_runs, acc.unpriced_runs = row[9:13]
+    acc.tool_calls = row[13]
+    acc.errors, acc.tools = _sum_labels(json.loads(row[14])), _sum_labels(json.loads(row[15]))
+    acc.result_chars = row[16]
+    acc.result_hist = None if row[17] is None else LogHistogram.from_bytes(row[17])
     return acc
 
 
@@ -116,11 +125,15 @@ RUNS = BucketTable(
     series_key=lambda key: (key[0], key[1], ""),
     columns=(
         *("count", "failures", "sum_ms", "min_ms", "max_ms", "input_tokens", "output_tokens"),
-        *("cache_read_tokens", "cost_usd", "tool_calls", "errors", "tools", "hist"),
+        *("cache_read_tokens", "cache_write_tokens", "cost_usd", "estimated_cost_usd"),
+        *("estimated_runs", "unpriced_runs", "tool_calls", "errors", "tools", "result_chars"),
+        *("result_hist", "hist"),
     ),
     sums="SUM(count), SUM(failures), SUM(sum_ms), MIN(min_ms), MAX(max_ms), "
-    "SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cost_usd), "
-    "SUM(tool_calls), json_group_array(json(errors)), json_group_array(json(tools))",
+    "SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens), "
+    "SUM(cost_usd), SUM(estimated_cost_usd), SUM(estimated_runs), SUM(unpriced_runs), "
+    "SUM(tool_calls), json_group_array(json(errors)), json_group_array(json(tools)), "
+    "SUM(result_chars), merge_hist(result_hist)",
     encode=_encode_run,
     decode=_decode_run,
     copy=_copy_run,

@@ -8,11 +8,13 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
+
+from perf_mcp.core.sketch import LogHistogram
 
 T = TypeVar("T")
 APPLICATION_ID = 0x70657266  # "perf": marks a SQLite file as a perf-mcp store
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 MMAP_BYTES = 1 << 30  # address space, not memory: pages stay in the OS cache
 
 _SCHEMA_V1 = """
@@ -142,9 +144,26 @@ CREATE TABLE slos (name TEXT PRIMARY KEY, slo TEXT NOT NULL, updated_at REAL NOT
 _SCHEMA_V7 = """
 ALTER TABLE threshold_overrides ADD COLUMN changed_by TEXT;
 """
+# Costs that are right and context costs: cache writes, which costs perf-mcp estimated (and at
+# which date's prices), and tool result sizes. Rows from before count every cost as reported
+# and no result sizes.
+_SCHEMA_V8 = """
+ALTER TABLE run_buckets ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE run_buckets ADD COLUMN estimated_cost_usd REAL NOT NULL DEFAULT 0;
+ALTER TABLE run_buckets ADD COLUMN estimated_runs INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE run_buckets ADD COLUMN unpriced_runs INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE run_buckets ADD COLUMN result_chars INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE run_buckets ADD COLUMN result_hist BLOB;
+ALTER TABLE agent_runs ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agent_runs ADD COLUMN cost_source TEXT NOT NULL DEFAULT 'reported';
+ALTER TABLE agent_runs ADD COLUMN price_date TEXT;
+ALTER TABLE agent_runs ADD COLUMN price_table TEXT;
+ALTER TABLE tool_calls ADD COLUMN result_chars INTEGER;
+"""
 # MIGRATIONS[i] takes the schema from version i to i + 1.
 MIGRATIONS: tuple[str, ...] = (
-    _SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5, _SCHEMA_V6, _SCHEMA_V7
+    _SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5, _SCHEMA_V6, _SCHEMA_V7,
+    _SCHEMA_V8,
 )  # fmt: skip
 
 
@@ -227,13 +246,15 @@ def why_read_only(path: Path) -> str | None:
 
 def _open(path: str, busy_timeout_s: float, read_only: bool) -> sqlite3.Connection:
     def opened(target: str) -> sqlite3.Connection:
-        return sqlite3.connect(
+        conn = sqlite3.connect(
             target,
             timeout=busy_timeout_s,
             check_same_thread=False,
             isolation_level=None,
             uri=read_only,
         )
+        conn.create_aggregate("merge_hist", 1, cast(Any, _MergedHistograms))
+        return conn
 
     if not read_only:
         return opened(path)
@@ -245,6 +266,21 @@ def _open(path: str, busy_timeout_s: float, read_only: bool) -> sqlite3.Connecti
         conn.close()
         conn = opened(f"{uri}&immutable=1")
     return conn
+
+
+class _MergedHistograms:
+    """The SQL aggregate ``merge_hist(blob)``: a group's LogHistogram blobs merged into one
+    (NULL when none is given), so a window's sums read merged histograms in one query."""
+
+    def __init__(self) -> None:
+        self.blobs: list[bytes] = []
+
+    def step(self, blob: bytes | None) -> None:
+        if blob is not None:
+            self.blobs.append(blob)
+
+    def finalize(self) -> bytes | None:
+        return LogHistogram.merged(self.blobs).to_bytes() if self.blobs else None
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

@@ -52,6 +52,26 @@ async def test_monitor_source_fires_and_resolves_on_recorded_traffic(
     }
 
 
+async def test_agent_spend_per_hour_fires_on_estimated_costs(
+    monitor: Monitor, clock: Clock
+) -> None:
+    """Six runs of claude-opus-4-1 with 100,000 input tokens each and no cost reported:
+    6 x 100,000 x $15 per million = $9 in 5 minutes, $108 per hour (critical is $50)."""
+    manager = AlertManager(monitor_source(monitor, clock=clock), clock=clock)
+    for _ in range(6):
+        monitor.record_agent_run(
+            agent_name="researcher",
+            duration_ms=2_000.0,
+            model="claude-opus-4-1",
+            provider="anthropic",
+            input_tokens=100_000,
+        )
+    [fired] = [e for e in await manager.evaluate_once() if e.rule == "agent_cost_usd_per_hour"]
+    assert (fired.subject, fired.severity) == ("researcher", "critical")
+    assert fired.value == pytest.approx(108.0)
+    assert "$108.00/h" in fired.message
+
+
 async def test_monitor_source_needs_the_minimum_sample_count(
     monitor: Monitor, clock: Clock
 ) -> None:

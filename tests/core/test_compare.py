@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from perf_mcp.core.compare import MIN_COUNT, Side, Subject, compare
+from perf_mcp.core.pricing import REPORTED
 from perf_mcp.core.series import RequestAcc, RunAcc
 
 A: Subject = ("endpoint", "GET /a")
@@ -21,7 +22,7 @@ def requests(n: int, ms: float, errors: int = 0) -> RequestAcc:
 def runs(n: int, ms: float, tokens: int = 0, cost: float = 0.0) -> RunAcc:
     acc = RunAcc()
     for _ in range(n):
-        acc.add_run(ms, None, False, tokens, 0, 0, cost, [])
+        acc.add_run(ms, None, False, (tokens, 0, 0, 0), cost, REPORTED, [])
     return acc
 
 

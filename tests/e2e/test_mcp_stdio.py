@@ -14,6 +14,7 @@ from mcp import Client
 
 from perf_mcp import Monitor
 from tests.e2e.mcp_process import STOP_TIMEOUT_S, perf_mcp_command, server_env, stdio_params
+from tests.server.mcp_calls import their_tools
 
 pytestmark = pytest.mark.anyio
 
@@ -50,7 +51,12 @@ async def test_record_in_one_process_read_in_the_next(db_path: Path, protocol: s
     (search,) = after["endpoints"]
     assert (search["count"], search["error_count"]) == (50, 5)
     assert [(a["agent_name"], a["runs"]) for a in agents["agents"]] == [("triage", 1)]
-    assert [(t["tool_name"], t["calls"]) for t in tools["tools"]] == [("grep", 1)]
+    assert [(name, t["calls"]) for name, t in their_tools(tools).items()] == [("grep", 1)]
+    # What each perf-mcp tool the writer called cost its conversation, in the answer's size
+    own = {t["tool_name"]: t for t in tools["tools"] if t["tool_name"] not in their_tools(tools)}
+    text = json.dumps(before, separators=(",", ":"), ensure_ascii=False)  # the answer's text
+    assert own["get_endpoint_stats"]["result_chars_mean"] == pytest.approx(len(text), rel=0.005)
+    assert own["record_agent_run"]["result_tokens_mean"] > 0
 
 
 async def test_two_processes_on_one_store_see_each_other(db_path: Path) -> None:

@@ -22,6 +22,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from tests.e2e.mcp_process import http_server
 from tests.e2e.test_http_access import FULL, READ, bearer, client, structured
 from tests.otlp.spans import agent_run, http_request, mcp_tool_call, tracer, versioned_export
+from tests.server.mcp_calls import their_tools
 
 pytestmark = pytest.mark.anyio
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -97,9 +98,7 @@ async def test_sdk_spans_answer_as_requests_runs_and_tools(
     assert (support["runs"], support["failures"], support["tool_calls"]) == (2, 1, 2)
     assert (support["input_tokens"], support["output_tokens"]) == (1500, 260)
     assert support["cache_read_tokens"] == 300
-    tools = {
-        t["tool_name"]: t for t in (await ask(server, "get_tool_stats", window="15m"))["tools"]
-    }
+    tools = their_tools(await ask(server, "get_tool_stats", window="15m"))
     assert {name: (t["calls"], t["failures"]) for name, t in tools.items()} == {
         "search": (1, 0), "refund": (1, 1), "get_weather": (1, 0)
     }  # fmt: skip

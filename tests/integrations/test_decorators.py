@@ -90,6 +90,7 @@ class RunUsage:  # pydantic_ai.usage.RunUsage (>= 1.0)
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 @dataclass
@@ -116,23 +117,33 @@ class AgentRunResult:  # pydantic_ai.agent.AgentRunResult: usage is a method
             ChatCompletion(
                 "c1", "gpt-4o", CompletionUsage(120, 30, 150, PromptTokensDetails(cached_tokens=64))
             ),
-            (120, 30, 64),
+            (120, 30, 64, 0),
         ),
-        (Response("gpt-4.1", ResponseUsage(80, 20, 100)), (80, 20, 0)),
-        (
-            AnthropicMessage("claude-sonnet-4", AnthropicUsage(50, 70, 0, 1000)),
-            (50, 70, 1000),
+        (Response("gpt-4.1", ResponseUsage(80, 20, 100)), (80, 20, 0, 0)),
+        (  # Anthropic's input_tokens leave out the cached ones: they are added back
+            AnthropicMessage("claude-sonnet-4", AnthropicUsage(50, 70, 300, 1000)),
+            (1350, 70, 1000, 300),
         ),
-        (AgentRunResult("ok", RunUsage(2, 300, 40, 12)), (300, 40, 12)),
-        (AgentRunResult("ok", LegacyUsage(1, 90, 9, 99)), (90, 9, 0)),
-        ({"usage": {"prompt_tokens": 5, "completion_tokens": 6}}, (5, 6, 0)),
+        (AgentRunResult("ok", RunUsage(2, 300, 40, 12, 5)), (300, 40, 12, 5)),
+        (AgentRunResult("ok", LegacyUsage(1, 90, 9, 99)), (90, 9, 0, 0)),
+        ({"usage": {"prompt_tokens": 5, "completion_tokens": 6}}, (5, 6, 0, 0)),
+        (  # google-genai: response.usage_metadata, cached tokens inside the prompt's
+            {
+                "usage_metadata": {
+                    "prompt_token_count": 900,
+                    "candidates_token_count": 40,
+                    "cached_content_token_count": 600,
+                }
+            },
+            (900, 40, 600, 0),
+        ),
         ({"output": "no usage"}, None),
         ("plain text", None),
         (ChatCompletion("c2", "gpt-4o", None), None),
     ],
 )
 def test_usage_is_read_from_common_result_shapes(
-    result: Any, expected: tuple[int, int, int] | None
+    result: Any, expected: tuple[int, int, int, int] | None
 ) -> None:
     assert usage_from(result) == expected
 
@@ -497,3 +508,85 @@ def test_only_the_generators_own_tool_calls_join_its_run(monitor: Monitor) -> No
 
     assert agent(monitor, "producer").tool_usage == [CountShare(name="inside", count=2)]
     assert tool(monitor, "between").calls == 2
+
+
+# ------------------------------------------------------------ result sizes and costs
+
+
+class Hit:  # a pydantic-style result: measured as its JSON
+    def model_dump_json(self) -> str:
+        return '{"title":"cats"}'
+
+
+@pytest.mark.anyio
+async def test_tool_results_are_measured_as_text_or_compact_json(monitor: Monitor) -> None:
+    @monitor_tool("read", monitor=monitor)
+    def read(text: str) -> str:
+        return text
+
+    @monitor_tool("search", monitor=monitor)
+    async def search() -> list[dict[str, str]]:
+        return [{"title": "cats"}, {"title": "dogs"}]
+
+    @monitor_tool("hit", monitor=monitor)
+    def hit() -> Hit:
+        return Hit()
+
+    @monitor_tool("opaque", monitor=monitor)
+    def opaque() -> object:
+        return object()
+
+    read("x" * 300)
+    read("y" * 100)
+    await search()
+    hit()
+    opaque()
+
+    assert tool(monitor, "read").result_chars_mean == 200
+    assert tool(monitor, "read").result_chars_p95 == pytest.approx(300, rel=0.01)
+    assert tool(monitor, "search").result_chars_mean == len('[{"title":"cats"},{"title":"dogs"}]')
+    assert tool(monitor, "hit").result_chars_mean == len('{"title":"cats"}')
+    assert tool(monitor, "opaque").result_chars_mean is None  # not text, not JSON: unknown
+
+
+@pytest.mark.anyio
+async def test_result_sizes_can_be_turned_off_given_by_hand_and_join_a_run(
+    monitor: Monitor,
+) -> None:
+    @monitor_tool("secret", monitor=monitor, measure_results=False)
+    def secret() -> str:
+        return "not measured"
+
+    @monitor_tool("lines", monitor=monitor)
+    def lines() -> Iterator[str]:  # a stream: its last item is not its result
+        yield "a"
+        yield "b"
+
+    secret()
+    assert list(lines()) == ["a", "b"]
+    async with monitor_agent("reader", monitor=monitor):
+        with monitor_tool("fetch_page", monitor=monitor) as call:
+            call.result_chars = 4_321
+
+    assert tool(monitor, "secret").result_chars_mean is None
+    assert tool(monitor, "lines").result_chars_mean is None
+    assert tool(monitor, "fetch_page").result_chars_mean == 4_321  # recorded with the run
+    assert agent(monitor, "reader").tool_calls == 1
+
+
+def test_a_decorated_run_without_a_cost_is_priced_from_its_usage(monitor: Monitor) -> None:
+    @monitor_agent("writer", provider="anthropic", monitor=monitor)
+    def write() -> AnthropicMessage:
+        return AnthropicMessage("claude-sonnet-4-5", AnthropicUsage(500, 500, 300, 200))
+
+    write()
+    stats = agent(monitor, "writer")
+    # Anthropic leaves cached tokens out of input_tokens: 500 + 300 written + 200 read
+    assert (stats.input_tokens, stats.cache_read_tokens, stats.cache_write_tokens) == (
+        1_000,
+        200,
+        300,
+    )
+    by_hand = (500 * 3 + 200 * 0.3 + 300 * 3.75 + 500 * 15) / 1e6
+    assert stats.cost_usd == stats.estimated_cost_usd == pytest.approx(by_hand)
+    assert stats.estimated_runs == 1

@@ -148,3 +148,33 @@ def test_a_version_watch_forgets_the_least_recent_services() -> None:
         watch.new(f"service{i}", "1")
     assert watch.new("service0", "2") is False  # forgotten: seen as for the first time
     assert watch.new(f"service{MAX_SERVICES}", "2") is True
+
+
+def test_cache_writes_are_priced_and_tool_results_measured(monitor: Monitor) -> None:
+    """Anthropic's model call through the current names: 1,000 input tokens of which 200 read
+    from the cache and 300 written to it, no cost reported; a tool span with its result."""
+
+    def build(tracer: Tracer) -> None:
+        run = span(tracer, "invoke_agent writer", SpanKind.INTERNAL, {
+            "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "writer",
+            "gen_ai.provider.name": "anthropic", "gen_ai.request.model": "claude-sonnet-4-5",
+        }, 900)  # fmt: skip
+        span(tracer, "chat claude-sonnet-4-5", SpanKind.CLIENT, {
+            "gen_ai.operation.name": "chat", "gen_ai.request.model": "claude-sonnet-4-5",
+            "gen_ai.usage.input_tokens": 1_000, "gen_ai.usage.output_tokens": 500,
+            "gen_ai.usage.cache_read.input_tokens": 200,
+            "gen_ai.usage.cache_creation.input_tokens": 300,  # the older name
+        }, 800, run)  # fmt: skip
+        span(tracer, "execute_tool grep", SpanKind.INTERNAL, {
+            "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "grep",
+            "gen_ai.tool.call.result": "x" * 1_234,
+        }, 5, run)  # fmt: skip
+
+    record(plan(recorded(build)), monitor)
+
+    (writer,) = monitor.get_agent_stats().agents
+    assert (writer.cache_read_tokens, writer.cache_write_tokens) == (200, 300)
+    by_hand = (500 * 3 + 200 * 0.3 + 300 * 3.75 + 500 * 15) / 1e6
+    assert writer.estimated_cost_usd == pytest.approx(by_hand)
+    (grep,) = monitor.get_tool_stats().tools
+    assert grep.result_chars_mean == 1_234

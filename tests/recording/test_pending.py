@@ -27,7 +27,7 @@ def request(endpoint: str, method: str = "GET", ts: float = NOW) -> RequestSampl
 
 
 def tool(name: str) -> ToolCallSample:
-    return check.tool_call(name, 1.0, True, None, None, None, None, NOW)
+    return check.tool_call(name, 1.0, True, None, None, None, None, None, NOW)
 
 
 def folded_names(pending: Pending, kind: str) -> list[str]:

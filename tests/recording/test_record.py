@@ -90,6 +90,12 @@ BAD_CALLS = (
     + [(f"tool duration_ms={v!r}", tool(duration_ms=v), "duration_ms") for v in BAD_NUMBERS]
     + [(f"tool success={v!r}", tool(success=v), "success") for v in BAD_FLAGS]
     + [(f"tool tool_name={v!r:.20}", tool(tool_name=v), "tool_name") for v in BAD_NAMES]
+    + [(f"tool result_chars={v!r}", tool(result_chars=v), "result_chars")
+       for v in BAD_COUNTS if v is not None]
+    + [(f"run cache_write_tokens={v!r}", run(cache_write_tokens=v), "cache_write_tokens")
+       for v in BAD_COUNTS]
+    + [(f"nested result_chars={v!r}", nested(result_chars=v), r"tool_calls\[1\]\.result_chars")
+       for v in BAD_COUNTS if v is not None]
 )  # fmt: skip
 
 

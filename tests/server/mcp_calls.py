@@ -61,3 +61,14 @@ LIST_TOOLS: dict[str, tuple[str, str, tuple[str, ...] | None]] = {
     "compare_windows": ("changes", "total_changed", None),
     "explain": ("findings", "total", None),
 }
+
+# Every perf-mcp tool: each call that answers is recorded as a tool call of its own.
+OWN_TOOLS = frozenset({
+    *QUERY_TOOLS, "record_agent_run", "record_tool_call", "record_requests", "set_threshold",
+    "acknowledge_alert", "mark_deploy",
+})  # fmt: skip
+
+
+def their_tools(stats: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A get_tool_stats answer's rows by tool name, leaving out perf-mcp's own tools."""
+    return {t["tool_name"]: t for t in stats["tools"] if t["tool_name"] not in OWN_TOOLS}

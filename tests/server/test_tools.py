@@ -159,10 +159,12 @@ async def test_lone_tool_call(client: Client) -> None:
         client, "record_tool_call", {"tool_name": "sql", "duration_ms": 42.5, "agent_name": "bot"}
     )
     assert answer == {"recorded": 1, "kind": "tool_call"}
-    stats = await call_ok(client, "get_tool_stats", {"window": "1m"})
-    assert [(t["tool_name"], t["calls"]) for t in stats["tools"]] == [("sql", 1)]
+    stats = await call_ok(client, "get_tool_stats", {"window": "1m", "sort_by": "calls"})
+    # perf-mcp's own calls are tool calls too, with the size of their answers
+    calls = {t["tool_name"]: t["calls"] for t in stats["tools"]}
+    assert calls == {"sql": 1, "record_tool_call": 1}
     summary = await call_ok(client, "get_performance_summary", {})
-    assert summary["tools"]["calls"] == 1
+    assert summary["tools"]["calls"] == 3  # sql, record_tool_call, get_tool_stats
 
 
 @pytest.mark.parametrize("window", WINDOWS)
@@ -176,7 +178,8 @@ async def test_empty_store_answers_with_zeroes(client: Client) -> None:
     assert summary["requests"]["count"] == 0
     assert summary["requests"]["p95_ms"] is None
     assert (await call_ok(client, "get_agent_stats", {}))["agents"] == []
-    assert (await call_ok(client, "get_tool_stats", {}))["tools"] == []
+    tools = (await call_ok(client, "get_tool_stats", {}))["tools"]
+    assert {t["tool_name"] for t in tools} == {"get_performance_summary", "get_agent_stats"}
 
 
 async def test_resource_usage_reads_the_machine_now(client: Client) -> None:
@@ -207,6 +210,7 @@ async def test_thresholds_have_the_design_defaults(client: Client) -> None:
         "memory_usage_percent": 85,
         "agent_error_rate": 0.10,
         "agent_avg_time_ms": 10000,
+        "agent_cost_usd_per_hour": 10,
         "tool_error_rate": 0.20,
         "slo_fast_burn": 14.4,
         "slo_medium_burn": 6.0,
@@ -270,3 +274,23 @@ async def test_legacy_clients_may_set_the_log_level(server: MCPServer[Runtime]) 
         assert legacy.server_capabilities.logging is not None
         with pytest.warns(MCPDeprecationWarning):  # gone at 2026-07-28, still served before
             await legacy.set_logging_level("warning")
+
+
+async def test_recorded_tokens_without_a_cost_are_priced_and_result_sizes_kept(
+    client: Client,
+) -> None:
+    await call_ok(client, "record_agent_run", {
+        "agent_name": "bot", "duration_ms": 900, "model": "claude-sonnet-4-5",
+        "provider": "anthropic", "input_tokens": 1_000, "output_tokens": 500,
+        "cache_read_tokens": 200, "cache_write_tokens": 300,
+        "tool_calls": [{"tool_name": "grep", "duration_ms": 3, "result_chars": 700}],
+    })  # fmt: skip
+    await call_ok(client, "record_tool_call", {
+        "tool_name": "grep", "duration_ms": 2, "result_chars": 300,
+    })  # fmt: skip
+    stats = await call_ok(client, "get_agent_stats", {})
+    (bot,) = stats["agents"]
+    assert bot["cost_usd"] == bot["estimated_cost_usd"] == 0.0102  # 0.010185, rounded
+    assert stats["prices"].startswith("genai-prices ")
+    tools = await call_ok(client, "get_tool_stats", {"tool_name": "grep"})
+    assert tools["tools"][0]["result_chars_mean"] == 500

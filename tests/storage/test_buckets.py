@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from perf_mcp.core.pricing import REPORTED
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.core.window import TierRange
 from perf_mcp.storage import FlushBatch, Storage
@@ -24,7 +25,7 @@ def request_delta(*durations: float, status: int = 200) -> RequestAcc:
 def run_delta(*durations: float, error: str | None = None) -> RunAcc:
     acc = RunAcc()
     for ms in durations:
-        acc.add_run(ms, error, error is not None, 10, 5, 0, 0.5, ["search"])
+        acc.add_run(ms, error, error is not None, (10, 5, 0, 0), 0.5, REPORTED, ["search"])
     return acc
 
 

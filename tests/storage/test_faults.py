@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from perf_mcp import Monitor
+from perf_mcp.core.pricing import REPORTED
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.core.window import TierRange
 from perf_mcp.storage import FlushBatch, Storage, StoreError
@@ -31,12 +32,15 @@ def batch(endpoints: int, ts: int = T0, prefix: str = "/e") -> FlushBatch:
         total.merge(acc)
     requests[("*", "")] = total
     run = RunAcc()
-    run.add_run(12.0, None, False, 3, 4, 0, 0.01, [])
+    run.add_run(12.0, None, False, (3, 4, 0, 0), 0.01, REPORTED, [])
     return FlushBatch(
         requests={ts: requests},
         runs={ts: {("agent", "a"): run}},
-        agent_runs=[(ts, "a", 12.0, True, None, None, None, 3, 4, 0, 0.01, 0, None, None)],
-        tool_calls=[(ts, "t", "a", 1.0, True, None, None)],
+        agent_runs=[
+            (ts, "a", 12.0, True, None, None, None, 3, 4, 0, 0, 0.01, 0, None, None, "reported")
+            + (None, None)
+        ],
+        tool_calls=[(ts, "t", "a", 1.0, True, None, None, None)],
     )
 
 

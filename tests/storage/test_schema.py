@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from perf_mcp import Monitor, StoreError
+from perf_mcp.core.window import TierRange
 from perf_mcp.storage import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, FlushBatch, Storage
 
 
@@ -110,6 +111,43 @@ def test_a_version_3_store_trades_its_folded_names_for_a_bounded_sample(db_path:
     conn.close()
 
 
+def test_a_version_5_store_keeps_its_runs_as_reported_costs_without_result_sizes(
+    db_path: Path,
+) -> None:
+    """Schema 6 adds cache writes, estimated costs and tool result sizes; rows written before
+    count every cost as reported and no result as measured, and new rows add to them."""
+    t0 = 1_800_000_000
+    conn = sqlite3.connect(db_path)
+    for script in MIGRATIONS[:5]:
+        conn.executescript(script)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 5")
+    conn.execute("INSERT INTO series (id, kind, name, method) VALUES (1, 'agent', 'old', '')")
+    conn.execute(
+        "INSERT INTO run_buckets VALUES (3600, ?, 1, 7, 2, 0, 30.0, 10.0, 20.0, x'', "
+        "100, 50, 0, 0.5, 0, '{}', '{}')",
+        (t0,),
+    )
+    conn.execute(
+        "INSERT INTO agent_runs (ts, agent_name, duration_ms, success, input_tokens, "
+        "output_tokens, cache_read_tokens, cost_usd, tool_calls) "
+        "VALUES (?, 'old', 10.0, 1, 100, 50, 0, 0.5, 0)",
+        (t0,),
+    )
+    conn.commit()
+    conn.close()
+    with Storage(db_path, clock=lambda: t0 + 60) as storage:
+        [old] = storage.run_series("agent", [TierRange(3600, t0, t0 + 3600)], name="old")
+        assert (old.acc.count, old.acc.cost_usd, old.acc.estimated_cost_usd) == (2, 0.5, 0.0)
+        assert (old.acc.cache_write_tokens, old.acc.result_hist) == (0, None)
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("SELECT cost_source, price_date FROM agent_runs").fetchall() == [
+        ("reported", None)
+    ]
+    conn.close()
+
+
 def fill(path: Path) -> None:
     with Monitor(path, start_flusher=False) as monitor:
         for ms in (5.0, 7.0, 9.0):
@@ -141,7 +179,9 @@ def test_a_store_this_process_cannot_write_opens_read_only(
         storage = monitor.storage
         assert storage.read_only == "this process may not write the file"
         for write in (
-            lambda: storage.write(FlushBatch(tool_calls=[(1.0, "t", None, 1.0, True, None, None)])),
+            lambda: storage.write(
+                FlushBatch(tool_calls=[(1.0, "t", None, 1.0, True, None, None, None)])
+            ),
             lambda: storage.add_resource_sample(1.0, "{}"),
             lambda: storage.bump_alert_version(),
         ):
@@ -179,7 +219,7 @@ READER = textwrap.dedent(
     with Storage(sys.argv[1]) as store:
         series = store.request_series([TierRange(3600, 0, 4_000_000_000)])
         try:
-            store.write(FlushBatch(tool_calls=[(1.0, "t", None, 1.0, True, None, None)]))
+            store.write(FlushBatch(tool_calls=[(1.0, "t", None, 1.0, True, None, None, None)]))
             error = None
         except StoreError as exc:
             error = str(exc)

@@ -25,6 +25,7 @@ ThresholdName = Literal[
     "memory_usage_percent",
     "agent_error_rate",
     "agent_avg_time_ms",
+    "agent_cost_usd_per_hour",
     "tool_error_rate",
     "slo_fast_burn",
     "slo_medium_burn",

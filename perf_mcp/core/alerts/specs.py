@@ -4,6 +4,8 @@
 0.05
 >>> format_value(0.125, "fraction"), format_value(1520, "ms"), format_value(20, "burn")
 ('12.5%', '1520 ms', '20x')
+>>> format_value(12.5, "usd_per_hour")
+'$12.50/h'
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from perf_mcp.core.models import InvalidInputError
 
 Severity = Literal["warning", "critical"]
 Scope = Literal["overall", "endpoint", "agent", "tool", "system", "slo"]
-Unit = Literal["ms", "fraction", "percent", "burn"]
+Unit = Literal["ms", "fraction", "percent", "burn", "usd_per_hour"]
 AlertStatus = Literal["firing", "acknowledged", "resolved"]
 SampleKind = Literal["requests", "runs", "calls", "samples"]
 EventKind = Literal["fired", "escalated", "deescalated", "repeated", "resolved", "acknowledged"]
@@ -156,6 +158,18 @@ RULES: Mapping[str, RuleSpec] = {
             sample_kind="runs",
         ),
         RuleSpec(
+            name="agent_cost_usd_per_hour",
+            description="Spend per agent over the last 5 minutes (reported and estimated "
+            "costs), as USD per hour.",
+            unit="usd_per_hour",
+            warning=10,
+            critical=50,
+            min_value=0.01,
+            max_value=1e6,
+            scopes=("agent",),
+            sample_kind="runs",
+        ),
+        RuleSpec(
             name="tool_error_rate",
             description="Failed calls / calls over the last 5 minutes, per tool.",
             unit="fraction",
@@ -213,4 +227,6 @@ def format_value(value: float | None, unit: Unit) -> str:
         return f"{value * 100:.3g}%"
     if unit == "burn":
         return f"{value:.3g}x"
+    if unit == "usd_per_hour":
+        return f"${value:,.2f}/h"
     return f"{value:.1f}%"

@@ -18,6 +18,7 @@ def test_every_design_threshold_has_a_rule_with_its_default() -> None:
         "memory_usage_percent": 85,
         "agent_error_rate": 0.10,
         "agent_avg_time_ms": 10000,
+        "agent_cost_usd_per_hour": 10,
         "tool_error_rate": 0.20,
         "slo_fast_burn": 14.4,
         "slo_medium_burn": 6.0,
