@@ -46,9 +46,11 @@ def texts(result: CallToolResult) -> list[str]:
 
 
 def numbers(text: str) -> dict[str, Any]:
-    """A summary answer without the moment it was made."""
+    """A summary answer without the moment it was made and the tool totals (perf-mcp's own
+    calls count there: show_dashboard's own is one more by the time the summary is asked)."""
     data = json.loads(text)
     data.pop("generated_at")
+    data.pop("tools")
     return dict(data)
 
 
