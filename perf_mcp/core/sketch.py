@@ -1,15 +1,22 @@
-"""LogHistogram: a DDSketch-style log-bucket histogram with 1% relative accuracy.
+"""LogHistogram: OpenTelemetry's exponential-histogram buckets at scale 6, 0.54% accurate.
 
-Bucket ``p`` (1 <= p < SIZE) holds values in ``[MIN_VALUE * GAMMA**(p-1), MIN_VALUE * GAMMA**p)``
-and answers with the point whose relative distance to both edges is ``RELATIVE_ACCURACY``.
-Bucket 0 holds exact zeros. Values are milliseconds: 1 µs to 30 days keep 1% accuracy;
-smaller positive values count in the first bucket, larger ones in the last.
+The buckets are OTel's (and Prometheus native histograms' schema 6) for the value in seconds,
+the unit both use for durations: base = 2**(1/64), bucket index ``i`` holds
+``(base**i, base**(i+1)]`` seconds, and a bucket answers with its midpoint in log space, within
+``RELATIVE_ACCURACY`` (2**(1/128) - 1, about 0.54%) of all it holds. The API takes
+milliseconds. Positions number the buckets from 0: position 0 holds exact zeros, positions 1..
+hold indexes MIN_INDEX..MAX_INDEX (about 1 µs to 48 days); smaller positive values count in the
+first, larger ones in the last. So a histogram converts to an OTLP ExponentialHistogramDataPoint
+and back bucket for bucket (``to_exponential``, ``from_exponential``), and points of coarser
+scales merge in with the error ``coarse_error`` states.
 
 >>> h = LogHistogram()
 >>> for v in (1.0, 2.0, 3.0, 100.0):
 ...     h.add(v)
->>> abs(h.quantile(0.5) - 2.0) <= 0.01 * 2.0
+>>> abs(h.quantile(0.5) - 2.0) <= RELATIVE_ACCURACY * 2.0
 True
+>>> index(1000.0), index(1000.1)  # 1 s is 2**0: the upper edge of bucket -1
+(-1, 0)
 """
 
 from __future__ import annotations
@@ -23,16 +30,20 @@ from itertools import accumulate, compress
 
 from perf_mcp.core.stats import nearest_rank
 
-RELATIVE_ACCURACY = 0.01
-GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
-MIN_VALUE = 1e-3  # 1 µs in milliseconds
-MAX_VALUE = 30 * 24 * 3600 * 1000.0  # 30 days in milliseconds
-INV_LOG_GAMMA = 1 / math.log(GAMMA)
-# position = int(log(value) * INV_LOG_GAMMA + OFFSET) for MIN_VALUE <= value <= MAX_VALUE
-OFFSET = 1 - math.log(MIN_VALUE) * INV_LOG_GAMMA
-SIZE = int(math.log(MAX_VALUE) * INV_LOG_GAMMA + OFFSET) + 1
+SCALE = 6
+BASE = math.pow(2.0, 2.0**-SCALE)
+RELATIVE_ACCURACY = math.pow(2.0, 2.0 ** -(SCALE + 1)) - 1  # half a bucket, in log space
+MS_PER_S = 1000.0
+MIN_INDEX = -20 << SCALE  # the lowest bucket starts at 2**-20 s (0.95 µs)
+MAX_INDEX = (22 << SCALE) - 1  # the highest ends at 2**22 s (48.5 days)
+MIN_VALUE = 2.0**-20 * MS_PER_S  # milliseconds; at or below, counted in the lowest bucket
+MAX_VALUE = 2.0**22 * MS_PER_S  # milliseconds; above, counted in the highest bucket
+SIZE = MAX_INDEX - MIN_INDEX + 2  # positions, zeros' included
+_SHIFT = 1 - MIN_INDEX  # position = index + _SHIFT
+# The fast path's range, a hair inside [MIN_VALUE, MAX_VALUE] so log rounding cannot leave it.
+_LOW, _HIGH = MIN_VALUE * (1 + 1e-9), MAX_VALUE * (1 - 1e-9)
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 1: perf-mcp's own buckets (gamma 1.0202), before the OTel ones
 _HEADER = struct.Struct("<BBHHQdd")  # version, kind, lo, n, count, min, max
 _PAIR = struct.Struct("<HQ")  # bucket, count
 _EMPTY, _SPARSE, _DENSE64, _DENSE32 = 0, 1, 2, 3
@@ -42,39 +53,72 @@ _DENSE_FORMAT = {8: "Q", 4: "I"}
 _SPARSE_MAX_BUCKETS = 24
 
 
+def index(value_ms: float) -> int:
+    """The OTel scale-6 bucket index of a positive value (milliseconds; the index is of seconds).
+
+    ``ceil(log2(s) * 64) - 1``: log2 is exact at powers of two, which are upper bucket edges.
+    """
+    return math.ceil(math.log2(value_ms / MS_PER_S) * 64) - 1
+
+
 def position(value: float) -> int:
-    """The bucket a non-negative value falls in."""
-    if value >= MIN_VALUE:
-        if value >= MAX_VALUE:
-            return SIZE - 1
-        return int(math.log(value) * INV_LOG_GAMMA + OFFSET)
-    return 1 if value > 0 else 0
+    """The bucket position a non-negative value falls in."""
+    if _LOW < value <= _HIGH:
+        return math.ceil(math.log2(value / MS_PER_S) * 64) + (_SHIFT - 1)
+    if value <= MIN_VALUE:
+        return 1 if value > 0 else 0
+    return min(max(index(value), MIN_INDEX), MAX_INDEX) + _SHIFT if value <= MAX_VALUE else SIZE - 1
 
 
 def positions(values: Iterable[float]) -> Counter[int]:
     """How many of the non-negative ``values`` fall in each bucket (one pass, for many)."""
-    log, scale, offset = math.log, INV_LOG_GAMMA, OFFSET
+    log2, ceil, low, high, shift, ms = math.log2, math.ceil, _LOW, _HIGH, _SHIFT - 1, MS_PER_S
     return Counter(
-        [
-            int(log(v) * scale + offset) if MIN_VALUE <= v < MAX_VALUE else position(v)
-            for v in values
-        ]
+        [ceil(log2(v / ms) * 64) + shift if low < v <= high else position(v) for v in values]
     )
 
 
+def position_of(index: int) -> int:
+    """The position of OTel scale-6 bucket ``index``, clamped to the kept range."""
+    return min(max(index, MIN_INDEX), MAX_INDEX) + _SHIFT
+
+
+def index_of(pos: int) -> int:
+    """The OTel scale-6 index of position ``pos`` (>= 1; position 0 is the zero bucket)."""
+    return pos - _SHIFT
+
+
 def representative(pos: int) -> float:
-    """The value reported for bucket ``pos``: within RELATIVE_ACCURACY of all it holds."""
+    """The value (ms) reported for bucket ``pos``: its log midpoint, within RELATIVE_ACCURACY
+    of all it holds."""
     if pos == 0:
         return 0.0
-    lower = MIN_VALUE * GAMMA ** (pos - 1)
-    return lower * 2 * GAMMA / (GAMMA + 1)
+    return MS_PER_S * math.pow(2.0, (pos - _SHIFT + 0.5) / 64)
+
+
+def upper_bound(pos: int) -> float:
+    """The upper edge (ms, inclusive) of bucket ``pos``; position 0's is 0."""
+    return MS_PER_S * math.pow(2.0, (pos - _SHIFT + 1) / 64) if pos else 0.0
+
+
+def coarse_error(scale: int) -> float:
+    """The relative error ``from_exponential`` adds to a value of a point at ``scale``.
+
+    A finer point (scale > 6) merges exactly. A coarser bucket spans ``m = 2**(6 - scale)``
+    fine ones, and all its count goes to the fine bucket starting at its log midpoint, whose
+    log midpoint is ``(m + 1) / 2`` fine buckets from the coarse edges: scale 5 gives 1.64%,
+    4 gives 2.74%, 3 gives 4.99%. The point's min and max still clamp the answers.
+    """
+    if scale >= SCALE:
+        return RELATIVE_ACCURACY
+    return math.pow(2.0, ((1 << (SCALE - scale)) + 1) / 128) - 1
 
 
 class LogHistogram:
-    """Counts per log bucket, plus the exact count, min and max.
+    """Counts per bucket position, plus the exact count, min and max.
 
     Quantiles are nearest-rank (perf_mcp.core.stats) and clamped to ``[min, max]``, so the
-    answer is within 1% of the exact sorted value at that rank.
+    answer is within RELATIVE_ACCURACY (0.54%) of the exact sorted value at that rank.
     """
 
     __slots__ = ("bins", "count", "max", "min")
@@ -145,6 +189,58 @@ class LogHistogram:
             pos = positions[bisect_right(cumulative, rank)]
             answers.append(min(max(representative(pos), self.min), self.max))
         return answers
+
+    def to_exponential(self) -> tuple[int, int, list[int]]:
+        """The buckets as an OTel scale-6 point has them: ``(zero_count, offset, counts)``,
+        ``counts[k]`` being the count of index ``offset + k``."""
+        filled = [pos for pos in self.bins if pos]
+        if not filled:
+            return self.bins.get(0, 0), 0, []
+        lo = min(filled)
+        counts = [0] * (max(filled) - lo + 1)
+        for pos in filled:
+            counts[pos - lo] = self.bins[pos]
+        return self.bins.get(0, 0), index_of(lo), counts
+
+    @classmethod
+    def from_exponential(
+        cls,
+        scale: int,
+        zero_count: int,
+        offset: int,
+        counts: Sequence[int],
+        min_ms: float | None = None,
+        max_ms: float | None = None,
+    ) -> LogHistogram:
+        """A histogram of an OTel point's zero and positive buckets, at any scale.
+
+        Scale 6 comes back bucket for bucket, finer scales merge exactly, coarser ones within
+        ``coarse_error(scale)``. Without the point's min and max, the outermost buckets'
+        representatives stand in.
+        """
+        if not -10 <= scale <= 20:
+            raise ValueError(f"exponential histogram scale must be within [-10, 20], got {scale}")
+        if any(n.__class__ is not int or n < 0 for n in (zero_count, *counts)):
+            raise ValueError("exponential histogram bucket counts must be integers >= 0")
+        if scale >= SCALE:
+            shift = scale - SCALE
+            fine = [(offset + k) >> shift for k in range(len(counts))]
+        else:
+            widen = SCALE - scale
+            fine = [((offset + k) << widen) + (1 << (widen - 1)) for k in range(len(counts))]
+        h = cls()
+        bins = h.bins
+        if zero_count:
+            bins[0] = zero_count
+        for idx, n in zip(fine, counts, strict=True):
+            if n:
+                pos = position_of(idx)
+                bins[pos] = bins.get(pos, 0) + n
+        h.count = sum(bins.values())
+        if h.count:
+            h.min = representative(min(bins)) if min_ms is None else min_ms
+            h.max = representative(max(bins)) if max_ms is None else max_ms
+        return h
 
     def to_bytes(self) -> bytes:
         """A compact encoding: a header, then the buckets as sparse pairs or a dense range.
@@ -242,7 +338,15 @@ def _decode_header(data: bytes) -> tuple[int, int, int, int, int, float, float]:
         raise ValueError("not a LogHistogram encoding: too short")
     fields: tuple[int, int, int, int, int, float, float] = _HEADER.unpack_from(data)
     if fields[0] != _FORMAT_VERSION:
-        raise ValueError(f"unknown LogHistogram encoding version {fields[0]}")
+        raise ValueError(
+            f"LogHistogram encoding version {fields[0]}, not {_FORMAT_VERSION}"
+            + (
+                ": a store of perf-mcp before its OTel buckets; open it once with write access "
+                "to convert it"
+                if fields[0] == 1
+                else ""
+            )
+        )
     item_size = _ITEM_SIZE.get(fields[1])
     if item_size is None:
         raise ValueError(f"unknown LogHistogram encoding kind {fields[1]}")
