@@ -22,7 +22,7 @@ from perf_mcp.config import Settings
 from perf_mcp.monitor import Monitor
 from perf_mcp.server.arguments import strict_tool
 from perf_mcp.server.health import HealthTool
-from perf_mcp.server.http import OTLP_TRACES, health_route, otlp_traces_route
+from perf_mcp.server.http import OTLP_METRICS, OTLP_TRACES, health_route, otlp_route
 from perf_mcp.server.investigate_tools import InvestigateTools
 from perf_mcp.server.notifications import ALERTS_URI, THRESHOLDS_URI
 from perf_mcp.server.prompts import Prompts
@@ -128,7 +128,8 @@ def build_server(
     server.prompt(title="Performance review")(prompts.performance_review)
     server.prompt(title="Diagnose an endpoint")(prompts.diagnose_endpoint)
     server.custom_route("/health", methods=["GET"])(health_route(runtime))  # HTTP only
-    server.custom_route(OTLP_TRACES, methods=["POST"])(otlp_traces_route(runtime))
+    for otlp_path in (OTLP_TRACES, OTLP_METRICS):
+        server.custom_route(otlp_path, methods=["POST"])(otlp_route(runtime, otlp_path))
     for path, methods, handler in web_routes(runtime):  # the dashboard and /api/v1/
         server.custom_route(path, methods=methods)(handler)
     server.completion()(prompts.complete)  # type: ignore[no-untyped-call]

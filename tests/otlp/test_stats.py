@@ -19,7 +19,7 @@ def test_ignored_spans_are_counted_without_degrading() -> None:
     assert health is not None
     assert health.status == "ok"
     assert health.detail == (
-        "1 exports, 5 spans received; recorded: 3 requests; spans ignored: 2 " + NOT_MAPPED
+        "1 exports, 5 spans received; recorded: 3 requests; ignored: 2 " + NOT_MAPPED
     )
 
 
@@ -29,5 +29,5 @@ def test_rejected_spans_degrade_and_say_the_last_reason() -> None:
     health = stats.health()
     assert health is not None
     assert health.status == "degraded"
-    assert f"spans rejected: 1 {NO_STATUS}" in health.detail
+    assert f"rejected: 1 {NO_STATUS}" in health.detail
     assert health.detail.endswith("last: bad status")
