@@ -156,12 +156,12 @@ def histogram(point: Point, ms_per_unit: float) -> LogHistogram:
     if point.zero:
         h.add(0.0, point.zero)
     for key, n in point.buckets.items():
-        lower, upper = _edges(point, key)
+        lower, upper = (edge * ms_per_unit for edge in _edges(point, key))
         if low is not None:
             lower, upper = max(lower, low), max(upper, low)
         if high is not None:
             lower, upper = min(lower, high), min(upper, high)
-        h.add(_midpoint(lower * ms_per_unit, upper * ms_per_unit), n)
+        h.add(_midpoint(lower, upper), n)
     if h.count:
         h.min, h.max = (h.min if low is None else low), (h.max if high is None else high)
     return h
