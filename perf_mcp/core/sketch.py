@@ -31,7 +31,6 @@ from itertools import accumulate, compress
 from perf_mcp.core.stats import nearest_rank
 
 SCALE = 6
-BASE = math.pow(2.0, 2.0**-SCALE)
 RELATIVE_ACCURACY = math.pow(2.0, 2.0 ** -(SCALE + 1)) - 1  # half a bucket, in log space
 MS_PER_S = 1000.0
 MIN_INDEX = -20 << SCALE  # the lowest bucket starts at 2**-20 s (0.95 µs)
