@@ -44,9 +44,9 @@ _LOW, _HIGH = MIN_VALUE * (1 + 1e-9), MAX_VALUE * (1 - 1e-9)
 
 _FORMAT_VERSION = 2  # 1: perf-mcp's own buckets (gamma 1.0202), before the OTel ones
 _HEADER = struct.Struct("<BBHHQdd")  # version, kind, lo, n, count, min, max
-_PAIR = struct.Struct("<HQ")  # bucket, count
-_EMPTY, _SPARSE, _DENSE64, _DENSE32 = 0, 1, 2, 3
-_ITEM_SIZE = {_EMPTY: 0, _SPARSE: _PAIR.size, _DENSE64: 8, _DENSE32: 4}  # body bytes per item
+_EMPTY, _SPARSE, _DENSE64, _DENSE32, _SPARSE64 = 0, 1, 2, 3, 4
+_PAIRS = {_SPARSE: struct.Struct("<HI"), _SPARSE64: struct.Struct("<HQ")}  # bucket, count
+_ITEM_SIZE = {_EMPTY: 0, _DENSE64: 8, _DENSE32: 4} | {k: p.size for k, p in _PAIRS.items()}
 _DENSE_FORMAT = {8: "Q", 4: "I"}
 # Above this many buckets a dense row merges faster (one big-int add) than a loop over pairs.
 _SPARSE_MAX_BUCKETS = 24
@@ -246,17 +246,18 @@ class LogHistogram:
 
         Dense rows are 32-bit (or, past 2**32 in a bucket, 64-bit) counts from the lowest
         bucket to the highest, so ``merged`` can add them as whole integers; rows with few
-        buckets list (bucket, count) pairs.
+        buckets list (bucket, count) pairs, counts 32-bit (or 64-bit) likewise.
         """
         if not self.bins:
             return _HEADER.pack(_FORMAT_VERSION, _EMPTY, 0, 0, 0, 0.0, 0.0)
         lo, hi = min(self.bins), max(self.bins)
         span = hi - lo + 1
         if len(self.bins) <= _SPARSE_MAX_BUCKETS:
+            kind = _SPARSE if max(self.bins.values()) < 1 << 32 else _SPARSE64
             header = _HEADER.pack(
-                _FORMAT_VERSION, _SPARSE, lo, len(self.bins), self.count, self.min, self.max
+                _FORMAT_VERSION, kind, lo, len(self.bins), self.count, self.min, self.max
             )
-            return header + b"".join(_PAIR.pack(p, n) for p, n in self.bins.items())
+            return header + b"".join(_PAIRS[kind].pack(p, n) for p, n in self.bins.items())
         dense = [0] * span
         for pos, n in self.bins.items():
             dense[pos - lo] = n
@@ -292,8 +293,8 @@ class LogHistogram:
                 result.min = lo_value
             if hi_value > result.max:
                 result.max = hi_value
-            if kind == _SPARSE:
-                for pos, c in _PAIR.iter_unpack(data[_HEADER.size :]):
+            if kind in _PAIRS:
+                for pos, c in _PAIRS[kind].iter_unpack(data[_HEADER.size :]):
                     sparse[pos] = sparse.get(pos, 0) + c
                 continue
             if kind == _DENSE32 and wide:  # widen 32-bit fields (only past 2**32 samples)

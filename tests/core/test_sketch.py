@@ -39,7 +39,7 @@ TOLERANCE = RELATIVE_ACCURACY * (1 + 1e-9)
 HOUR_MS = 3.6e6
 # The encoding starts with: version, kind, lowest bucket, item count, count, min, max.
 HEADER = struct.Struct("<BBHHQdd")
-SPARSE, DENSE64, DENSE32 = 1, 2, 3
+SPARSE, DENSE64, DENSE32, SPARSE64 = 1, 2, 3, 4
 SPARSE_MAX_BUCKETS = 24
 
 # ---------------------------------------------------------------- data
@@ -267,6 +267,15 @@ def test_more_than_24_buckets_encode_dense(buckets: int, kind: int) -> None:
     assert LogHistogram.from_bytes(blob) == h
 
 
+def test_sparse_counts_past_32_bits_encode_64_bit() -> None:
+    h = LogHistogram()
+    h.add(5.0, 2**32)
+    h.add(7.0, 3)
+    blob = h.to_bytes()
+    assert (blob[1], len(blob)) == (SPARSE64, HEADER.size + 2 * 10)
+    assert LogHistogram.merged([blob, histogram([5.0]).to_bytes()]).bins[position(5.0)] == 2**32 + 1
+
+
 def test_dense_merge_keeps_counts_above_32_bits() -> None:
     a, b = LogHistogram(), LogHistogram()
     for pos in range(1, 40):
@@ -313,8 +322,8 @@ CORRUPT = {
     "unknown version": lambda: _with_header(_sparse_blob(), version=9),
     "unknown kind": lambda: _with_header(_sparse_blob(), kind=7),
     "sparse cut by a byte": lambda: _sparse_blob()[:-1],
-    "sparse cut by a pair": lambda: _sparse_blob()[:-10],
-    "sparse with trailing bytes": lambda: _sparse_blob() + b"\0" * 10,
+    "sparse cut by a pair": lambda: _sparse_blob()[:-6],
+    "sparse with trailing bytes": lambda: _sparse_blob() + b"\0" * 6,
     "dense cut by a byte": lambda: _dense_blob()[:-1],
     "dense cut by a bucket": lambda: _dense_blob()[:-8],
     "dense with trailing bytes": lambda: _dense_blob() + b"\0" * 8,
