@@ -20,6 +20,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 
+from perf_mcp.core.sketch import MS_PER_S
 from perf_mcp.monitor import Monitor
 from perf_mcp.otlp.mapping import Attrs, Outcome, flat
 from perf_mcp.otlp.metrics_points import (
@@ -48,7 +49,7 @@ from perf_mcp.otlp.stats import (
 HTTP_DURATION = {"http.server.request.duration": "s", "http.server.duration": "ms"}  # default unit
 GENAI_DURATION = "gen_ai.client.operation.duration"
 TOKEN_USAGE = "gen_ai.client.token.usage"
-MS_PER_UNIT = {"s": 1000.0, "ms": 1.0}
+MS_PER_UNIT = {"s": MS_PER_S, "ms": 1.0}
 TOKEN_FIELDS = {"input": "input_tokens", "output": "output_tokens"}  # gen_ai.token.type
 MAX_SAMPLES = 1_000_000  # in one export, all points together
 FLUSH_EVERY = 50_000  # samples: a big export must not overrun the Monitor's buffer

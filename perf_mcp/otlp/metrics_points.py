@@ -20,7 +20,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     HistogramDataPoint,
 )
 
-from perf_mcp.core.sketch import LogHistogram, representative
+from perf_mcp.core.sketch import MS_PER_S, LogHistogram, representative
 
 MAX_STREAMS = 10_000  # cumulative streams remembered; the least recently seen go first
 MAX_BUCKETS = 4096  # of one point (the SDK sends 160 at most by default)
@@ -148,7 +148,7 @@ def histogram(point: Point, ms_per_unit: float) -> LogHistogram:
     buckets by each bucket's log midpoint, clamped to the point's min and max."""
     low = None if point.min is None else point.min * ms_per_unit
     high = None if point.max is None else point.max * ms_per_unit
-    if point.scale is not None and ms_per_unit == 1000.0:
+    if point.scale is not None and ms_per_unit == MS_PER_S:
         lo = min(point.buckets, default=0)
         counts = [point.buckets.get(i, 0) for i in range(lo, max(point.buckets, default=-1) + 1)]
         return LogHistogram.from_exponential(point.scale, point.zero, lo, counts, low, high)
