@@ -280,7 +280,7 @@ class LogHistogram:
         """
         rows = [(data, *_decode_header(data)) for data in encoded]
         result = cls()
-        sparse: dict[int, int] = {}
+        sparse: list[tuple[struct.Struct, memoryview]] = []  # added after the dense rows
         wide = any(row[2] == _DENSE64 for row in rows) or sum(row[5] for row in rows) >= 1 << 32
         bits = 64 if wide else 32
         total = 0
@@ -294,14 +294,13 @@ class LogHistogram:
             if hi_value > result.max:
                 result.max = hi_value
             if kind in _PAIRS:
-                for pos, c in _PAIRS[kind].iter_unpack(data[_HEADER.size :]):
-                    sparse[pos] = sparse.get(pos, 0) + c
+                sparse.append((_PAIRS[kind], memoryview(data)[_HEADER.size :]))
                 continue
             if kind == _DENSE32 and wide:  # widen 32-bit fields (only past 2**32 samples)
                 body = struct.pack(f"<{n}Q", *struct.unpack_from(f"<{n}I", data, _HEADER.size))
                 row = int.from_bytes(body, "little")
-            else:  # drop the header's bytes from the low end of the little-endian int
-                row = int.from_bytes(data, "little") >> (8 * _HEADER.size)
+            else:
+                row = int.from_bytes(memoryview(data)[_HEADER.size :], "little")
             if lo < base:  # rebase: move what we have up to make room below
                 total <<= bits * (base - lo)
                 base = lo
@@ -313,8 +312,10 @@ class LogHistogram:
                 f"<{width}{_DENSE_FORMAT[size]}", total.to_bytes(width * size, "little")
             )
             result.bins = dict(compress(enumerate(counts, base), counts))
-        for pos, c in sparse.items():
-            result.bins[pos] = result.bins.get(pos, 0) + c
+        bins = result.bins
+        for pair, body in sparse:
+            for pos, c in pair.iter_unpack(body):
+                bins[pos] = bins.get(pos, 0) + c
         if sum(result.bins.values()) != result.count:
             raise ValueError("corrupt LogHistogram encoding: bucket counts do not sum to count")
         return result
