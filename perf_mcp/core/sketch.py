@@ -313,8 +313,8 @@ class LogHistogram:
             )
             result.bins = dict(compress(enumerate(counts, base), counts))
         bins = result.bins
-        for pair, body in sparse:
-            for pos, c in pair.iter_unpack(body):
+        for pair, items in sparse:
+            for pos, c in pair.iter_unpack(items):
                 bins[pos] = bins.get(pos, 0) + c
         if sum(result.bins.values()) != result.count:
             raise ValueError("corrupt LogHistogram encoding: bucket counts do not sum to count")
