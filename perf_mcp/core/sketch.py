@@ -44,10 +44,12 @@ _LOW, _HIGH = MIN_VALUE * (1 + 1e-9), MAX_VALUE * (1 - 1e-9)
 
 _FORMAT_VERSION = 2  # 1: perf-mcp's own buckets (gamma 1.0202), before the OTel ones
 _HEADER = struct.Struct("<BBHHQdd")  # version, kind, lo, n, count, min, max
-_EMPTY, _SPARSE, _DENSE64, _DENSE32, _SPARSE64 = 0, 1, 2, 3, 4
+_EMPTY, _SPARSE, _DENSE64, _DENSE32, _SPARSE64, _DENSE16 = 0, 1, 2, 3, 4, 5
 _PAIRS = {_SPARSE: struct.Struct("<HI"), _SPARSE64: struct.Struct("<HQ")}  # bucket, count
-_ITEM_SIZE = {_EMPTY: 0, _DENSE64: 8, _DENSE32: 4} | {k: p.size for k, p in _PAIRS.items()}
-_DENSE_FORMAT = {8: "Q", 4: "I"}
+_DENSE = {_DENSE16: (16, "H"), _DENSE32: (32, "I"), _DENSE64: (64, "Q")}  # field bits, code
+_ITEM_SIZE = {_EMPTY: 0} | {k: p.size for k, p in _PAIRS.items()}
+_ITEM_SIZE |= {k: bits // 8 for k, (bits, _) in _DENSE.items()}
+_CODE = dict(_DENSE.values())  # field bits -> struct code
 # Above this many buckets a dense row merges faster (one big-int add) than a loop over pairs.
 _SPARSE_MAX_BUCKETS = 24
 
@@ -244,9 +246,9 @@ class LogHistogram:
     def to_bytes(self) -> bytes:
         """A compact encoding: a header, then the buckets as sparse pairs or a dense range.
 
-        Dense rows are 32-bit (or, past 2**32 in a bucket, 64-bit) counts from the lowest
-        bucket to the highest, so ``merged`` can add them as whole integers; rows with few
-        buckets list (bucket, count) pairs, counts 32-bit (or 64-bit) likewise.
+        Dense rows are 16-, 32- or 64-bit counts (the narrowest their largest fits) from the
+        lowest bucket to the highest, so ``merged`` can add them as whole integers; rows with
+        few buckets list (bucket, count) pairs, counts 32-bit (or 64-bit).
         """
         if not self.bins:
             return _HEADER.pack(_FORMAT_VERSION, _EMPTY, 0, 0, 0, 0.0, 0.0)
@@ -261,7 +263,8 @@ class LogHistogram:
         dense = [0] * span
         for pos, n in self.bins.items():
             dense[pos - lo] = n
-        kind, code = (_DENSE32, "I") if max(dense) < 1 << 32 else (_DENSE64, "Q")
+        kind = next(k for k, (bits, _) in _DENSE.items() if max(dense) < 1 << bits)
+        code = _DENSE[kind][1]
         header = _HEADER.pack(_FORMAT_VERSION, kind, lo, span, self.count, self.min, self.max)
         return header + struct.pack(f"<{span}{code}", *dense)
 
@@ -275,14 +278,16 @@ class LogHistogram:
         """Merge many encoded histograms quickly.
 
         Each dense row becomes one big Python int, a fixed-width field per bucket, so merging
-        is a shift and an add at C speed instead of a Python loop over buckets. Fields are
-        32 bits wide while no bucket of any row needs more; past that, 64.
+        is a shift and an add at C speed instead of a Python loop over buckets. Fields are as
+        narrow as the widest row's and the sum of all counts allow (16, 32 or 64 bits).
         """
         rows = [(data, *_decode_header(data)) for data in encoded]
         result = cls()
         sparse: list[tuple[struct.Struct, memoryview]] = []  # added after the dense rows
-        wide = any(row[2] == _DENSE64 for row in rows) or sum(row[5] for row in rows) >= 1 << 32
-        bits = 64 if wide else 32
+        # The narrowest fields that no row's and no sum's count overflows.
+        widest = max((_DENSE[row[2]][0] for row in rows if row[2] in _DENSE), default=16)
+        total_count = sum(row[5] for row in rows)
+        bits = max(widest, next(b for b in (16, 32, 64) if total_count < 1 << b or b == 64))
         total = 0
         base = SIZE  # the bucket in field 0 of ``total``
         for data, _version, kind, lo, n, count, lo_value, hi_value in rows:
@@ -296,9 +301,9 @@ class LogHistogram:
             if kind in _PAIRS:
                 sparse.append((_PAIRS[kind], memoryview(data)[_HEADER.size :]))
                 continue
-            if kind == _DENSE32 and wide:  # widen 32-bit fields (only past 2**32 samples)
-                body = struct.pack(f"<{n}Q", *struct.unpack_from(f"<{n}I", data, _HEADER.size))
-                row = int.from_bytes(body, "little")
+            if _DENSE[kind][0] < bits:  # widen narrower fields (only past their sums)
+                counts = struct.unpack_from(f"<{n}{_DENSE[kind][1]}", data, _HEADER.size)
+                row = int.from_bytes(struct.pack(f"<{n}{_CODE[bits]}", *counts), "little")
             else:
                 row = int.from_bytes(memoryview(data)[_HEADER.size :], "little")
             if lo < base:  # rebase: move what we have up to make room below
@@ -308,10 +313,8 @@ class LogHistogram:
         if total:
             size = bits // 8
             width = -(-total.bit_length() // bits)
-            counts = struct.unpack(
-                f"<{width}{_DENSE_FORMAT[size]}", total.to_bytes(width * size, "little")
-            )
-            result.bins = dict(compress(enumerate(counts, base), counts))
+            fields = struct.unpack(f"<{width}{_CODE[bits]}", total.to_bytes(width * size, "little"))
+            result.bins = dict(compress(enumerate(fields, base), fields))
         bins = result.bins
         for pair, items in sparse:
             for pos, c in pair.iter_unpack(items):

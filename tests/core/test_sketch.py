@@ -39,7 +39,7 @@ TOLERANCE = RELATIVE_ACCURACY * (1 + 1e-9)
 HOUR_MS = 3.6e6
 # The encoding starts with: version, kind, lowest bucket, item count, count, min, max.
 HEADER = struct.Struct("<BBHHQdd")
-SPARSE, DENSE64, DENSE32, SPARSE64 = 1, 2, 3, 4
+SPARSE, DENSE64, DENSE32, SPARSE64, DENSE16 = 1, 2, 3, 4, 5
 SPARSE_MAX_BUCKETS = 24
 
 # ---------------------------------------------------------------- data
@@ -256,7 +256,7 @@ def test_encoding_round_trips(h: LogHistogram) -> None:
 
 @pytest.mark.parametrize(
     ("buckets", "kind"),
-    [(1, SPARSE), (SPARSE_MAX_BUCKETS, SPARSE), (SPARSE_MAX_BUCKETS + 1, DENSE32)],
+    [(1, SPARSE), (SPARSE_MAX_BUCKETS, SPARSE), (SPARSE_MAX_BUCKETS + 1, DENSE16)],
 )
 def test_more_than_24_buckets_encode_dense(buckets: int, kind: int) -> None:
     h = LogHistogram()
@@ -284,6 +284,19 @@ def test_dense_merge_keeps_counts_above_32_bits() -> None:
     merged = LogHistogram.merged([a.to_bytes(), b.to_bytes()])
     assert merged.bins == {pos: 2**40 + pos + 2**33 for pos in range(1, 40)}
     assert merged.count == a.count + b.count
+
+
+def test_16_bit_rows_widen_when_their_sum_passes_16_bits() -> None:
+    small, big = LogHistogram(), LogHistogram()
+    for pos in range(1, 40):
+        small.add(representative(pos), 2**16 - 1)
+        big.add(representative(pos + 5), 2**20)
+    assert (small.to_bytes()[1], big.to_bytes()[1]) == (DENSE16, DENSE32)
+    merged = LogHistogram.merged([small.to_bytes(), small.to_bytes()])
+    assert merged.bins == dict.fromkeys(range(1, 40), 2 * (2**16 - 1))
+    mixed = LogHistogram.merged([small.to_bytes(), big.to_bytes()])
+    assert mixed.bins[10] == 2**16 - 1 + 2**20
+    assert mixed.count == small.count + big.count
 
 
 def test_32_bit_rows_widen_when_their_sum_passes_32_bits() -> None:
