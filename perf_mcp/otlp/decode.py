@@ -1,4 +1,5 @@
-"""OTLP/HTTP bodies: bytes or JSON in, ``ExportTraceServiceRequest`` out, and the answers back.
+"""OTLP/HTTP bodies: bytes or JSON in, ``Export{Trace,Metrics}ServiceRequest`` out, and the
+answers back.
 
 >>> body = b'{"resourceSpans": []}'
 >>> request = parse_traces(read_body(body, "application/json", None), "json")
@@ -13,14 +14,19 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
+
+Request = TypeVar("Request", ExportTraceServiceRequest, ExportMetricsServiceRequest)
 
 Format = Literal["protobuf", "json"]
 MAX_BODY_BYTES = 4 << 20  # of the body as sent and as inflated: a gzip bomb stops here
@@ -91,22 +97,30 @@ def too_large(which: str = "") -> BadBody:
 
 def parse_traces(body: bytes, fmt: Format) -> ExportTraceServiceRequest:
     """An ExportTraceServiceRequest from binary protobuf or OTLP JSON (hex ids)."""
-    request = ExportTraceServiceRequest()
+    return parse(body, fmt, ExportTraceServiceRequest())
+
+
+def parse_metrics(body: bytes, fmt: Format) -> ExportMetricsServiceRequest:
+    """An ExportMetricsServiceRequest from binary protobuf or OTLP JSON (exemplars' hex ids)."""
+    return parse(body, fmt, ExportMetricsServiceRequest())
+
+
+def parse(body: bytes, fmt: Format, request: Request) -> Request:
+    """``request`` filled from binary protobuf or OTLP JSON."""
+    name = request.DESCRIPTOR.name
     try:
         if fmt == "protobuf":
             request.ParseFromString(body)
         else:
             tree = json.loads(body)
             if not isinstance(tree, dict):
-                raise BadBody(400, "the JSON body is not an object (ExportTraceServiceRequest)")
+                raise BadBody(400, f"the JSON body is not an object ({name})")
             json_format.ParseDict(_ids_to_base64(tree), request, ignore_unknown_fields=True)
     except (DecodeError, json_format.ParseError, ValueError, RecursionError) as exc:
         if isinstance(exc, BadBody):
             raise
         what = "binary protobuf" if fmt == "protobuf" else "OTLP JSON"
-        raise BadBody(
-            400, f"the body is not an ExportTraceServiceRequest in {what}: {exc}"
-        ) from None
+        raise BadBody(400, f"the body is not an {name} in {what}: {exc}") from None
     return request
 
 

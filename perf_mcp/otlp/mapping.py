@@ -99,11 +99,12 @@ class Plan:
 
 @dataclass
 class Outcome:
-    """What recording a plan did: records made by kind, spans not used by reason."""
+    """What recording a plan did: records made by kind, spans or points not used by reason."""
 
     recorded: Counter[str] = field(default_factory=Counter)
     unused: Counter[str] = field(default_factory=Counter)
     spans: int = 0
+    points: int = 0  # metric data points
     example: str | None = None  # the first refusal's message, for the answer and health
 
     @property

@@ -16,16 +16,26 @@ if TYPE_CHECKING:  # the mapping imports protobuf; health needs only these count
 NOT_MAPPED = "not an HTTP server, agent, tool or MCP tools/call span"
 MODEL_CALL_ALONE = "model call without its invoke_agent span in the same export"
 OTHER_MCP = "MCP span of a method other than tools/call"
-IGNORED = frozenset({NOT_MAPPED, MODEL_CALL_ALONE, OTHER_MCP})
+# Metric data points: the same split.
+METRIC_NOT_MAPPED = "metric perf-mcp does not map"
+MODEL_METRIC = "GenAI duration of a model call (perf-mcp keeps agent runs and tool calls)"
+BASELINE = "first cumulative point of a stream older than the server: kept as its baseline"
+TOKENS_ALONE = "token usage without an invoke_agent duration of the same attributes"
+IGNORED = frozenset(
+    {NOT_MAPPED, MODEL_CALL_ALONE, OTHER_MCP, METRIC_NOT_MAPPED, MODEL_METRIC, BASELINE}
+)
+NOT_HISTOGRAM = "duration metric that is not a histogram"
+UNKNOWN_UNIT = "duration metric in a unit other than s or ms"
+TOO_MANY_SAMPLES = "histogram point past 1,000,000 samples in one export (export more often)"
 NO_STATUS = "HTTP server span without a status code"
 NO_ROUTE = "HTTP server span without a route or path"
 NO_AGENT = "invoke_agent span without gen_ai.agent.name"
 NO_TOOL = "tool span without gen_ai.tool.name"
 NO_END = "span that ends before it starts"
 INVALID = {
-    "request": "HTTP server span with a value perf-mcp refuses",
-    "agent_run": "invoke_agent span with a value perf-mcp refuses",
-    "tool_call": "tool span with a value perf-mcp refuses",
+    "request": "HTTP server span or point with a value perf-mcp refuses",
+    "agent_run": "invoke_agent span or point with a value perf-mcp refuses",
+    "tool_call": "tool span or point with a value perf-mcp refuses",
 }
 
 
@@ -45,6 +55,7 @@ class IngestStats:
         self._lock = threading.Lock()
         self.exports = 0
         self.spans = 0
+        self.points = 0
         self.recorded: Counter[str] = Counter()
         self.unused: Counter[str] = Counter()
         self.refused: Counter[int] = Counter()  # whole exports, by HTTP status
@@ -54,6 +65,7 @@ class IngestStats:
         with self._lock:
             self.exports += 1
             self.spans += outcome.spans
+            self.points += outcome.points
             self.recorded.update(outcome.recorded)
             self.unused.update(outcome.unused)
             if outcome.example:
@@ -71,16 +83,17 @@ class IngestStats:
             if not self.exports and not self.refused:
                 return None
             recorded = ", ".join(f"{n:,} {kind}s" for kind, n in sorted(self.recorded.items()))
+            points = f", {self.points:,} metric points" if self.points else ""
             parts = [
-                f"{self.exports:,} exports, {self.spans:,} spans received; "
+                f"{self.exports:,} exports, {self.spans:,} spans{points} received; "
                 f"recorded: {recorded or 'nothing'}"
             ]
             rejected = {r: n for r, n in self.unused.items() if r not in IGNORED}
             ignored = {r: n for r, n in self.unused.items() if r in IGNORED}
             if ignored:
-                parts.append("spans ignored: " + _by_reason(ignored))
+                parts.append("ignored: " + _by_reason(ignored))
             if rejected:
-                parts.append("spans rejected: " + _by_reason(rejected))
+                parts.append("rejected: " + _by_reason(rejected))
             if self.refused:
                 codes = ", ".join(f"{n:,} with {code}" for code, n in sorted(self.refused.items()))
                 parts.append(f"exports refused whole: {codes}")

@@ -23,7 +23,13 @@ from perf_mcp.server.app_ui import DashboardApp
 from perf_mcp.server.arguments import strict_tool
 from perf_mcp.server.calls import measured
 from perf_mcp.server.health import HealthTool
-from perf_mcp.server.http import OTLP_TRACES, health_route, metrics_route, otlp_traces_route
+from perf_mcp.server.http import (
+    OTLP_METRICS,
+    OTLP_TRACES,
+    health_route,
+    metrics_route,
+    otlp_route,
+)
 from perf_mcp.server.investigate_tools import InvestigateTools
 from perf_mcp.server.notifications import ALERTS_URI, THRESHOLDS_URI
 from perf_mcp.server.prompts import Prompts
@@ -119,7 +125,8 @@ def build_server(
     server.prompt(title="Diagnose an endpoint")(prompts.diagnose_endpoint)
     server.prompt(title="Investigate a question")(prompts.investigate)
     server.custom_route("/health", methods=["GET"])(health_route(runtime))  # HTTP only
-    server.custom_route(OTLP_TRACES, methods=["POST"])(otlp_traces_route(runtime))
+    for otlp_path in (OTLP_TRACES, OTLP_METRICS):
+        server.custom_route(otlp_path, methods=["POST"])(otlp_route(runtime, otlp_path))
     server.custom_route("/metrics", methods=["GET"])(metrics_route(runtime))
     for path, methods, handler in web_routes(runtime):  # the dashboard and /api/v1/
         server.custom_route(path, methods=methods)(handler)

@@ -1,5 +1,5 @@
-"""The HTTP face of the server: /mcp, the OTLP receiver /v1/traces and /metrics behind the
-tokens and a Host/Origin allow-list, /health.
+"""The HTTP face of the server: /mcp, the OTLP receiver (/v1/traces, /v1/metrics) and
+/metrics behind the tokens and a Host/Origin allow-list, /health.
 
 app = http_app(server, host="127.0.0.1", port=8765, tokens=Tokens(full=token))
 uvicorn.run(app, ...)
@@ -35,6 +35,7 @@ WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 OTLP_TRACES = "/v1/traces"
 # No route reads more (413 past it); /mcp and OTLP stop at 4 MiB with their own messages.
 MAX_BODY_BYTES = 8 << 20
+OTLP_METRICS = "/v1/metrics"
 
 
 def http_app(
@@ -46,8 +47,8 @@ def http_app(
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
 ) -> ASGIApp:
-    """Streamable HTTP at /mcp, OTLP at /v1/traces, /health, the dashboard and /api/v1/,
-    behind the tokens and the Host/Origin checks."""
+    """Streamable HTTP at /mcp, OTLP at /v1/traces and /v1/metrics, /health, the dashboard and
+    /api/v1/, behind the tokens and the Host/Origin checks."""
     security = transport_security(host, port, allowed_hosts, allowed_origins)
     app = server.streamable_http_app(host=host, transport_security=security)
     return BearerAuth(RequestBodyLimitMiddleware(HostGuard(app, security), MAX_BODY_BYTES), tokens)
@@ -94,22 +95,24 @@ def health_route(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
     return health
 
 
-def otlp_traces_route(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
-    """POST /v1/traces: OTLP/HTTP spans recorded as requests, agent runs and tool calls
-    (perf_mcp.otlp); the full token when tokens are set."""
+def otlp_route(runtime: Runtime, path: str) -> Callable[[Request], Awaitable[Response]]:
+    """POST /v1/traces or /v1/metrics: OTLP/HTTP spans and histogram points recorded as
+    requests, agent runs and tool calls (perf_mcp.otlp); the full token when tokens are set."""
     receiver: Callable[[Request], Awaitable[Response]] | None = None
 
-    async def traces(request: Request) -> Response:
+    async def export(request: Request) -> Response:
         nonlocal receiver
         if receiver is None:  # protobuf's classes are imported at the first export, not start-up
-            from perf_mcp.otlp.receiver import TraceReceiver
+            from perf_mcp.otlp.receiver import metrics_receiver, trace_receiver
 
-            receiver = TraceReceiver(
-                lambda: runtime.monitor, lambda: write_refusal(f"POST {OTLP_TRACES}"), runtime.otlp
-            )
+            args = (lambda: runtime.monitor, lambda: write_refusal(f"POST {path}"), runtime.otlp)
+            if path == OTLP_METRICS:
+                receiver = metrics_receiver(*args, int(runtime.started_at * 1e9))
+            else:
+                receiver = trace_receiver(*args)
         return await receiver(request)
 
-    return traces
+    return export
 
 
 def metrics_route(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:

@@ -11,11 +11,16 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from perf_mcp.core.sketch import LogHistogram
+from perf_mcp.storage.old_histograms import convert_store
 
 T = TypeVar("T")
 APPLICATION_ID = 0x70657266  # "perf": marks a SQLite file as a perf-mcp store
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 MMAP_BYTES = 1 << 30  # address space, not memory: pages stay in the OS cache
+# Of a new file. A row past about a quarter of a page spills into overflow pages, mostly
+# empty: 8 KiB pages keep a dense histogram row of up to ~500 buckets (an hour of a busy
+# endpoint at scale 6) inside its page.
+PAGE_BYTES = 8192
 
 _SCHEMA_V1 = """
 CREATE TABLE series (
@@ -160,10 +165,14 @@ ALTER TABLE agent_runs ADD COLUMN price_date TEXT;
 ALTER TABLE agent_runs ADD COLUMN price_table TEXT;
 ALTER TABLE tool_calls ADD COLUMN result_chars INTEGER;
 """
-# MIGRATIONS[i] takes the schema from version i to i + 1.
-MIGRATIONS: tuple[str, ...] = (
+# Histograms in OpenTelemetry's exponential buckets (scale 6): SQL cannot rewrite the blobs,
+# so this step is Python (storage/old_histograms.py), in the same all-or-nothing transaction.
+_SCHEMA_V9 = convert_store
+Migration = str | Callable[[sqlite3.Connection], None]
+# MIGRATIONS[i] takes the schema from version i to i + 1: SQL statements, or a Python step.
+MIGRATIONS: tuple[Migration, ...] = (
     _SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5, _SCHEMA_V6, _SCHEMA_V7,
-    _SCHEMA_V8,
+    _SCHEMA_V8, _SCHEMA_V9,
 )  # fmt: skip
 
 
@@ -224,10 +233,20 @@ def connect(path: str, busy_timeout_s: float = 30.0) -> tuple[sqlite3.Connection
             )
         return conn, read_only
     if path != ":memory:":
+        if not tables:  # only a new file can still choose (WAL fixes the page size)
+            conn.execute(f"PRAGMA page_size = {PAGE_BYTES}")
         conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # reads without a copy per page
         _while_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"), busy_timeout_s)
         conn.execute("PRAGMA synchronous = NORMAL")
-    _migrate(conn)
+    try:
+        _migrate(conn)
+    except ValueError as exc:  # a Python step met data it cannot convert
+        conn.close()
+        raise StoreError(
+            f"{path} cannot be upgraded to schema {SCHEMA_VERSION} and was left unchanged: "
+            f"{exc}. Keep using the perf-mcp that wrote it, or point PERF_MCP_DB (or --db) "
+            "at a new file."
+        ) from None
     return conn, None
 
 
@@ -288,8 +307,11 @@ def _migrate(conn: sqlite3.Connection) -> None:
     try:
         # Read under the write lock: another process may have migrated meanwhile.
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for step in range(version, SCHEMA_VERSION):
-            for statement in MIGRATIONS[step].split(";"):
+        for step in MIGRATIONS[version:SCHEMA_VERSION]:
+            if callable(step):
+                step(conn)
+                continue
+            for statement in step.split(";"):
                 if statement.strip():
                     conn.execute(statement)
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")

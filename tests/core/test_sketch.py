@@ -1,4 +1,5 @@
-"""LogHistogram: 1% quantiles against the exact answer and ddsketch, merging, encoding."""
+"""LogHistogram: OTel scale-6 buckets, 0.54% quantiles against the exact answer and ddsketch,
+merging, encoding, OTLP exponential points of every scale."""
 
 from __future__ import annotations
 
@@ -6,28 +7,39 @@ import math
 import random
 import struct
 from collections.abc import Sequence
+from fractions import Fraction
 from itertools import pairwise
 
 import pytest
 from ddsketch import DDSketch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
 
 from perf_mcp.core.sketch import (
-    GAMMA,
     MAX_VALUE,
     MIN_VALUE,
+    MS_PER_S,
     RELATIVE_ACCURACY,
+    SCALE,
     SIZE,
     LogHistogram,
+    coarse_error,
+    index,
+    index_of,
+    position,
+    position_of,
     representative,
+    upper_bound,
 )
 
 TOLERANCE = RELATIVE_ACCURACY * (1 + 1e-9)
 HOUR_MS = 3.6e6
 # The encoding starts with: version, kind, lowest bucket, item count, count, min, max.
 HEADER = struct.Struct("<BBHHQdd")
-SPARSE, DENSE64, DENSE32 = 1, 2, 3
+SPARSE, DENSE64, DENSE32, SPARSE64, DENSE16 = 1, 2, 3, 4, 5
 SPARSE_MAX_BUCKETS = 24
 
 # ---------------------------------------------------------------- data
@@ -127,10 +139,10 @@ def test_agrees_with_ddsketch(values: list[float], qs: list[float]) -> None:
         assert_within_accuracy(oracle.get_quantile_value(q), lower_rank)
 
 
-def test_bucket_edges_keep_one_percent() -> None:
+def test_bucket_edges_keep_the_accuracy() -> None:
     """Every bucket edge and its float neighbours, away from the min/max clamp."""
     for k in range(SIZE - 1):
-        edge = MIN_VALUE * GAMMA**k
+        edge = upper_bound(k)
         for value in (math.nextafter(edge, 0), edge, math.nextafter(edge, math.inf)):
             if not MIN_VALUE <= value <= MAX_VALUE:
                 continue
@@ -154,14 +166,14 @@ def test_zero_is_exact_next_to_tiny_values() -> None:
 
 
 def test_out_of_range_values_are_counted_and_clamped() -> None:
-    """Below 1 µs reads as the first bucket (~1 µs), beyond 30 days as the last (~30 days)."""
+    """Below 1 µs reads as the first bucket (~1 µs), beyond 48 days as the last (~48 days)."""
     h = histogram([1e-9, 1e-9, 1e12, 1e15])
     assert h.count == 4
     low, high = h.quantiles([0.0, 1.0])
     assert low is not None
     assert high is not None
     assert 1e-9 <= low <= representative(1)
-    assert MAX_VALUE <= high <= 1e15
+    assert representative(SIZE - 1) <= high <= 1e15
     assert histogram([1e-9]).quantile(0.5) == 1e-9
     assert histogram([1e15]).quantile(0.5) == 1e15
 
@@ -244,7 +256,7 @@ def test_encoding_round_trips(h: LogHistogram) -> None:
 
 @pytest.mark.parametrize(
     ("buckets", "kind"),
-    [(1, SPARSE), (SPARSE_MAX_BUCKETS, SPARSE), (SPARSE_MAX_BUCKETS + 1, DENSE32)],
+    [(1, SPARSE), (SPARSE_MAX_BUCKETS, SPARSE), (SPARSE_MAX_BUCKETS + 1, DENSE16)],
 )
 def test_more_than_24_buckets_encode_dense(buckets: int, kind: int) -> None:
     h = LogHistogram()
@@ -255,6 +267,15 @@ def test_more_than_24_buckets_encode_dense(buckets: int, kind: int) -> None:
     assert LogHistogram.from_bytes(blob) == h
 
 
+def test_sparse_counts_past_32_bits_encode_64_bit() -> None:
+    h = LogHistogram()
+    h.add(5.0, 2**32)
+    h.add(7.0, 3)
+    blob = h.to_bytes()
+    assert (blob[1], len(blob)) == (SPARSE64, HEADER.size + 2 * 10)
+    assert LogHistogram.merged([blob, histogram([5.0]).to_bytes()]).bins[position(5.0)] == 2**32 + 1
+
+
 def test_dense_merge_keeps_counts_above_32_bits() -> None:
     a, b = LogHistogram(), LogHistogram()
     for pos in range(1, 40):
@@ -263,6 +284,19 @@ def test_dense_merge_keeps_counts_above_32_bits() -> None:
     merged = LogHistogram.merged([a.to_bytes(), b.to_bytes()])
     assert merged.bins == {pos: 2**40 + pos + 2**33 for pos in range(1, 40)}
     assert merged.count == a.count + b.count
+
+
+def test_16_bit_rows_widen_when_their_sum_passes_16_bits() -> None:
+    small, big = LogHistogram(), LogHistogram()
+    for pos in range(1, 40):
+        small.add(representative(pos), 2**16 - 1)
+        big.add(representative(pos + 5), 2**20)
+    assert (small.to_bytes()[1], big.to_bytes()[1]) == (DENSE16, DENSE32)
+    merged = LogHistogram.merged([small.to_bytes(), small.to_bytes()])
+    assert merged.bins == dict.fromkeys(range(1, 40), 2 * (2**16 - 1))
+    mixed = LogHistogram.merged([small.to_bytes(), big.to_bytes()])
+    assert mixed.bins[10] == 2**16 - 1 + 2**20
+    assert mixed.count == small.count + big.count
 
 
 def test_32_bit_rows_widen_when_their_sum_passes_32_bits() -> None:
@@ -298,11 +332,11 @@ def _with_header(blob: bytes, **changes: int) -> bytes:
 CORRUPT = {
     "empty": lambda: b"",
     "short header": lambda: _sparse_blob()[: HEADER.size - 1],
-    "unknown version": lambda: _with_header(_sparse_blob(), version=2),
+    "unknown version": lambda: _with_header(_sparse_blob(), version=9),
     "unknown kind": lambda: _with_header(_sparse_blob(), kind=7),
     "sparse cut by a byte": lambda: _sparse_blob()[:-1],
-    "sparse cut by a pair": lambda: _sparse_blob()[:-10],
-    "sparse with trailing bytes": lambda: _sparse_blob() + b"\0" * 10,
+    "sparse cut by a pair": lambda: _sparse_blob()[:-6],
+    "sparse with trailing bytes": lambda: _sparse_blob() + b"\0" * 6,
     "dense cut by a byte": lambda: _dense_blob()[:-1],
     "dense cut by a bucket": lambda: _dense_blob()[:-8],
     "dense with trailing bytes": lambda: _dense_blob() + b"\0" * 8,
@@ -318,3 +352,103 @@ def test_rejects_corrupt_encodings(name: str) -> None:
         LogHistogram.from_bytes(blob)
     with pytest.raises(ValueError, match="LogHistogram"):
         LogHistogram.merged([_dense_blob(), blob, _sparse_blob()])
+
+
+def test_a_store_of_the_old_buckets_is_named_with_what_to_do() -> None:
+    with pytest.raises(ValueError, match="open it once with write access to convert it"):
+        LogHistogram.from_bytes(_with_header(_sparse_blob(), version=1))
+
+
+# ---------------------------------------------------------------- the OTel buckets
+
+seconds = st.floats(min_value=MIN_VALUE * 1.01 / MS_PER_S, max_value=MAX_VALUE * 0.99 / MS_PER_S)
+
+
+def exact_index(s: float) -> int:
+    """The bucket (base**i, base**(i+1)] holding ``s`` seconds, base = 2**(1/64), in exact
+    rational arithmetic: base**i < s <=> 2**i < s**64."""
+    power = Fraction(s) ** 64
+    i = math.floor(math.log2(s) * 64) - 2
+    while Fraction(2) ** (i + 1) < power:
+        i += 1
+    return i
+
+
+@settings(max_examples=500, deadline=None)
+@given(value_ms=in_range.filter(lambda v: MIN_VALUE * 1.01 < v < MAX_VALUE * 0.99))
+def test_index_is_the_otel_bucket_of_the_seconds(value_ms: float) -> None:
+    """Exact except within a few ulps of an edge, where the OTel SDK's log rounds too."""
+    s = value_ms / MS_PER_S
+    got, exact = index_of(position(value_ms)), exact_index(s)
+    if got != exact:
+        edge = 2.0 ** ((exact + (got > exact)) / 64)
+        assert abs(s - edge) <= 4 * math.ulp(edge)
+
+
+def test_powers_of_two_are_upper_edges_exactly() -> None:
+    for k in range(-20, 22):
+        value_ms = 2.0**k * MS_PER_S
+        assert index(value_ms) == (k << 6) - 1
+        assert index(value_ms * (1 + 1e-12)) == k << 6
+        assert position(value_ms) == position_of((k << 6) - 1)
+
+
+def test_every_position_holds_its_representative() -> None:
+    for pos in range(SIZE):
+        assert position(representative(pos)) == pos
+    assert index_of(position(1000.0)) == -1
+
+
+def test_agrees_with_the_opentelemetry_sdk() -> None:
+    """The SDK's own exponential histogram at scale 6 has our buckets, count for count."""
+    rng = random.Random(7)
+    values_ms = [rng.lognormvariate(3.0, 1.0) for _ in range(2000)] + [500.0, 1000.0, 250.0]
+    reader = InMemoryMetricReader()
+    aggregation = ExponentialBucketHistogramAggregation(max_size=2000, max_scale=SCALE)
+    provider = MeterProvider(
+        metric_readers=[reader], views=[View(instrument_name="d", aggregation=aggregation)]
+    )
+    recorder = provider.get_meter("test").create_histogram("d", unit="s")
+    for v in values_ms:
+        recorder.record(v / MS_PER_S)
+    data = reader.get_metrics_data()
+    assert data is not None
+    (point,) = data.resource_metrics[0].scope_metrics[0].metrics[0].data.data_points
+    provider.shutdown()
+    assert point.scale == SCALE
+    sdk_counts = list(point.positive.bucket_counts)
+    while sdk_counts[-1] == 0:  # the SDK sends its whole backing array
+        sdk_counts.pop()
+    assert histogram(values_ms).to_exponential() == (0, point.positive.offset, sdk_counts)
+
+
+@settings(max_examples=100, deadline=None)
+@given(h=any_histograms)
+def test_exponential_form_round_trips(h: LogHistogram) -> None:
+    zero, offset, counts = h.to_exponential()
+    back = LogHistogram.from_exponential(SCALE, zero, offset, counts, h.min, h.max)
+    assert back == h if h.count else back.count == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(s=seconds, scale=st.integers(-2, 12), n=st.integers(1, 1000))
+def test_other_scales_merge_within_their_stated_error(s: float, scale: int, n: int) -> None:
+    """A point at another scale: its bucket of ``s`` (OTel downscales by shifting the index)."""
+    fine = exact_index(s)
+    coarse = fine >> (SCALE - scale) if scale <= SCALE else math.floor(math.log2(s) * 2**scale)
+    h = LogHistogram.from_exponential(scale, 0, coarse, [n])
+    (got,) = h.quantiles([0.5])
+    assert got is not None
+    assert h.count == n
+    assert abs(got - s * MS_PER_S) <= coarse_error(scale) * (1 + 1e-9) * s * MS_PER_S
+
+
+def test_coarse_error_is_stated_per_scale() -> None:
+    assert [round(coarse_error(s), 4) for s in (6, 5, 4, 3)] == [0.0054, 0.0164, 0.0274, 0.0499]
+
+
+def test_a_point_with_bad_counts_or_scale_is_refused() -> None:
+    with pytest.raises(ValueError, match="counts must be integers >= 0"):
+        LogHistogram.from_exponential(6, 0, 0, [1, -1])
+    with pytest.raises(ValueError, match="scale must be within"):
+        LogHistogram.from_exponential(21, 0, 0, [1])

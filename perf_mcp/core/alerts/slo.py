@@ -6,7 +6,7 @@ An SLO says which share of events must be good over a rolling ``period_days``:
 - ``availability``: requests that are not 5xx, or agent runs / tool calls that succeed;
 - ``latency``: events faster than ``threshold_ms``, counted from the stored log histograms.
   A sample counts as fast only when its whole bucket lies under the threshold (buckets are
-  2% wide), so one up to 2% under the threshold may count as slow, never a slow one as fast;
+  1.1% wide), so one up to 1.1% under the threshold may count as slow, never a slow one as fast;
   ``counted_under_ms`` in the answer is where that line falls. When every sample of a window
   is under the threshold (its maximum is exact) all count as fast.
 
@@ -47,7 +47,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from perf_mcp.core.alerts.replay import ReplaySummary
 from perf_mcp.core.alerts.specs import FrozenModel, Severity
 from perf_mcp.core.models import MAX_NAME_LENGTH, InvalidInputError
-from perf_mcp.core.sketch import GAMMA, MIN_VALUE, LogHistogram, position
+from perf_mcp.core.sketch import LogHistogram, position, upper_bound
 
 SloKind = Literal["availability", "latency"]
 SloScope = Literal["endpoint", "agent", "tool", "all"]
@@ -215,7 +215,7 @@ def slow_count(hist: LogHistogram, threshold_ms: float) -> int:
 def counted_under(threshold_ms: float) -> float:
     """The bucket edge under which samples count as fast, at most ``threshold_ms``."""
     pos = position(threshold_ms)
-    return 0.0 if pos == 0 else MIN_VALUE * GAMMA ** (pos - 1)
+    return upper_bound(pos - 1) if pos > 0 else 0.0
 
 
 def rule_values(slo: Slo, counts: Mapping[int, Counts]) -> list[tuple[str, float | None, int]]:

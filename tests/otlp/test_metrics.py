@@ -1,0 +1,119 @@
+"""Metric points to record calls: what is mapped, and what is not and why."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.metrics.v1.metrics_pb2 import (
+    AggregationTemporality,
+    HistogramDataPoint,
+    Metric,
+    NumberDataPoint,
+)
+
+from perf_mcp import Monitor
+from perf_mcp.otlp import metrics
+from perf_mcp.otlp.metrics_points import Streams
+from perf_mcp.otlp.stats import (
+    INVALID,
+    METRIC_NOT_MAPPED,
+    NO_ROUTE,
+    NO_STATUS,
+    NOT_HISTOGRAM,
+    TOKENS_ALONE,
+    TOO_MANY_SAMPLES,
+    UNKNOWN_UNIT,
+)
+
+NOW_NS = time.time_ns()
+DELTA = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+
+
+def attributes(values: dict[str, Any]) -> list[KeyValue]:
+    def value(v: Any) -> AnyValue:
+        return AnyValue(int_value=v) if isinstance(v, int) else AnyValue(string_value=v)
+
+    return [KeyValue(key=k, value=value(v)) for k, v in values.items()]
+
+
+def duration_metric(name: str, unit: str, count: int, attrs: dict[str, Any]) -> Metric:
+    """A delta explicit-bucket histogram of ``count`` samples of 15 ms."""
+    metric = Metric(name=name, unit=unit)
+    metric.histogram.aggregation_temporality = DELTA
+    metric.histogram.data_points.append(
+        HistogramDataPoint(
+            start_time_unix_nano=NOW_NS - 10**10, time_unix_nano=NOW_NS, count=count,
+            sum=0.015 * count, explicit_bounds=[0.01, 0.02], bucket_counts=[0, count, 0],
+            attributes=attributes(attrs),
+        )
+    )  # fmt: skip
+    return metric
+
+
+def export(*metrics_: Metric) -> ExportMetricsServiceRequest:
+    request = ExportMetricsServiceRequest()
+    request.resource_metrics.add().scope_metrics.add().metrics.extend(metrics_)
+    return request
+
+
+def plan(*metrics_: Metric) -> metrics.MetricPlan:
+    return metrics.plan(export(*metrics_), Streams(0))
+
+
+HTTP = "http.server.request.duration"
+ROUTE = {"http.route": "/a", "http.response.status_code": 200}
+
+
+def test_http_points_become_requests_with_route_method_and_status() -> None:
+    result = plan(duration_metric(HTTP, "s", 4, ROUTE | {"http.request.method": "POST"}))
+    ((fields, values),) = result.requests
+    assert fields == ("/a", "POST", 200, NOW_NS / 1e9)
+    assert len(values) == 4
+    assert all(10 < v <= 20 for v in values)
+    old = {"http.route": "/b", "http.status_code": 201}
+    old_name = plan(duration_metric("http.server.duration", "", 2, old))
+    assert old_name.requests[0][0][:3] == ("/b", None, 201)
+    assert 0.01 < old_name.requests[0][1][0] <= 0.02  # the old name's unit is ms: 15 µs
+
+
+def test_what_cannot_be_mapped_is_counted_by_reason() -> None:
+    gauge = Metric(name=HTTP, unit="s")
+    gauge.gauge.data_points.append(NumberDataPoint(as_double=1.0))
+    result = plan(
+        duration_metric("process.cpu.time", "s", 1, {}),
+        gauge,
+        duration_metric(HTTP, "min", 1, ROUTE),
+        duration_metric(HTTP, "s", 1, {"http.route": "/a"}),
+        duration_metric(HTTP, "s", 1, {"http.response.status_code": 200}),
+        duration_metric("gen_ai.client.token.usage", "{token}", 1, {"gen_ai.token.type": "input"}),
+    )
+    assert result.unused == {
+        METRIC_NOT_MAPPED: 1, NOT_HISTOGRAM: 1, UNKNOWN_UNIT: 1, NO_STATUS: 1, NO_ROUTE: 1,
+        TOKENS_ALONE: 1,
+    }  # fmt: skip
+    assert result.points == 6
+    assert not result.requests
+
+
+def test_an_export_past_the_sample_budget_refuses_the_points_that_do_not_fit() -> None:
+    big = metrics.MAX_SAMPLES - 10
+    result = plan(duration_metric(HTTP, "s", big, ROUTE), duration_metric(HTTP, "s", 11, ROUTE))
+    assert [len(values) for _, values in result.requests] == [big]
+    assert result.unused == {TOO_MANY_SAMPLES: 1}
+
+
+def test_a_point_the_monitor_refuses_is_counted_and_the_rest_recorded(monitor: Monitor) -> None:
+    result = plan(
+        duration_metric(HTTP, "s", 3, ROUTE),
+        duration_metric(HTTP, "s", 2, {"http.route": "/b", "http.response.status_code": 999}),
+    )
+    outcome = metrics.record(result, monitor)
+    assert outcome.recorded == {"request": 3}
+    assert outcome.unused == {INVALID["request"]: 1}
+    assert outcome.example is not None
+    assert "status_code" in outcome.example
