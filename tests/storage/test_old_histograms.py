@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from perf_mcp import Monitor, StoreError
-from perf_mcp.storage import SCHEMA_VERSION
+from perf_mcp.storage import MIGRATIONS, SCHEMA_VERSION
+from perf_mcp.storage.old_histograms import convert_store
 
 T0 = 1_800_000_000.0
 OLD_HEADER = struct.Struct("<BBHHQdd")  # the old format: version 1, kind, lo, n, count, min, max
@@ -42,9 +43,13 @@ def old_blob(values: list[float], dense: bool) -> bytes:
     return head + struct.pack(f"<{len(counts)}I", *counts)
 
 
-def write_version_5_store(path: Path, values: dict[str, list[float]]) -> None:
+BEFORE = MIGRATIONS.index(convert_store)  # the schema version the conversion starts from
+
+
+def write_old_format_store(path: Path, values: dict[str, list[float]]) -> None:
     """Record ``values`` per endpoint in one 10 s bucket, then turn the file into what
-    perf-mcp 5 left: every histogram blob the old encoding of its values, schema version 5."""
+    the last perf-mcp of the old format left: every histogram blob the old encoding of its
+    values, the schema version before the conversion."""
     run_ms = [1234.5]
     with Monitor(path, clock=lambda: T0 + 60, start_flusher=False) as monitor:
         for name, durations in values.items():
@@ -65,7 +70,7 @@ def write_version_5_store(path: Path, values: dict[str, list[float]]) -> None:
                 "AND source = ?",
                 (old_blob(of_row, dense=i % 2 == 0), *key),
             )
-    conn.execute("PRAGMA user_version = 5")
+    conn.execute(f"PRAGMA user_version = {BEFORE}")
     conn.commit()
     conn.close()
 
@@ -81,7 +86,7 @@ def test_a_version_5_store_keeps_every_count_and_its_percentiles(db_path: Path) 
         "/slow": [rng.lognormvariate(6.0, 1.2) for _ in range(300)] + [0.0],
         "/one": [42.0],
     }
-    write_version_5_store(db_path, values)
+    write_old_format_store(db_path, values)
     with Monitor(db_path, clock=lambda: T0 + 60, start_flusher=False) as monitor:
         stats = {row.endpoint: row for row in monitor.get_endpoint_stats(window="5m").endpoints}
         runs = monitor.get_agent_stats(window="5m").agents
@@ -101,7 +106,7 @@ def test_a_version_5_store_keeps_every_count_and_its_percentiles(db_path: Path) 
 
 
 def test_a_blob_that_cannot_be_converted_leaves_the_store_unchanged(db_path: Path) -> None:
-    write_version_5_store(db_path, {"/a": [1.0, 2.0, 3.0]})
+    write_old_format_store(db_path, {"/a": [1.0, 2.0, 3.0]})
     conn = sqlite3.connect(db_path)
     conn.execute(
         "UPDATE request_buckets SET hist = ? WHERE tier = 10",
@@ -115,6 +120,6 @@ def test_a_blob_that_cannot_be_converted_leaves_the_store_unchanged(db_path: Pat
     ):
         Monitor(db_path)
     conn = sqlite3.connect(db_path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == BEFORE
     assert conn.execute("SELECT hist FROM request_buckets ORDER BY tier").fetchall() == before
     conn.close()
