@@ -141,7 +141,7 @@ class SeriesAgg:
 def plan_clause(plan: Sequence[TierRange]) -> tuple[str, list[int]]:
     """A WHERE clause selecting the rows a window plan names."""
     if not plan:
-        return "0", []
+        return "1 = 0", []
     parts = " OR ".join("(tier = ? AND ts >= ? AND ts < ?)" for _ in plan)
     params = [v for r in plan for v in (r.tier_s, r.start, r.end)]
     return f"({parts})", params
@@ -199,7 +199,8 @@ class BucketTables(SeriesTables):
         for (tier, ts), sids in by_bucket.items():
             sql = (
                 f"SELECT series_id, {table.sums}, hist FROM {table.name} WHERE tier = ? "
-                f"AND ts = ? AND source = ? AND series_id IN ({id_list(sids)}) GROUP BY series_id"
+                f"AND ts = ? AND source = ? AND series_id IN ({id_list(sids)}) "
+                "GROUP BY series_id, hist"  # one row each: the key is (tier, ts, series, source)
             )
             for sid, *values, hist in self._conn.execute(sql, (tier, ts, self.source)):
                 acc = rows[(tier, ts, sid)] = table.decode(values)

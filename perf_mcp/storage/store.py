@@ -12,6 +12,7 @@ from pathlib import Path
 
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.storage.alerts import AlertTables
+from perf_mcp.storage.base import Connection
 from perf_mcp.storage.buckets import REQUESTS, RUNS
 from perf_mcp.storage.folded import FoldedTables
 from perf_mcp.storage.markers import MarkerTables
@@ -71,7 +72,11 @@ class Storage(FoldedTables, RawTables, AlertTables, ResourceTables, MarkerTables
         self._last_expiry = 0.0
         self.last_flush_at: float | None = None
         self.writes = 0  # successful flushes through this connection
-        self._conn, self.read_only = connect(self.path, busy_timeout_s)
+        self._conn, self.read_only = self._connect(busy_timeout_s)
+
+    def _connect(self, busy_timeout_s: float) -> tuple[Connection, str | None]:
+        """Open the store: the connection, and why it is read-only (None: writable)."""
+        return connect(self.path, busy_timeout_s)
 
     def close(self) -> None:
         """Close the connection (the Monitor flushes before calling this)."""

@@ -1,0 +1,113 @@
+"""``PostgresStorage``: the store on a PostgreSQL database, shared by processes on many hosts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import errors
+
+from perf_mcp.storage.base import Connection
+from perf_mcp.storage.postgres.connection import PgConnection
+from perf_mcp.storage.postgres.schema import prepare
+from perf_mcp.storage.postgres.tables import PgAlerts, PgResources
+from perf_mcp.storage.schema import StoreError
+from perf_mcp.storage.store import Storage
+
+POOL_SIZE = 4  # connections per process: the flusher, queries, the alert manager
+# What a user can do about a failed write, by the error's class (first match).
+_REASONS: tuple[tuple[type[psycopg.Error], str], ...] = (
+    (errors.DiskFull, "the database server's disk is full"),
+    (errors.InsufficientPrivilege, "this role may not change perf-mcp's tables"),
+    (errors.ReadOnlySqlTransaction, "the server is a read-only standby"),
+    (errors.LockNotAvailable, "another connection holds the rows locked"),
+    (psycopg.OperationalError, "the database server cannot be reached"),
+)
+
+
+class PostgresStorage(PgAlerts, PgResources, Storage):
+    """The store in a PostgreSQL database (``PERF_MCP_DB=postgresql://user@host/db``).
+
+    The same tables, rows keyed by writer and semantics as the SQLite store: each process
+    writes only its own bucket rows, and queries merge every writer's. ``busy_timeout_s``
+    bounds the wait for a pooled connection.
+    """
+
+    def __init__(self, url: str, **options: Any) -> None:
+        self._url = url
+        self._pg: PgConnection
+        super().__init__(without_password(url), **options)
+
+    def _connect(self, busy_timeout_s: float) -> tuple[Connection, str | None]:
+        self._pg = PgConnection(self._url, POOL_SIZE, busy_timeout_s)
+        try:
+            self._pg.pool.open(wait=True, timeout=busy_timeout_s)
+            with self._pg.pool.connection() as conn:
+                read_only = prepare(conn, self.path)
+        except psycopg.Error as exc:
+            self._pg.close()
+            raise StoreError(
+                f"cannot use the PostgreSQL store {self.path}: {_reason(exc)} ({exc})"
+            ) from exc
+        except BaseException:
+            self._pg.close()
+            raise
+        return self._pg, read_only
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """One transaction, counted in ``perf_mcp_writes`` so every reader's answer cache sees
+        the change; psycopg's errors become a StoreError saying what went wrong."""
+        if self.read_only is not None:
+            raise self.read_only_error()
+        with self._lock:
+            try:
+                with self._pg.transaction() as conn:
+                    conn.execute(
+                        "INSERT INTO perf_mcp_writes VALUES (%s, 1) ON CONFLICT (source) "
+                        "DO UPDATE SET writes = perf_mcp_writes.writes + 1",
+                        (self.source,),
+                    )
+                    yield self._pg
+            except psycopg.Error as exc:
+                raise StoreError(
+                    f"could not write to {self.path}: {_reason(exc)}; "
+                    f"nothing of this change was stored ({exc})"
+                ) from exc
+
+    _transaction = _writing  # every change is one transaction already
+
+    def data_version(self, *, wait: bool = True) -> tuple[int, int] | None:
+        """Changes whenever any process committed a change. ``wait=False``: None (asking is a
+        round trip to the server, not for an event loop)."""
+        if not wait:
+            return None
+        (total,) = self._pg.execute(
+            "SELECT coalesce(sum(writes), 0) FROM perf_mcp_writes"
+        ).fetchone()
+        return int(total), self.writes
+
+    def file_size_bytes(self) -> int:
+        """What perf-mcp's tables and their indexes take on the server."""
+        (size,) = self._pg.execute(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'r' AND n.nspname = current_schema()"
+        ).fetchone()
+        return int(size)
+
+
+def without_password(url: str) -> str:
+    """``url`` fit to show: its password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _reason(exc: psycopg.Error) -> str:
+    return next((why for kind, why in _REASONS if isinstance(exc, kind)), str(exc).strip())

@@ -1,0 +1,285 @@
+"""The storage contract, on both engines: every test runs on a SQLite file and on a
+PostgreSQL database (``location``), through ``open_storage`` as the Monitor opens its store."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from perf_mcp.core.alerts import AlertEvent, AlertRecord, ThresholdOverride
+from perf_mcp.core.series import OTHER, RequestAcc, RunAcc
+from perf_mcp.core.window import TierRange
+from perf_mcp.storage import FlushBatch, StoreError, open_storage
+from perf_mcp.storage.folded import FOLDED_NAMES_KEPT
+from perf_mcp.storage.store import EXPIRE_EVERY_S
+
+T0 = 1_800_000_000  # a multiple of 3600
+RULE = "response_time_p95_ms"
+
+
+def request_delta(*durations: float, status: int = 200, ts: int = T0) -> RequestAcc:
+    acc = RequestAcc()
+    for i, ms in enumerate(durations):
+        acc.add_samples([(ts + i, "", "", status, ms, 100, None)])
+    return acc
+
+
+def run_delta(*durations: float, error: str | None = None) -> RunAcc:
+    acc = RunAcc()
+    for ms in durations:
+        acc.add_run(ms, error, error is not None, 10, 5, 0, 0.5, ["search"])
+    return acc
+
+
+def hour(tier: int) -> list[TierRange]:
+    return [TierRange(tier, T0, T0 + 3600)]
+
+
+# ---------------------------------------------------------------- buckets and series
+
+
+@pytest.mark.parametrize("tier", [10, 60, 3600])
+def test_every_tier_sums_all_flushes_of_all_writers(location: str, tier: int) -> None:
+    with open_storage(location, clock=lambda: T0 + 30) as store:
+        store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(5.0, 7.0)}}))
+        store.write(FlushBatch(requests={T0 + 10: {("/a", "GET"): request_delta(9.0)}}))
+    with open_storage(location, clock=lambda: T0 + 40) as store:  # a new writer: its own rows
+        store.write(FlushBatch(requests={T0 + 20: {("/a", "GET"): request_delta(1.0, status=503)}}))
+        (series,) = store.request_series(hour(tier))
+        store.fill_histograms("request_buckets", hour(tier), [series])
+    acc = series.acc
+    assert (series.name, series.method) == ("/a", "GET")
+    assert (acc.count, acc.sum_ms, acc.min_ms, acc.max_ms) == (4, 22.0, 1.0, 9.0)
+    assert acc.status_classes() == {"2xx": 3, "5xx": 1}
+    assert (acc.req_bytes, acc.req_n, acc.resp_n) == (400, 4, 0)
+    assert acc.hist.count == 4
+    assert type(acc.count) is int  # not a Decimal from PostgreSQL's SUM
+
+
+def test_runs_keep_tokens_cost_and_labels(location: str) -> None:
+    with open_storage(location, clock=lambda: T0 + 30) as store:
+        store.write(FlushBatch(runs={T0: {("agent", "a"): run_delta(10.0, error="Timeout")}}))
+        store.write(FlushBatch(runs={T0 + 10: {("agent", "a"): run_delta(30.0, 20.0)}}))
+        (series,) = store.run_series("agent", hour(60))
+        hist = store.histograms("run_buckets", hour(60), [series.series_id])
+    acc = series.acc
+    assert (acc.count, acc.failures, acc.sum_ms, acc.min_ms, acc.max_ms) == (3, 1, 60.0, 10.0, 30.0)
+    assert (acc.input_tokens, acc.output_tokens, acc.cost_usd, acc.tool_calls) == (30, 15, 1.5, 3)
+    assert (acc.errors, acc.tools) == ({"Timeout": 1}, {"search": 3})
+    assert hist[series.series_id].count == 3
+
+
+def test_two_writers_at_once_each_keep_their_rows(location: str) -> None:
+    with (
+        open_storage(location, clock=lambda: T0 + 5) as one,
+        open_storage(location, clock=lambda: T0 + 5) as two,
+    ):
+        for _ in range(3):
+            one.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(2.0)}}))
+            two.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(4.0, 6.0)}}))
+        (series,) = one.request_series(hour(10))
+        counts = two.request_counts(hour(3600), [series.series_id])
+    assert (series.acc.count, series.acc.sum_ms) == (9, 36.0)
+    assert counts == {series.series_id: (9, 0, 36.0)}
+
+
+def test_late_data_for_a_forgotten_row_adds_to_what_the_store_holds(location: str) -> None:
+    now = [T0 + 5.0]
+    with open_storage(location, clock=lambda: now[0]) as store:
+        store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(5.0)}}))
+        now[0] = T0 + 600.0  # the 10 s and minute rows of T0 are forgotten by now
+        store.write(FlushBatch(requests={T0 + 590: {("/a", "GET"): request_delta(1.0)}}))
+        store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(7.0)}}))
+        (series,) = store.request_series([TierRange(10, T0, T0 + 10)])
+        (whole,) = store.request_series(hour(3600))
+    assert (series.acc.count, series.acc.sum_ms) == (2, 12.0)
+    assert (whole.acc.count, whole.acc.sum_ms) == (3, 13.0)
+
+
+def test_writes_from_several_threads_add_up(location: str) -> None:
+    with open_storage(location, clock=lambda: T0 + 5) as store:
+
+        def writer() -> None:
+            for _ in range(20):
+                store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(3.0)}}))
+
+        threads = [threading.Thread(target=writer) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        counts = [store.request_series(hour(tier))[0].acc.count for tier in (10, 60, 3600)]
+    assert counts == [80, 80, 80]
+
+
+def test_series_are_found_by_kind_name_and_method(location: str) -> None:
+    batch = FlushBatch(
+        requests={T0: {("/a", "GET"): request_delta(1.0), ("/a", "POST"): request_delta(2.0)}},
+        runs={T0: {("tool", "search"): run_delta(3.0), ("agent", "planner"): run_delta(4.0)}},
+    )
+    with open_storage(location, clock=lambda: T0 + 5) as store:
+        store.write(batch)
+        store.write(batch)  # the same series again: no new rows in the series table
+        assert store.known_names("request") == ["/a"]
+        assert store.known_names("tool") == ["search"]
+        assert sorted(store.series_ids("request", name="/a").values()) == [
+            ("/a", "GET"),
+            ("/a", "POST"),
+        ]
+        assert list(store.series_ids("request", method="POST").values()) == [("/a", "POST")]
+        rows = store.rows_over_time(
+            "request_buckets", "count", hour(10), store.series_ids("request")
+        )
+    assert sorted((ts, count) for ts, count, _ in rows) == [(T0, 2), (T0, 2)]
+
+
+def test_an_empty_plan_reads_nothing(location: str) -> None:
+    with open_storage(location, clock=lambda: T0 + 5) as store:
+        store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(1.0)}}))
+        assert store.request_series([]) == []
+
+
+def test_rows_older_than_their_tier_keeps_are_deleted(location: str) -> None:
+    now = [T0 + 5.0]
+    retention = {10: 3600.0, 60: 86400.0, 3600: 7 * 86400.0}
+    with open_storage(location, clock=lambda: now[0], retention_s=retention) as store:
+        store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(1.0)}}))
+        now[0] = T0 + 2 * 3600.0 + EXPIRE_EVERY_S
+        store.write(
+            FlushBatch(requests={int(now[0]) // 10 * 10: {("/b", "GET"): request_delta(1.0)}})
+        )
+        assert store.request_series(hour(10)) == []  # gone from the 10 s tier
+        assert [s.name for s in store.request_series(hour(60))] == ["/a"]  # kept in the others
+
+
+# ---------------------------------------------------------------- raw records, markers, folded
+
+
+def test_the_slowest_requests_are_kept_newest_first_up_to_the_limit(location: str) -> None:
+    with open_storage(location, clock=lambda: T0 + 5, raw_records=3) as store:
+        for i in range(5):
+            store.write(FlushBatch(requests={T0: {(f"/e{i}", "GET"): request_delta(10.0 + i)}}))
+        store.write(FlushBatch(agent_runs=[
+            (T0 + 1.0, "a", 5.0, True, None, "m", "p", 1, 2, 0, 0.1, 0, "r1", None)
+        ], tool_calls=[(T0 + 1.0, "search", "a", 2.0, False, "Timeout", "c1")]))  # fmt: skip
+        slow = store.slowest_requests(T0, 10)
+    assert [(s.endpoint, s.duration_ms) for s in slow] == [
+        ("/e4", 14.0),
+        ("/e3", 13.0),
+        ("/e2", 12.0),
+    ]
+
+
+def test_deploy_markers_are_read_newest_first_by_every_process(location: str) -> None:
+    with open_storage(location) as store:
+        for i, at in enumerate((T0, T0 + 10, T0 + 20)):
+            store.add_deploy_marker(at, f"v{i}", None if i else "first")
+        assert [d.version for d in store.deploy_markers(T0)] == ["v2", "v1", "v0"]
+        assert [d.version for d in store.deploy_markers(T0 + 5, T0 + 20)] == ["v1"]
+        last = store.last_deploy_marker(T0 + 15)
+        assert last is not None
+        assert (last.version, last.at) == ("v1", T0 + 10)
+    with open_storage(location) as other:
+        assert other.deploy_markers(T0)[-1].note == "first"
+
+
+def test_folded_counts_are_exact_and_the_name_sample_bounded(location: str) -> None:
+    now = [T0 + 5.0]
+    with open_storage(location, clock=lambda: now[0]) as store:
+        for flush in range(3):
+            now[0] = T0 + 5.0 + flush
+            names = [("request", f"GET /f{flush}-{i}") for i in range(FOLDED_NAMES_KEPT)]
+            acc = request_delta(1.0, 2.0)
+            store.write(FlushBatch(requests={T0: {(OTHER, "GET"): acc}}, folded=names))
+        assert store.folded_counts() == {"request": 6}
+        assert store.folded_counts(since=T0 + 100) == {}
+        newest = store.folded_names("request", limit=2 * FOLDED_NAMES_KEPT)
+    assert sorted(newest) == sorted(f"GET /f2-{i}" for i in range(FOLDED_NAMES_KEPT))
+
+
+# ---------------------------------------------------------------- what readers watch
+
+
+def test_the_data_version_moves_when_any_writer_writes(location: str) -> None:
+    with (
+        open_storage(location, clock=lambda: T0 + 5) as reader,
+        open_storage(location, clock=lambda: T0 + 5) as writer,
+    ):
+        before = reader.data_version()
+        assert reader.data_version() == before
+        writer.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(1.0)}}))
+        after_flush = reader.data_version()
+        writer.add_deploy_marker(T0, "v1", None)
+        assert len({before, after_flush, reader.data_version()}) == 3
+
+
+def test_a_read_only_store_refuses_writes_and_keeps_nothing(location: str) -> None:
+    with open_storage(location, clock=lambda: T0 + 5) as store:
+        store.read_only = "a test says so"
+        with pytest.raises(StoreError, match="read-only"):
+            store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(1.0)}}))
+        store.read_only = None
+        assert store.request_series(hour(10)) == []
+
+
+# ---------------------------------------------------------------- alerts and resources
+
+
+def test_overrides_alerts_and_events_are_shared(location: str) -> None:
+    override = ThresholdOverride(rule=RULE, subject="/a", warning=100.0, updated_at=T0)
+    alert = AlertRecord(
+        id=0, threshold=RULE, subject="/a", severity="warning", state="firing", value=150.0,
+        limit=100.0, unit="ms", message="slow", started_at=T0, updated_at=T0,
+    )  # fmt: skip
+    with open_storage(location) as store:
+        store.save_override(override)
+        store.save_override(override.model_copy(update={"warning": 120.0}))
+        alert_id = store.save_alert(alert)
+        store.save_alert(alert.model_copy(update={"id": alert_id, "state": "resolved"}))
+        event = AlertEvent(
+            kind="fired", rule=RULE, subject="/a", severity="warning", value=150.0,
+            threshold=100.0, unit="ms", samples=3, at=T0, notify=True, message="slow",
+        )  # fmt: skip
+        store.add_alert_events([(alert_id, event)])
+    with open_storage(location) as other:
+        assert [o.warning for o in other.load_overrides()] == [120.0]
+        assert [(a.id, a.state) for a in other.list_alerts(None, T0, 10)] == [
+            (alert_id, "resolved")
+        ]
+        assert other.list_alerts("firing", None, 10) == []
+        assert other.delete_override(RULE, "/a")
+        assert not other.delete_override(RULE, "/a")
+        ((event_id, stored),) = other.alert_events_after(0, 10)
+        assert (stored.kind, stored.notify, event_id) == (
+            "fired",
+            True,
+            other.last_alert_event_id(),
+        )
+
+
+def test_one_of_two_servers_holds_the_evaluation_lease(location: str) -> None:
+    now = [T0 + 0.0]
+    with (
+        open_storage(location, clock=lambda: now[0]) as one,
+        open_storage(location, clock=lambda: now[0]) as two,
+    ):
+        assert one.claim_alert_lease(30.0) == (True, 0)
+        assert two.claim_alert_lease(30.0) == (False, 0)
+        assert one.bump_alert_version() == 1
+        now[0] += 31.0  # the holder stopped renewing
+        assert two.claim_alert_lease(30.0) == (True, 1)
+        two.release_alert_lease()
+        assert one.alert_lease()[0] is None
+
+
+def test_resource_samples_are_spread_and_averaged(location: str) -> None:
+    with open_storage(location) as store:
+        for i in range(10):
+            store.add_resource_sample(T0 + i, json.dumps({"cpu_percent": float(i), "i": i}))
+        samples, count = store.resource_samples_spread(T0, 5)
+        means, n = store.resource_means(T0, T0 + 4, ("cpu_percent", "memory_percent"))
+    assert count == 10
+    assert [json.loads(s)["i"] for s in samples] == [1, 3, 5, 7, 9]
+    assert (means, n) == ({"cpu_percent": 1.5, "memory_percent": None}, 4)
