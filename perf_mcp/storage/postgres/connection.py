@@ -19,14 +19,29 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from psycopg import errors
 from psycopg.abc import Buffer
 from psycopg.adapt import Loader
 from psycopg_pool import ConnectionPool
 
 from perf_mcp.storage.postgres.schema import KEYS
+from perf_mcp.storage.schema import StoreError
 
 _INSERT_OR = re.compile(r"\s*INSERT OR (REPLACE|IGNORE) INTO (\w+)\s*(?:\(([^)]*)\))?", re.I)
 _NUMBERED = re.compile(r"\?\d")
+# What a user can do about a failed statement, by the error's class (first match).
+_REASONS: tuple[tuple[type[psycopg.Error], str], ...] = (
+    (errors.DiskFull, "the database server's disk is full"),
+    (errors.InsufficientPrivilege, "this role may not change perf-mcp's tables"),
+    (errors.ReadOnlySqlTransaction, "the server is a read-only standby"),
+    (errors.DeadlockDetected, "it met another writer's transaction (a retry succeeds)"),
+    (psycopg.OperationalError, "the database server cannot be reached"),
+)
+
+
+def failure(exc: psycopg.Error) -> str:
+    """Why a statement failed, in words a user can act on."""
+    return next((why for kind, why in _REASONS if isinstance(exc, kind)), str(exc).strip())
 
 
 def to_postgres(sql: str, with_parameters: bool) -> str:
@@ -91,7 +106,8 @@ class PgConnection:
     opened it) statements run on that transaction's connection; elsewhere each borrows an
     autocommit connection from the pool."""
 
-    def __init__(self, url: str, max_size: int, timeout_s: float) -> None:
+    def __init__(self, url: str, where: str, max_size: int, timeout_s: float) -> None:
+        self.where = where  # the URL without its password, for messages
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -126,11 +142,14 @@ class PgConnection:
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        if conn is not None:  # the transaction's owner says what failed
             yield conn
             return
-        with self.pool.connection() as conn:
-            yield conn
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise StoreError(f"could not read {self.where}: {failure(exc)} ({exc})") from exc
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[Any]]:

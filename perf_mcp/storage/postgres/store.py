@@ -8,24 +8,16 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import errors
 
 from perf_mcp.storage.base import Connection
-from perf_mcp.storage.postgres.connection import PgConnection
+from perf_mcp.storage.postgres.connection import PgConnection, failure
 from perf_mcp.storage.postgres.schema import prepare
 from perf_mcp.storage.postgres.tables import PgAlerts, PgResources
 from perf_mcp.storage.schema import StoreError
 from perf_mcp.storage.store import Storage
 
 POOL_SIZE = 4  # connections per process: the flusher, queries, the alert manager
-# What a user can do about a failed write, by the error's class (first match).
-_REASONS: tuple[tuple[type[psycopg.Error], str], ...] = (
-    (errors.DiskFull, "the database server's disk is full"),
-    (errors.InsufficientPrivilege, "this role may not change perf-mcp's tables"),
-    (errors.ReadOnlySqlTransaction, "the server is a read-only standby"),
-    (errors.LockNotAvailable, "another connection holds the rows locked"),
-    (psycopg.OperationalError, "the database server cannot be reached"),
-)
+EXPIRY_LOCK = 0x70657267  # one writer at a time deletes expired rows
 
 
 class PostgresStorage(PgAlerts, PgResources, Storage):
@@ -42,7 +34,7 @@ class PostgresStorage(PgAlerts, PgResources, Storage):
         super().__init__(without_password(url), **options)
 
     def _connect(self, busy_timeout_s: float) -> tuple[Connection, str | None]:
-        self._pg = PgConnection(self._url, POOL_SIZE, busy_timeout_s)
+        self._pg = PgConnection(self._url, self.path, POOL_SIZE, busy_timeout_s)
         try:
             self._pg.pool.open(wait=True, timeout=busy_timeout_s)
             with self._pg.pool.connection() as conn:
@@ -50,7 +42,7 @@ class PostgresStorage(PgAlerts, PgResources, Storage):
         except psycopg.Error as exc:
             self._pg.close()
             raise StoreError(
-                f"cannot use the PostgreSQL store {self.path}: {_reason(exc)} ({exc})"
+                f"cannot use the PostgreSQL store {self.path}: {failure(exc)} ({exc})"
             ) from exc
         except BaseException:
             self._pg.close()
@@ -74,11 +66,20 @@ class PostgresStorage(PgAlerts, PgResources, Storage):
                     yield self._pg
             except psycopg.Error as exc:
                 raise StoreError(
-                    f"could not write to {self.path}: {_reason(exc)}; "
+                    f"could not write to {self.path}: {failure(exc)}; "
                     f"nothing of this change was stored ({exc})"
                 ) from exc
 
     _transaction = _writing  # every change is one transaction already
+
+    def _expire_buckets(self, now: float) -> None:
+        """Only the writer that takes the expiry lock deletes (the others would wait for its
+        row locks to delete nothing more); another writer's next flush does it otherwise."""
+        (mine,) = self._conn.execute(
+            "SELECT pg_try_advisory_xact_lock(?)", (EXPIRY_LOCK,)
+        ).fetchone()
+        if mine:
+            super()._expire_buckets(now)
 
     def data_version(self, *, wait: bool = True) -> tuple[int, int] | None:
         """Changes whenever any process committed a change. ``wait=False``: None (asking is a
@@ -107,7 +108,3 @@ def without_password(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _reason(exc: psycopg.Error) -> str:
-    return next((why for kind, why in _REASONS if isinstance(exc, kind)), str(exc).strip())
