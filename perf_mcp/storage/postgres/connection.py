@@ -2,7 +2,7 @@
 psycopg pool.
 
 The table parts write their SQL once, in the SQL both engines speak; this module bridges the
-two differences they keep: ``?`` parameters (psycopg's are ``%s``) and SQLite's
+two differences they keep: ``?`` parameters (PostgreSQL's are ``$1``) and SQLite's
 ``INSERT OR REPLACE`` / ``INSERT OR IGNORE`` (``ON CONFLICT`` on the table's key from
 ``schema.KEYS``). A statement that needs more than that is the PostgreSQL part's to override
 (``tables.py``), never translated here.
@@ -45,7 +45,7 @@ def failure(exc: psycopg.Error) -> str:
 
 
 def to_postgres(sql: str, with_parameters: bool) -> str:
-    """``sql`` as written for both engines, in psycopg's form."""
+    """``sql`` as written for both engines, in PostgreSQL's form."""
     if _NUMBERED.search(sql):
         raise ValueError(f"numbered parameters (?1) are SQLite's only; override: {sql[:80]}")
     found = _INSERT_OR.match(sql)
@@ -65,9 +65,10 @@ def to_postgres(sql: str, with_parameters: bool) -> str:
             tail = f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
         sql = f"INSERT INTO {table} ({columns})" if columns else f"INSERT INTO {table}"
         sql += found.string[found.end() :] + tail
-    if with_parameters:
-        sql = sql.replace("%", "%%").replace("?", "%s")
-    return sql
+    if not with_parameters:
+        return sql
+    parts = sql.split("?")  # PostgreSQL's own $n: psycopg then sends the text as it is
+    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
 
 
 @dataclass
@@ -131,7 +132,7 @@ class PgConnection:
 
     def _run(self, sql: str, params: Sequence[Any], *, many: bool) -> Rows:
         query = to_postgres(sql, bool(params)).encode()
-        with self._connection() as conn, conn.cursor() as cur:
+        with self._connection() as conn, psycopg.RawCursor(conn) as cur:
             if many:
                 if params:
                     cur.executemany(query, params)

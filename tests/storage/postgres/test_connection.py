@@ -10,10 +10,9 @@ pytest.importorskip("psycopg")
 from perf_mcp.storage.postgres.connection import to_postgres
 
 
-def test_parameters_become_psycopgs_and_a_percent_sign_stays_one() -> None:
+def test_parameters_are_numbered_as_postgresql_numbers_them() -> None:
     sql = "SELECT id FROM t WHERE (n - 1) % ? = 0 AND name = ?"
-    assert to_postgres(sql, True) == "SELECT id FROM t WHERE (n - 1) %% %s = 0 AND name = %s"
-    assert to_postgres("SELECT 5 % 2", False) == "SELECT 5 % 2"  # sent as is without parameters
+    assert to_postgres(sql, True) == "SELECT id FROM t WHERE (n - 1) % $1 = 0 AND name = $2"
 
 
 def test_insert_or_replace_updates_every_column_but_the_key() -> None:
@@ -21,14 +20,14 @@ def test_insert_or_replace_updates_every_column_but_the_key() -> None:
         "INSERT OR REPLACE INTO folded_names (kind, name, seen_at) VALUES (?, ?, ?)", True
     )
     assert sql == (
-        "INSERT INTO folded_names (kind, name, seen_at) VALUES (%s, %s, %s) "
+        "INSERT INTO folded_names (kind, name, seen_at) VALUES ($1, $2, $3) "
         "ON CONFLICT (kind, name) DO UPDATE SET seen_at = EXCLUDED.seen_at"
     )
 
 
 def test_insert_or_ignore_does_nothing_on_any_conflict() -> None:
     sql = to_postgres("INSERT OR IGNORE INTO series (kind, name, method) VALUES (?, ?, ?)", True)
-    assert sql.endswith("VALUES (%s, %s, %s) ON CONFLICT DO NOTHING")
+    assert sql.endswith("VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
 
 
 @pytest.mark.parametrize(
