@@ -6,9 +6,10 @@ merged) and ``get_performance_summary`` (right after a flush, when it reads the 
 with the write still in memory) for the 5-minute, 1-hour and 24-hour windows, from a second
 Monitor on the same file, as another process would read it; then ``compare_windows`` (against
 the previous window) and ``explain`` (against the 12 before), each next to get_endpoint_stats.
-Prints the file size.
+Prints the store's size. ``--db postgresql://...`` (an empty database) runs it all on
+PostgreSQL instead.
 
-    python bench/query.py [--requests 10000000] [--endpoints 1000] [--db PATH]
+    python bench/query.py [--requests 10000000] [--endpoints 1000] [--db PATH-OR-URL]
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ DAY_S = 86_400
 TARGETS_MS = {"5m": 50, "1h": 100, "24h": 250}
 
 
-def fill(path: Path, requests: int, endpoints: int) -> float:
+def fill(path: str, requests: int, endpoints: int) -> float:
     """Record ``requests`` samples spread evenly over a day; returns the fake "now"."""
     rng = random.Random(1)
     names = [f"/api/service{i % 20}/resource{i}/{{id}}" for i in range(endpoints)]
@@ -65,23 +66,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=10_000_000)
     parser.add_argument("--endpoints", type=int, default=1000)
-    parser.add_argument("--db", type=Path, help="reuse or create this store file")
+    parser.add_argument(
+        "--db", help="reuse or create this store file, or fill this empty postgresql:// database"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = args.db or Path(tmp) / "bench.db"
+        path = args.db or str(Path(tmp) / "bench.db")
         now = T0 + DAY_S
-        if not path.exists():
+        if "://" in path or not Path(path).exists():
             start = time.perf_counter()
             now = fill(path, args.requests, args.endpoints)
             print(
                 f"filled {args.requests:,} requests across {args.endpoints:,} endpoints over "
                 f"24 h in {time.perf_counter() - start:.0f} s"
             )
-        size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
-        print(f"store file: {size / 1e6:.1f} MB ({size / args.requests:.1f} bytes per request)\n")
 
         with Monitor(path, clock=lambda: now, start_flusher=False) as reader:
+            size = reader.store_size_bytes()
+            print(f"store: {size / 1e6:.1f} MB ({size / args.requests:.1f} bytes per request)\n")
 
             def ask(query: str, window: str, flush: bool = False) -> None:
                 """An answer after a write, as in a live store (so no answer is reused).

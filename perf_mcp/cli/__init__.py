@@ -7,6 +7,7 @@ perf-mcp serve --transport http --host 0.0.0.0 --token-file /etc/perf-mcp/token
 perf-mcp summary --window 1h            # a table for a person at a terminal
 perf-mcp dashboard --db PATH            # the dashboard in a browser, read-only
 perf-mcp token                          # a new random token for --token / --read-token
+perf-mcp db check --db URL              # connection, schema version, rows and bytes per table
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import argparse
 from collections.abc import Sequence
 
 from perf_mcp import __version__
-from perf_mcp.cli import dashboard, deploys
+from perf_mcp.cli import dashboard, db, deploys
 from perf_mcp.cli.access import new_token
 from perf_mcp.cli.serve import DEFAULT_HOST, DEFAULT_PORT, serve
 from perf_mcp.cli.summary import summary
@@ -106,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(summary_command)
     deploys.add_commands(commands, summary_command, _add_db)
     _add_db(dashboard.add_command(commands))
+    _add_db(db.add_command(commands))
     commands.add_parser(
         "token",
         help="print a new random token for --token or --read-token",
@@ -150,9 +152,10 @@ def _add_access(parser: argparse.ArgumentParser) -> None:
 def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
-        metavar="PATH",
+        metavar="PATH-OR-URL",
         default=None,
-        help="SQLite store (default: $PERF_MCP_DB, else a file in your user data directory)",
+        help="SQLite store file or postgresql:// URL (default: $PERF_MCP_DB, else a file in "
+        "your user data directory)",
     )
 
 
@@ -168,4 +171,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return dashboard.dashboard(args)
     if args.command == "mark-deploy":
         return deploys.mark_deploy(args)
+    if args.command == "db":
+        return db.check(args)
     return deploys.compare(args) if args.baseline else summary(args)

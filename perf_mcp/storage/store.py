@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -21,6 +22,7 @@ from perf_mcp.storage.resources import ResourceTables
 from perf_mcp.storage.schema import connect
 
 EXPIRE_EVERY_S = 60.0
+_TABLES_SQL = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
 
 
 @dataclass
@@ -131,6 +133,37 @@ class Storage(FoldedTables, RawTables, AlertTables, ResourceTables, MarkerTables
         finally:
             self._lock.release()
         return others, self.writes
+
+    def schema_version(self) -> int:
+        """The store's schema version (``SCHEMA_VERSION`` of its engine once opened)."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def table_sizes(self) -> list[tuple[str, int, int | None]]:
+        """(table, rows, bytes with its indexes or None where unknown) of every table, the
+        bucket tables also per tier (``request_buckets, tier 10 s``), largest first."""
+        with self._lock:
+            names = [n for (n,) in self._conn.execute(_TABLES_SQL)]
+            try:
+                stat = "SELECT tbl_name, sum(pgsize) FROM dbstat JOIN sqlite_master USING (name)"
+                used = dict(self._conn.execute(f"{stat} GROUP BY tbl_name").fetchall())
+            except sqlite3.OperationalError:  # a SQLite built without the dbstat table
+                used = {}
+            return self._sizes(names, used)
+
+    def _sizes(
+        self, names: list[str], used: Mapping[str, int]
+    ) -> list[tuple[str, int, int | None]]:
+        sizes: list[tuple[str, int, int | None]] = []
+        for name in sorted(names, key=lambda name: (-used.get(name, 0), name)):
+            (rows,) = self._conn.execute(f"SELECT count(*) FROM {name}").fetchone()
+            sizes.append((name, int(rows), used.get(name)))
+            if name in (REQUESTS.name, RUNS.name):
+                tiers = self._conn.execute(
+                    f"SELECT tier, count(*) FROM {name} GROUP BY tier ORDER BY tier"
+                )
+                sizes += [(f"{name}, tier {tier} s", int(n), None) for tier, n in tiers]
+        return sizes
 
     def file_size_bytes(self) -> int:
         """Size of the database file and its WAL (0 for ``:memory:``)."""

@@ -283,3 +283,19 @@ def test_resource_samples_are_spread_and_averaged(location: str) -> None:
     assert count == 10
     assert [json.loads(s)["i"] for s in samples] == [1, 3, 5, 7, 9]
     assert (means, n) == ({"cpu_percent": 1.5, "memory_percent": None}, 4)
+
+
+# ---------------------------------------------------------------- what an operator checks
+
+
+def test_table_sizes_count_rows_per_table_and_tier(location: str) -> None:
+    with open_storage(location, clock=lambda: T0 + 5) as store:
+        store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(1.0)}}))
+        sizes = {name: (rows, size) for name, rows, size in store.table_sizes()}
+        version = store.schema_version()
+    assert sizes["request_buckets"][0] == 3  # one row in each tier
+    assert sizes["request_buckets, tier 60 s"][0] == 1
+    assert sizes["series"][0] == 1
+    assert sizes["deploy_markers"][0] == 0
+    assert (sizes["request_buckets"][1] or 0) > 0
+    assert version >= 1

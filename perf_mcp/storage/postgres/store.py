@@ -18,6 +18,10 @@ from perf_mcp.storage.store import Storage
 
 POOL_SIZE = 4  # connections per process: the flusher, queries, the alert manager
 EXPIRY_LOCK = 0x70657267  # one writer at a time deletes expired rows
+_OURS = (  # perf-mcp's tables: those of the schema it works in
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind = 'r' AND n.nspname = current_schema()"
+)
 
 
 class PostgresStorage(PgAlerts, PgResources, Storage):
@@ -34,19 +38,17 @@ class PostgresStorage(PgAlerts, PgResources, Storage):
         super().__init__(without_password(url), **options)
 
     def _connect(self, busy_timeout_s: float) -> tuple[Connection, str | None]:
-        self._pg = PgConnection(self._url, self.path, POOL_SIZE, busy_timeout_s)
-        try:
-            self._pg.pool.open(wait=True, timeout=busy_timeout_s)
-            with self._pg.pool.connection() as conn:
+        try:  # one connection first: a server that cannot be reached fails at once
+            with psycopg.connect(
+                self._url, autocommit=True, connect_timeout=max(1, round(busy_timeout_s))
+            ) as conn:
                 read_only = prepare(conn, self.path)
         except psycopg.Error as exc:
-            self._pg.close()
             raise StoreError(
                 f"cannot use the PostgreSQL store {self.path}: {failure(exc)} ({exc})"
             ) from exc
-        except BaseException:
-            self._pg.close()
-            raise
+        self._pg = PgConnection(self._url, self.path, POOL_SIZE, busy_timeout_s)
+        self._pg.pool.open()
         return self._pg, read_only
 
     @contextmanager
@@ -91,12 +93,20 @@ class PostgresStorage(PgAlerts, PgResources, Storage):
         ).fetchone()
         return int(total), self.writes
 
+    def schema_version(self) -> int:
+        (version,) = self._pg.execute("SELECT version FROM perf_mcp_schema").fetchone()
+        return int(version)
+
+    def table_sizes(self) -> list[tuple[str, int, int | None]]:
+        used = dict(
+            self._pg.execute(f"SELECT c.relname, pg_total_relation_size(c.oid) {_OURS}").fetchall()
+        )
+        return self._sizes(sorted(used), used)
+
     def file_size_bytes(self) -> int:
         """What perf-mcp's tables and their indexes take on the server."""
         (size,) = self._pg.execute(
-            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relkind = 'r' AND n.nspname = current_schema()"
+            f"SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) {_OURS}"
         ).fetchone()
         return int(size)
 

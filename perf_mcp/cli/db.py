@@ -1,0 +1,44 @@
+"""perf-mcp db check: can this process use the store, at which schema version, how big is it.
+
+perf-mcp db check --db postgresql://perf@db.internal/perf
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_command(commands: Any) -> argparse.ArgumentParser:
+    """Add ``db check`` to ``commands``; return its parser (for ``--db``)."""
+    db: argparse.ArgumentParser = commands.add_parser(
+        "db",
+        help="check the store: connection, schema version, rows and bytes per table",
+        description="Open the store (migrating it if it is older), then print its schema "
+        "version, whether this process may write it, and rows and bytes per table and tier.",
+    )
+    db.add_argument("action", choices=("check",), help="what to do with the store")
+    return db
+
+
+def check(args: argparse.Namespace) -> int:
+    """Print what the store at ``args.db`` holds; 2 if it cannot be used."""
+    from perf_mcp.config import Settings
+    from perf_mcp.storage import StoreError, open_storage
+
+    location = args.db or Settings().db
+    try:
+        with open_storage(location) as store:
+            version, sizes = store.schema_version(), store.table_sizes()
+            access = "read-only: " + store.read_only if store.read_only else "writable"
+            where = store.path
+    except StoreError as exc:
+        print(f"perf-mcp: cannot use the store: {exc}", file=sys.stderr)
+        return 2
+    print(f"store {where}: schema version {version}, {access}")
+    print(f"{'table':<32} {'rows':>12} {'MB':>10}")
+    for name, rows, size in sizes:
+        megabytes = "" if size is None else f"{size / 1e6:10.2f}"
+        print(f"{name:<32} {rows:>12,} {megabytes:>10}")
+    return 0
