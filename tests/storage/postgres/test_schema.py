@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 
 from perf_mcp.storage import FlushBatch, StoreError, open_storage
@@ -68,3 +71,30 @@ def test_a_role_that_may_only_read_opens_the_store_read_only(postgres_url: str) 
         assert [d.version for d in store.deploy_markers(0)] == ["v1"]
         with pytest.raises(StoreError, match="read-only"):
             store.write(FlushBatch(folded=[("request", "GET /x")]))
+
+
+def test_postgresql_has_every_table_and_column_of_the_sqlite_schema(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A migration added to one engine only fails here, naming what the other lacks."""
+    open_storage(tmp_path / "perf.db").close()
+    conn = sqlite3.connect(tmp_path / "perf.db")
+    tables = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    sqlite_columns = {
+        (table, column)
+        for table in tables
+        if not table.startswith("sqlite_")
+        for (_, column, *_) in conn.execute(f"PRAGMA table_info({table})")
+    }
+    conn.close()
+    open_storage(postgres_url).close()
+    with psycopg.connect(postgres_url) as pg:
+        pg_columns = set(
+            pg.execute(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema()"
+            ).fetchall()
+        )
+    assert sqlite_columns - pg_columns == set()
+    only_postgresql = {table for table, _ in pg_columns - sqlite_columns}
+    assert only_postgresql == {"perf_mcp_schema", "perf_mcp_writes"}
