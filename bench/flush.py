@@ -12,12 +12,16 @@ and tier, same columns) into a bare sqlite3 table.
 With ``--postgres URL`` (an empty database, or one this bench used before) the same flushes
 also go to PostgreSQL, printed next to SQLite's.
 
-    python bench/flush.py [--series 2000] [--runs 20] [--db-dir DIR] [--postgres URL]
+``--writers N`` then also has N processes flush into it at once, back to back, and prints
+their median flush and the rows per second the server took from all of them while they did.
+
+    python bench/flush.py [--series 2000] [--runs 20] [--db-dir DIR] [--postgres URL] [--writers N]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import random
 import sqlite3
 import statistics
@@ -132,6 +136,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--db-dir", type=Path, default=None)
     parser.add_argument("--postgres", default=None, help="a postgresql:// URL to flush into too")
+    parser.add_argument("--writers", type=int, default=0, help="processes flushing at once")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp:
         print(f"flush of {args.series} request series, {args.runs} flushes 1 s apart")
@@ -149,6 +154,20 @@ def main() -> None:
                 flush, slowest, _ = flush_ms(args.postgres, args.series, args.runs, busy)
                 print(f"  {'  on PostgreSQL':<24} Storage.write median {flush:6.1f} ms, "
                       f"slowest {slowest:6.1f} ms")  # fmt: skip
+    if args.postgres and args.writers:
+        writers(args.postgres, args.writers, args.series, args.runs)
+
+
+def writers(url: str, count: int, series: int, runs: int) -> None:
+    """``count`` processes flushing ``runs`` times each into ``url`` at once."""
+    with multiprocessing.get_context("spawn").Pool(count) as pool:
+        results = pool.starmap(flush_ms, [(url, series, runs, False)] * count)
+    medians = sorted(median for median, _, _ in results)
+    rate = sum(rows / (median / 1000) for median, _, rows in results)
+    print(
+        f"{count} writers x {series} series flushing at once: median flush "
+        f"{medians[len(medians) // 2]:.0f} ms, {rate:,.0f} rows/s in all"
+    )
 
 
 if __name__ == "__main__":

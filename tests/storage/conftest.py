@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.storage.postgres_server import database_url, find_binaries, running_server
+from tests.storage.postgres_server import Server, find_binaries, running_server
 
 _databases = itertools.count()
 
@@ -23,8 +23,8 @@ def _missing(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """A URL of a PostgreSQL server started for this test session."""
+def postgres_binaries() -> Path:
+    """The directory of PostgreSQL's initdb and pg_ctl (and psycopg importable)."""
     binaries = find_binaries()
     if binaries is None:
         _missing("PostgreSQL's initdb and pg_ctl are not installed (apt-get install postgresql)")
@@ -33,20 +33,27 @@ def postgres_server() -> Iterator[str]:
     except ImportError:
         _missing("psycopg is not installed (pip install -e '.[test]')")
     assert binaries is not None
-    with running_server(binaries) as url:
-        yield url
+    return binaries
+
+
+@pytest.fixture(scope="session")
+def postgres_server(postgres_binaries: Path) -> Iterator[Server]:
+    """A PostgreSQL server started for this test session."""
+    with running_server(postgres_binaries) as server:
+        yield server
 
 
 @pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
+def postgres_url(postgres_server: Server) -> Iterator[str]:
     """A URL of a fresh, empty database, dropped after the test."""
     import psycopg
 
     name = f"perf_test_{next(_databases)}"
-    with psycopg.connect(database_url(postgres_server, "postgres"), autocommit=True) as conn:
+    admin = postgres_server.database("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
-    yield database_url(postgres_server, name)
-    with psycopg.connect(database_url(postgres_server, "postgres"), autocommit=True) as conn:
+    yield postgres_server.database(name)
+    with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 

@@ -33,37 +33,53 @@ def _version(initdb: str) -> int:
     return int(Path(initdb).parts[-3].split(".")[0])
 
 
+class Server:
+    """A cluster in ``home``: ``url`` reaches it (add a database name with ``database``)."""
+
+    def __init__(self, binaries: Path, home: Path) -> None:
+        self.binaries, self.home, self.data = binaries, home, home / "data"
+        self.url = f"postgresql://{SUPERUSER}@/?host={home}"
+        self._as_user: list[str] = []
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")  # KeyError: no such user to run the server as
+            os.chown(home, owner.pw_uid, owner.pw_gid)
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+
+    def database(self, name: str) -> str:
+        """The URL of database ``name`` on this server."""
+        return self.url.replace("/?", f"/{name}?", 1)
+
+    def init(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
+                  "--no-sync")  # fmt: skip
+
+    def start(self) -> None:
+        options = (
+            f"-c listen_addresses='' -c unix_socket_directories={self.home} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.home / "log"), "-o", options,
+                  "-w", "start")  # fmt: skip
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "stop")
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [*self._as_user, str(self.binaries / program), *args]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+
 @contextlib.contextmanager
-def running_server(binaries: Path) -> Iterator[str]:
-    """Start a server; yield a URL (without a database name) that reaches it."""
+def running_server(binaries: Path) -> Iterator[Server]:
+    """A new server, started; stopped and deleted afterwards."""
     home = Path(tempfile.mkdtemp(prefix="perf-mcp-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        owner = pwd.getpwnam("postgres")  # KeyError: no such user to run the server as
-        os.chown(home, owner.pw_uid, owner.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-
-    def run(*command: str) -> None:
-        subprocess.run([*as_user, *command], check=True, capture_output=True, timeout=120)
-
-    data = home / "data"
-    options = (
-        f"-c listen_addresses='' -c unix_socket_directories={home} "
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    )
     try:
-        run(str(binaries / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust",
-            "-E", "UTF8", "--no-sync")  # fmt: skip
-        run(str(binaries / "pg_ctl"), "-D", str(data), "-l", str(home / "log"), "-o", options,
-            "-w", "start")  # fmt: skip
+        server = Server(binaries, home)
+        server.init()
+        server.start()
         try:
-            yield f"postgresql://{SUPERUSER}@/?host={home}"
+            yield server
         finally:
-            run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+            server.stop()
     finally:
         shutil.rmtree(home, ignore_errors=True)
-
-
-def database_url(server_url: str, name: str) -> str:
-    """The URL of database ``name`` on the server."""
-    return server_url.replace("/?", f"/{name}?", 1)
