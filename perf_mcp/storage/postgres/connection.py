@@ -45,7 +45,8 @@ def failure(exc: psycopg.Error) -> str:
 
 
 def to_postgres(sql: str, with_parameters: bool) -> str:
-    """``sql`` as written for both engines, in PostgreSQL's form."""
+    """``sql`` as written for both engines, in PostgreSQL's form (every ``?`` is a parameter:
+    the table parts put none in a string literal)."""
     if _NUMBERED.search(sql):
         raise ValueError(f"numbered parameters (?1) are SQLite's only; override: {sql[:80]}")
     found = _INSERT_OR.match(sql)
@@ -155,7 +156,12 @@ class PgConnection:
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[Any]]:
         """One transaction on one pooled connection: committed at the end, rolled back if
-        anything raised."""
+        anything raised. Inside another on this thread: a savepoint of that one."""
+        outer = getattr(self._local, "conn", None)
+        if outer is not None:
+            with outer.transaction():
+                yield outer
+            return
         with self.pool.connection() as conn, conn.transaction():
             self._local.conn = conn
             try:

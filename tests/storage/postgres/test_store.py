@@ -40,3 +40,17 @@ def test_a_server_that_cannot_be_reached_is_named_without_the_password(tmp_path:
     with pytest.raises(StoreError, match="cannot be reached") as raised:
         open_storage(url, busy_timeout_s=0.5)
     assert "s3cret" not in str(raised.value)
+
+
+def test_a_change_inside_a_change_stays_in_the_outer_transaction(postgres_url: str) -> None:
+    """No table part nests changes today; one that does must not commit half of them."""
+    with open_storage(postgres_url) as store:
+
+        def marker_then_failure() -> None:
+            with store._writing():  # what a table part's write method opens
+                store.add_deploy_marker(1.0, "inner", None)  # its own, nested
+                raise RuntimeError("the outer change is undone, the inner one with it")
+
+        with pytest.raises(RuntimeError, match="undone"):
+            marker_then_failure()
+        assert store.deploy_markers(0) == []
