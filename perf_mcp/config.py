@@ -27,7 +27,7 @@ class Settings(BaseSettings):
 
     db: str = Field(
         default_factory=lambda: str(default_db_path()),
-        description='SQLite store path, or a postgresql:// URL for a store shared by hosts; '
+        description="SQLite store path, or a postgresql:// URL for a store shared by hosts; "
         '":memory:" for a private in-process store.',
     )
     flush_interval_s: float = Field(

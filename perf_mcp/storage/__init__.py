@@ -13,7 +13,7 @@ on its engine: this SQLite file, or a PostgreSQL database (``postgres``), whose
 """
 
 from perf_mcp.storage.buckets import SeriesAgg, plan_clause
-from perf_mcp.storage.engine import open_storage
+from perf_mcp.storage.engine import open_storage, without_password
 from perf_mcp.storage.raw import RawAgentRun, RawToolCall
 from perf_mcp.storage.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, StoreError
 from perf_mcp.storage.store import FlushBatch, Storage
@@ -30,4 +30,5 @@ __all__ = [
     "StoreError",
     "open_storage",
     "plan_clause",
+    "without_password",
 ]

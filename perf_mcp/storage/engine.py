@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from perf_mcp.storage.schema import StoreError
 from perf_mcp.storage.store import Storage
@@ -32,3 +33,12 @@ def open_storage(location: str | Path, **options: Any) -> Storage:
             f"pip install 'perf-mcp[postgres]' ({exc})"
         ) from exc
     return PostgresStorage(str(location), **options)
+
+
+def without_password(location: str) -> str:
+    """``location`` fit to show: a URL's password replaced by ``***``."""
+    parts = urlsplit(location)
+    if parts.password is None:
+        return location
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

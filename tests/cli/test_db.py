@@ -24,12 +24,15 @@ def test_the_check_shows_version_access_and_rows_per_table_and_tier(
     assert rows["request_buckets, tier 3600 s"] == "2"
 
 
-def test_a_server_that_cannot_be_reached_fails_with_the_reason(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    "command", [["db", "check"], ["summary"], ["mark-deploy", "v1"]], ids=lambda c: c[0]
+)
+def test_a_server_that_cannot_be_reached_fails_with_the_reason_and_no_password(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("psycopg")
     url = f"postgresql://perf:s3cret@/perf?host={tmp_path}"  # no server listens there
-    assert main(["db", "check", "--db", url]) == 2
+    assert main([*command, "--db", url]) == 2
     err = capsys.readouterr().err
     assert "cannot be reached" in err
     assert "s3cret" not in err

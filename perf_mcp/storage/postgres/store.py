@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 from perf_mcp.storage.base import Connection
+from perf_mcp.storage.engine import without_password
 from perf_mcp.storage.postgres.connection import PgConnection, failure
 from perf_mcp.storage.postgres.schema import prepare
 from perf_mcp.storage.postgres.tables import PgAlerts, PgResources
@@ -109,12 +109,3 @@ class PostgresStorage(PgAlerts, PgResources, Storage):
             f"SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) {_OURS}"
         ).fetchone()
         return int(size)
-
-
-def without_password(url: str) -> str:
-    """``url`` fit to show: its password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -8,11 +8,9 @@ from pathlib import Path
 import pytest
 
 from perf_mcp import Monitor
-from perf_mcp.storage import StoreError, open_storage
+from perf_mcp.storage import StoreError, open_storage, without_password
 
 pytest.importorskip("psycopg")
-
-from perf_mcp.storage.postgres.store import without_password
 
 
 def test_a_monitor_on_postgresql_records_and_answers(postgres_url: str) -> None:
