@@ -61,6 +61,12 @@ class StoreBase:
     _lock: threading.RLock
     _conn: Connection
 
+    @staticmethod
+    def _json_number(column: str, field: str) -> str:
+        """SQL reading the number ``field`` of the JSON object in ``column`` (``field``: a
+        metric name of ours, never user input)."""
+        return f"json_extract({column}, '$.{field}')"
+
     def read_only_error(self) -> StoreError:
         """What a write to this read-only store is told."""
         return StoreError(

@@ -53,7 +53,7 @@ class ResourceTables(StoreBase):
     ) -> tuple[dict[str, float | None], int]:
         """The mean of each top-level metric of the samples with ``start <= ts < end`` (None:
         no sample had it), and how many samples there were."""
-        columns = "".join(f", avg(json_extract(sample, '$.{metric}'))" for metric in metrics)
+        columns = "".join(f", avg({self._json_number('sample', m)})" for m in metrics)
         with self._lock:
             count, *means = self._conn.execute(
                 f"SELECT count(*){columns} FROM resource_samples WHERE ts >= ? AND ts < ?",

@@ -12,7 +12,7 @@ from perf_mcp.storage.base import Connection
 from perf_mcp.storage.engine import without_password
 from perf_mcp.storage.postgres.connection import PgConnection, failure
 from perf_mcp.storage.postgres.schema import prepare
-from perf_mcp.storage.postgres.tables import PgAlerts, PgResources
+from perf_mcp.storage.postgres.tables import PgAlerts
 from perf_mcp.storage.schema import StoreError
 from perf_mcp.storage.store import Storage
 
@@ -24,7 +24,7 @@ _OURS = (  # perf-mcp's tables: those of the schema it works in
 )
 
 
-class PostgresStorage(PgAlerts, PgResources, Storage):
+class PostgresStorage(PgAlerts, Storage):
     """The store in a PostgreSQL database (``PERF_MCP_DB=postgresql://user@host/db``).
 
     The same tables, rows keyed by writer and semantics as the SQLite store: each process
@@ -73,6 +73,10 @@ class PostgresStorage(PgAlerts, PgResources, Storage):
                 ) from exc
 
     _transaction = _writing  # every change is one transaction already
+
+    @staticmethod
+    def _json_number(column: str, field: str) -> str:
+        return f"({column}::jsonb ->> '{field}')::float8"
 
     def _expire_buckets(self, now: float) -> None:
         """Only the writer that takes the expiry lock deletes (the others would wait for its

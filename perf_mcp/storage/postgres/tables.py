@@ -11,22 +11,6 @@ from collections.abc import Sequence
 
 from perf_mcp.core.alerts import AlertRecord, AlertState, AlertStatus, ThresholdOverride
 from perf_mcp.storage.alerts import _ALERT_COLUMNS, AlertTables, _alert_record
-from perf_mcp.storage.resources import ResourceTables
-
-
-class PgResources(ResourceTables):
-    """Resource samples: JSON fields read with ``->>`` instead of ``json_extract``."""
-
-    def resource_means(
-        self, start: float, end: float, metrics: tuple[str, ...]
-    ) -> tuple[dict[str, float | None], int]:
-        columns = "".join(", avg((sample::jsonb ->> ?)::float8)" for _ in metrics)
-        with self._lock:
-            count, *means = self._conn.execute(
-                f"SELECT count(*){columns} FROM resource_samples WHERE ts >= ? AND ts < ?",
-                (*metrics, start, end),
-            ).fetchone()
-        return dict(zip(metrics, means, strict=True)), int(count)
 
 
 class PgAlerts(AlertTables):
