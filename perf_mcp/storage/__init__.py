@@ -1,4 +1,5 @@
-"""The SQLite store that lets processes share data: schema, flush, retention, window queries.
+"""The store that lets processes share data (a SQLite file, or PostgreSQL across hosts):
+schema, flush, retention, window queries.
 
 Bucket rows live in three tiers side by side (10 s, 1 min, 1 h): each flush adds its deltas
 to the row of every tier, so a window of any length reads whole hours from the 1 h tier and

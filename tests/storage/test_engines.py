@@ -1,10 +1,10 @@
 """The storage contract, on both engines: every test runs on a SQLite file and on a
-PostgreSQL database (``location``), through ``open_storage`` as the Monitor opens its store."""
+PostgreSQL database (``location``), through ``open_storage`` as the Monitor opens its store.
+The bucket rows' own tests (test_buckets.py) run on both engines too."""
 
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
@@ -40,37 +40,6 @@ def hour(tier: int) -> list[TierRange]:
 # ---------------------------------------------------------------- buckets and series
 
 
-@pytest.mark.parametrize("tier", [10, 60, 3600])
-def test_every_tier_sums_all_flushes_of_all_writers(location: str, tier: int) -> None:
-    with open_storage(location, clock=lambda: T0 + 30) as store:
-        store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(5.0, 7.0)}}))
-        store.write(FlushBatch(requests={T0 + 10: {("/a", "GET"): request_delta(9.0)}}))
-    with open_storage(location, clock=lambda: T0 + 40) as store:  # a new writer: its own rows
-        store.write(FlushBatch(requests={T0 + 20: {("/a", "GET"): request_delta(1.0, status=503)}}))
-        (series,) = store.request_series(hour(tier))
-        store.fill_histograms("request_buckets", hour(tier), [series])
-    acc = series.acc
-    assert (series.name, series.method) == ("/a", "GET")
-    assert (acc.count, acc.sum_ms, acc.min_ms, acc.max_ms) == (4, 22.0, 1.0, 9.0)
-    assert acc.status_classes() == {"2xx": 3, "5xx": 1}
-    assert (acc.req_bytes, acc.req_n, acc.resp_n) == (400, 4, 0)
-    assert acc.hist.count == 4
-    assert type(acc.count) is int  # not a Decimal from PostgreSQL's SUM
-
-
-def test_runs_keep_tokens_cost_and_labels(location: str) -> None:
-    with open_storage(location, clock=lambda: T0 + 30) as store:
-        store.write(FlushBatch(runs={T0: {("agent", "a"): run_delta(10.0, error="Timeout")}}))
-        store.write(FlushBatch(runs={T0 + 10: {("agent", "a"): run_delta(30.0, 20.0)}}))
-        (series,) = store.run_series("agent", hour(60))
-        hist = store.histograms("run_buckets", hour(60), [series.series_id])
-    acc = series.acc
-    assert (acc.count, acc.failures, acc.sum_ms, acc.min_ms, acc.max_ms) == (3, 1, 60.0, 10.0, 30.0)
-    assert (acc.input_tokens, acc.output_tokens, acc.cost_usd, acc.tool_calls) == (30, 15, 1.5, 3)
-    assert (acc.errors, acc.tools) == ({"Timeout": 1}, {"search": 3})
-    assert hist[series.series_id].count == 3
-
-
 def test_two_writers_at_once_each_keep_their_rows(location: str) -> None:
     with (
         open_storage(location, clock=lambda: T0 + 5) as one,
@@ -83,35 +52,6 @@ def test_two_writers_at_once_each_keep_their_rows(location: str) -> None:
         counts = two.request_counts(hour(3600), [series.series_id])
     assert (series.acc.count, series.acc.sum_ms) == (9, 36.0)
     assert counts == {series.series_id: (9, 0, 36.0)}
-
-
-def test_late_data_for_a_forgotten_row_adds_to_what_the_store_holds(location: str) -> None:
-    now = [T0 + 5.0]
-    with open_storage(location, clock=lambda: now[0]) as store:
-        store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(5.0)}}))
-        now[0] = T0 + 600.0  # the 10 s and minute rows of T0 are forgotten by now
-        store.write(FlushBatch(requests={T0 + 590: {("/a", "GET"): request_delta(1.0)}}))
-        store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(7.0)}}))
-        (series,) = store.request_series([TierRange(10, T0, T0 + 10)])
-        (whole,) = store.request_series(hour(3600))
-    assert (series.acc.count, series.acc.sum_ms) == (2, 12.0)
-    assert (whole.acc.count, whole.acc.sum_ms) == (3, 13.0)
-
-
-def test_writes_from_several_threads_add_up(location: str) -> None:
-    with open_storage(location, clock=lambda: T0 + 5) as store:
-
-        def writer() -> None:
-            for _ in range(20):
-                store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(3.0)}}))
-
-        threads = [threading.Thread(target=writer) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        counts = [store.request_series(hour(tier))[0].acc.count for tier in (10, 60, 3600)]
-    assert counts == [80, 80, 80]
 
 
 def test_series_are_found_by_kind_name_and_method(location: str) -> None:
