@@ -8,6 +8,7 @@ perf-mcp summary --window 1h            # a table for a person at a terminal
 perf-mcp dashboard --db PATH            # the dashboard in a browser, read-only
 perf-mcp token                          # a new random token for --token / --read-token
 perf-mcp db check --db URL              # connection, schema version, rows and bytes per table
+perf-mcp db migrate --db URL            # bring the store's schema up to date
 """
 
 from __future__ import annotations

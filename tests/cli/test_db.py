@@ -24,6 +24,17 @@ def test_the_check_shows_version_access_and_rows_per_table_and_tier(
     assert rows["request_buckets, tier 3600 s"] == "2"
 
 
+def test_migrate_brings_the_schema_up_to_date_and_prints_its_version(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from perf_mcp.storage import SCHEMA_VERSION
+
+    assert main(["db", "migrate", "--db", str(db_path)]) == 0
+    assert (
+        capsys.readouterr().out == f"store {db_path}: schema version {SCHEMA_VERSION}, writable\n"
+    )
+
+
 @pytest.mark.parametrize(
     "command", [["db", "check"], ["summary"], ["mark-deploy", "v1"]], ids=lambda c: c[0]
 )
