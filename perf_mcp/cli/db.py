@@ -26,7 +26,8 @@ def add_command(commands: Any) -> argparse.ArgumentParser:
 
 
 def check(args: argparse.Namespace) -> int:
-    """Print what the store at ``args.db`` holds; 2 if it cannot be used."""
+    """Open (so migrate) the store at ``args.db``, print its schema version and, for ``check``,
+    its rows and bytes per table; 2 if it cannot be used."""
     from perf_mcp.config import Settings
     from perf_mcp.storage import StoreError, open_storage
 
