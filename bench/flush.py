@@ -9,12 +9,19 @@ CPU-bound Python thread beside it (the busy app of issue 11). Next to it,
 the peer: one transaction of a plain ``executemany`` insert of as many rows (one per series
 and tier, same columns) into a bare sqlite3 table.
 
-    python bench/flush.py [--series 2000] [--runs 20] [--db-dir DIR]
+With ``--postgres URL`` (an empty database, or one this bench used before) the same flushes
+also go to PostgreSQL, printed next to SQLite's.
+
+``--writers N`` then also has N processes flush into it at once, back to back, and prints
+their median flush and the rows per second the server took from all of them while they did.
+
+    python bench/flush.py [--series 2000] [--runs 20] [--db-dir DIR] [--postgres URL] [--writers N]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import random
 import sqlite3
 import statistics
@@ -27,7 +34,7 @@ from pathlib import Path
 
 from perf_mcp.core.series import RequestAcc
 from perf_mcp.core.window import TIERS, bucket_start
-from perf_mcp.storage import FlushBatch, Storage
+from perf_mcp.storage import FlushBatch, open_storage
 
 T0 = 1_800_000_000  # a multiple of 3600
 
@@ -76,13 +83,13 @@ def times_ms(runs: int, step: Callable[[int], None]) -> tuple[float, float]:
     return statistics.median(times), max(times)
 
 
-def flush_ms(path: Path, series: int, runs: int, busy: bool) -> tuple[float, float, int]:
+def flush_ms(location: str | Path, series: int, runs: int, busy: bool) -> tuple[float, float, int]:
     """Median and slowest ``Storage.write`` time, and the rows one flush writes."""
     rng = random.Random(1)
     start = T0 + 3600 - runs // 2  # the middle flush starts a new hour
     batches = [make_batch(series, start + i, rng) for i in range(runs + 1)]
     now = [float(start)]
-    with Storage(path, clock=lambda: now[0]) as store:
+    with open_storage(location, clock=lambda: now[0]) as store:
         store.write(batches[0])  # the first flush also creates the series rows
 
         def step(run: int) -> None:
@@ -128,6 +135,8 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--db-dir", type=Path, default=None)
+    parser.add_argument("--postgres", default=None, help="a postgresql:// URL to flush into too")
+    parser.add_argument("--writers", type=int, default=0, help="processes flushing at once")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp:
         print(f"flush of {args.series} request series, {args.runs} flushes 1 s apart")
@@ -141,6 +150,24 @@ def main() -> None:
                 f"  {label:<24} Storage.write median {flush:6.1f} ms, slowest {slowest:6.1f} ms"
                 f"   peer executemany of {rows} rows {peer:6.1f} ms   ratio {flush / peer:5.2f}x"
             )
+            if args.postgres:
+                flush, slowest, _ = flush_ms(args.postgres, args.series, args.runs, busy)
+                print(f"  {'  on PostgreSQL':<24} Storage.write median {flush:6.1f} ms, "
+                      f"slowest {slowest:6.1f} ms")  # fmt: skip
+    if args.postgres and args.writers:
+        writers(args.postgres, args.writers, args.series, args.runs)
+
+
+def writers(url: str, count: int, series: int, runs: int) -> None:
+    """``count`` processes flushing ``runs`` times each into ``url`` at once."""
+    with multiprocessing.get_context("spawn").Pool(count) as pool:
+        results = pool.starmap(flush_ms, [(url, series, runs, False)] * count)
+    medians = sorted(median for median, _, _ in results)
+    rate = sum(rows / (median / 1000) for median, _, rows in results)
+    print(
+        f"{count} writers x {series} series flushing at once: median flush "
+        f"{medians[len(medians) // 2]:.0f} ms, {rate:,.0f} rows/s in all"
+    )
 
 
 if __name__ == "__main__":

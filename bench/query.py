@@ -8,9 +8,10 @@ Monitor on the same file, as another process would read it; then ``compare_windo
 the previous window) and ``explain`` (against the 12 before), each next to get_endpoint_stats,
 and explain's first call on a new Monitor, before it keeps any past window's metrics; and a
 chart's series (``get_timeline``: the window split into points, for the hottest endpoint
-and for all requests) next to the window query over the same rows. Prints the file size.
+and for all requests) next to the window query over the same rows. Prints the store's size.
+``--db postgresql://...`` (an empty database) runs it all on PostgreSQL instead.
 
-    python bench/query.py [--requests 10000000] [--endpoints 1000] [--db PATH]
+    python bench/query.py [--requests 10000000] [--endpoints 1000] [--db PATH-OR-URL]
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ SERIES_TARGET_MS = 100  # one chart's series over any window
 HOT = "/api/service0/resource0/{id}"  # the busiest endpoint
 
 
-def fill(path: Path, requests: int, endpoints: int) -> float:
+def fill(path: str, requests: int, endpoints: int) -> float:
     """Record ``requests`` samples spread evenly over a day; returns the fake "now"."""
     rng = random.Random(1)
     names = [f"/api/service{i % 20}/resource{i}/{{id}}" for i in range(endpoints)]
@@ -81,23 +82,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=10_000_000)
     parser.add_argument("--endpoints", type=int, default=1000)
-    parser.add_argument("--db", type=Path, help="reuse or create this store file")
+    parser.add_argument(
+        "--db", help="reuse or create this store file, or fill this empty postgresql:// database"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = args.db or Path(tmp) / "bench.db"
+        path = args.db or str(Path(tmp) / "bench.db")
         now = T0 + DAY_S
-        if not path.exists():
+        if "://" in path or not Path(path).exists():
             start = time.perf_counter()
             now = fill(path, args.requests, args.endpoints)
             print(
                 f"filled {args.requests:,} requests across {args.endpoints:,} endpoints over "
                 f"24 h in {time.perf_counter() - start:.0f} s"
             )
-        size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
-        print(f"store file: {size / 1e6:.1f} MB ({size / args.requests:.1f} bytes per request)\n")
 
         with Monitor(path, clock=lambda: now, start_flusher=False) as reader:
+            size = reader.store_size_bytes()
+            print(f"store: {size / 1e6:.1f} MB ({size / args.requests:.1f} bytes per request)\n")
 
             def ask(query: str, window: str, flush: bool = False, **args: str) -> None:
                 """An answer after a write, as in a live store (so no answer is reused).

@@ -29,7 +29,8 @@ class Settings(BaseSettings):
 
     db: str = Field(
         default_factory=lambda: str(default_db_path()),
-        description='SQLite store path; ":memory:" for a private in-process store.',
+        description="SQLite store path, or a postgresql:// URL for a store shared by hosts; "
+        '":memory:" for a private in-process store.',
     )
     flush_interval_s: float = Field(
         default=1.0, ge=0.05, le=60, description="Seconds between writes of recorded data."

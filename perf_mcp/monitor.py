@@ -34,7 +34,7 @@ from perf_mcp.query.summary import SummaryQuery
 from perf_mcp.query.windows import WindowQueries
 from perf_mcp.recording.flusher import Flusher, FlushFailure
 from perf_mcp.recording.pending import Pending
-from perf_mcp.storage import SeriesAgg, Storage, StoreError
+from perf_mcp.storage import SeriesAgg, Storage, StoreError, open_storage
 
 
 class Monitor:
@@ -62,7 +62,7 @@ class Monitor:
         self.flush_interval_s = flush_interval_s or settings.flush_interval_s
         self._clock = clock
         path = settings.db if db_path is None else os.fspath(db_path)
-        self.storage = Storage(
+        self.storage = open_storage(
             path, retention_s=settings.retention_s, raw_records=settings.raw_records, clock=clock
         )
         pending = Pending(series_budget or settings.series_budget)

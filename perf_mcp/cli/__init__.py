@@ -8,6 +8,8 @@ perf-mcp summary --window 1h            # a table for a person at a terminal
 perf-mcp dashboard --db PATH            # the dashboard in a browser, read-only
 perf-mcp token                          # a new random token for --token / --read-token
 perf-mcp slo set availability 0.999 --endpoint "POST /checkout"   # an SLO with burn alerts
+perf-mcp db check --db URL              # connection, schema version, rows and bytes per table
+perf-mcp db migrate --db URL            # bring the store's schema up to date
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import argparse
 from collections.abc import Sequence
 
 from perf_mcp import __version__
-from perf_mcp.cli import dashboard, deploys, slo
+from perf_mcp.cli import dashboard, db, deploys, slo
 from perf_mcp.cli.access import new_token
 from perf_mcp.cli.serve import DEFAULT_HOST, DEFAULT_PORT, TOOLSETS_HELP, serve
 from perf_mcp.cli.summary import summary
@@ -109,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploys.add_commands(commands, summary_command, _add_db)
     _add_db(dashboard.add_command(commands))
     slo.add_command(commands, _add_db)
+    _add_db(db.add_command(commands))
     commands.add_parser(
         "token",
         help="print a new random token for --token or --read-token",
@@ -153,9 +156,10 @@ def _add_access(parser: argparse.ArgumentParser) -> None:
 def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
-        metavar="PATH",
+        metavar="PATH-OR-URL",
         default=None,
-        help="SQLite store (default: $PERF_MCP_DB, else a file in your user data directory)",
+        help="SQLite store file or postgresql:// URL (default: $PERF_MCP_DB, else a file in "
+        "your user data directory)",
     )
 
 
@@ -173,4 +177,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return deploys.mark_deploy(args)
     if args.command == "slo":
         return slo.run(args)
+    if args.command == "db":
+        return db.check(args)
     return deploys.compare(args) if args.baseline else summary(args)

@@ -56,11 +56,15 @@ def dashboard(args: argparse.Namespace) -> int:
     from perf_mcp.server.http import transport_security
     from perf_mcp.server.runtime import Runtime
     from perf_mcp.server.web import HostGuard, web_routes
+    from perf_mcp.storage import without_password
 
     try:
         monitor = Monitor(args.db, start_flusher=False)
     except Exception as exc:  # a store we cannot open: say which and why, no traceback
-        print(f"perf-mcp: cannot open the store {args.db or '(default)'}: {exc}", file=sys.stderr)
+        print(
+            f"perf-mcp: cannot open the store {without_password(args.db or '(default)')}: {exc}",
+            file=sys.stderr,
+        )
         sock.close()
         return 2
     runtime = Runtime(monitor, None, None, monitor.settings)

@@ -78,6 +78,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from perf_mcp.monitor import Monitor
     from perf_mcp.pydantic_plugins import skip_idle_plugins_in_this_process
+    from perf_mcp.storage import without_password
 
     skip_idle_plugins_in_this_process()  # the SDK's and the server's models
     from perf_mcp.server import build_server
@@ -93,7 +94,10 @@ def serve(args: argparse.Namespace) -> int:
     try:
         monitor = Monitor(args.db, settings=settings)
     except Exception as exc:  # a store we cannot open: say which and why, no traceback
-        print(f"perf-mcp: cannot open the store {args.db or '(default)'}: {exc}", file=sys.stderr)
+        print(
+            f"perf-mcp: cannot open the store {without_password(args.db or '(default)')}: {exc}",
+            file=sys.stderr,
+        )
         return 2
     try:
         server = build_server(monitor, log_level=args.log_level, settings=settings)

@@ -13,13 +13,17 @@ if TYPE_CHECKING:
 def summary(args: argparse.Namespace) -> int:
     """Print the summary of the store at ``args.db`` over ``args.window``; 2 if unreadable."""
     from perf_mcp.monitor import Monitor
+    from perf_mcp.storage import without_password
 
     try:
         with Monitor(args.db, start_flusher=False) as monitor:
             answer = monitor.get_performance_summary(args.window)
             db_path = monitor.db_path
     except Exception as exc:  # a store we cannot read: say which and why, no traceback
-        print(f"perf-mcp: cannot read the store {args.db or '(default)'}: {exc}", file=sys.stderr)
+        print(
+            f"perf-mcp: cannot read the store {without_password(args.db or '(default)')}: {exc}",
+            file=sys.stderr,
+        )
         return 2
     if args.json:
         print(answer.model_dump_json(indent=2))

@@ -86,7 +86,8 @@ class Runtime:
 
     async def _build_background(self, monitor: Monitor) -> None:
         settings = self.settings
-        disks = [] if monitor.db_path == ":memory:" else [os.path.dirname(monitor.db_path)]
+        on_server = monitor.db_path == ":memory:" or "://" in monitor.db_path  # not a file here
+        disks = [] if on_server else [os.path.dirname(monitor.db_path)]
         reader = ResourceReader(pids=settings.watch_pids, disk_paths=[*disks, *settings.disk_paths])
         self.sampler = ResourceSampler(
             lambda sample: monitor.add_resource_sample(

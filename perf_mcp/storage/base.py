@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain
-from typing import Any
+from typing import Any, Protocol
 
 from perf_mcp.storage.schema import StoreError
 
@@ -26,6 +26,29 @@ _REASONS = {
 }
 
 
+class Cursor(Protocol):
+    """What the table parts read from a statement's result."""
+
+    @property
+    def rowcount(self) -> int: ...
+    @property
+    def lastrowid(self) -> int | None: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """What the table parts use of their connection: a ``sqlite3.Connection``, or the
+    PostgreSQL engine's (``postgres.connection``), which runs the same statements."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor: ...
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor: ...
+    def close(self) -> None: ...
+
+
 class StoreBase:
     """The state the table parts (series, buckets, raw records, alerts, resources) work on."""
 
@@ -36,7 +59,13 @@ class StoreBase:
     raw_records: int
     _clock: Callable[[], float]
     _lock: threading.RLock
-    _conn: sqlite3.Connection
+    _conn: Connection
+
+    @staticmethod
+    def _json_number(column: str, field: str) -> str:
+        """SQL reading the number ``field`` of the JSON object in ``column`` (``field``: a
+        metric name of ours, never user input)."""
+        return f"json_extract({column}, '$.{field}')"
 
     def read_only_error(self) -> StoreError:
         """What a write to this read-only store is told."""
@@ -47,7 +76,7 @@ class StoreBase:
         )
 
     @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
+    def _writing(self) -> Iterator[Connection]:
         """The connection, locked, for a change; SQLite's errors become a StoreError saying
         what went wrong (the change is then not stored)."""
         if self.read_only is not None:
@@ -76,7 +105,7 @@ class StoreBase:
             )
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[Connection]:
         """BEGIN IMMEDIATE ... COMMIT: all of the change or, whatever failed, none of it."""
         with self._writing() as conn:
             if conn.in_transaction:  # left open by a rollback that failed: start clean

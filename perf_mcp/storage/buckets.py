@@ -154,7 +154,7 @@ class SeriesAgg:
 def plan_clause(plan: Sequence[TierRange]) -> tuple[str, list[int]]:
     """A WHERE clause selecting the rows a window plan names."""
     if not plan:
-        return "0", []
+        return "1 = 0", []
     parts = " OR ".join("(tier = ? AND ts >= ? AND ts < ?)" for _ in plan)
     params = [v for r in plan for v in (r.tier_s, r.start, r.end)]
     return f"({parts})", params
@@ -212,7 +212,8 @@ class BucketTables(SeriesTables):
         for (tier, ts), sids in by_bucket.items():
             sql = (
                 f"SELECT series_id, {table.sums}, hist FROM {table.name} WHERE tier = ? "
-                f"AND ts = ? AND source = ? AND series_id IN ({id_list(sids)}) GROUP BY series_id"
+                f"AND ts = ? AND source = ? AND series_id IN ({id_list(sids)}) "
+                "GROUP BY series_id, hist"  # one row each: the key is (tier, ts, series, source)
             )
             for sid, *values, hist in self._conn.execute(sql, (tier, ts, self.source)):
                 acc = rows[(tier, ts, sid)] = table.decode(values)
@@ -352,8 +353,8 @@ class BucketTables(SeriesTables):
             f"VALUES {', '.join('(?, ?, ?)' for _ in ranges)} "
             "UNION ALL SELECT tier, ts + tier, stop FROM starts WHERE ts + tier < stop) "
             f"SELECT b.ts, b.{column}, b.hist FROM starts CROSS JOIN {table} AS b "
-            f"ON b.tier = starts.tier AND b.ts = starts.ts AND b.series_id IN ({ids_sql}) "
-            "WHERE starts.ts < starts.stop"
+            f"WHERE b.tier = starts.tier AND b.ts = starts.ts AND b.series_id IN ({ids_sql}) "
+            "AND starts.ts < starts.stop"
         )
         with self._lock:
             return self._conn.execute(sql, [v for r in ranges for v in r]).fetchall()

@@ -32,9 +32,9 @@ class FoldedTables(BucketTables):
                 [(kind, name, now) for name in list(names)[-FOLDED_NAMES_KEPT:]],
             )
             self._conn.execute(
-                "DELETE FROM folded_names WHERE kind = ?1 AND name IN (SELECT name FROM "
-                "folded_names WHERE kind = ?1 ORDER BY seen_at DESC LIMIT -1 OFFSET ?2)",
-                (kind, FOLDED_NAMES_KEPT),
+                "DELETE FROM folded_names WHERE kind = ? AND name NOT IN (SELECT name FROM "
+                "folded_names WHERE kind = ? ORDER BY seen_at DESC LIMIT ?)",
+                (kind, kind, FOLDED_NAMES_KEPT),
             )
 
     def _expire_folded(self, now: float) -> None:

@@ -86,7 +86,7 @@ class PastWindowTables(BucketTables):
             return found
         cases = " ".join("WHEN ts >= ? AND ts < ? THEN ?" for _ in spans)
         params = [v for k, (start, end) in enumerate(spans) for v in (start, end, k)]
-        columns = "".join(f", avg(json_extract(sample, '$.{metric}'))" for metric in metrics)
+        columns = "".join(f", avg({self._json_number('sample', metric)})" for metric in metrics)
         sql = (
             f"SELECT CASE {cases} END AS k, count(*){columns} FROM resource_samples "
             "WHERE ts >= ? AND ts < ? GROUP BY k"

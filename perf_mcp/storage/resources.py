@@ -25,7 +25,7 @@ class ResourceTables(StoreBase):
         with self._lock:
             rows = self._conn.execute(
                 "SELECT sample FROM (SELECT ts, sample FROM resource_samples WHERE ts >= ? "
-                "ORDER BY ts DESC LIMIT ?) ORDER BY ts",
+                "ORDER BY ts DESC LIMIT ?) AS newest ORDER BY ts",
                 (since, limit),
             ).fetchall()
         return [r[0] for r in rows]
@@ -42,7 +42,8 @@ class ResourceTables(StoreBase):
             rows = self._conn.execute(
                 "SELECT sample FROM resource_samples WHERE id IN (SELECT id FROM "
                 "(SELECT id, row_number() OVER (ORDER BY ts DESC, id DESC) AS n "
-                "FROM resource_samples WHERE ts >= ?) WHERE (n - 1) % ? = 0) ORDER BY ts, id",
+                "FROM resource_samples WHERE ts >= ?) AS numbered WHERE (n - 1) % ? = 0) "
+                "ORDER BY ts, id",
                 (since, step),
             ).fetchall()
         return [r[0] for r in rows], int(count)
@@ -52,7 +53,7 @@ class ResourceTables(StoreBase):
     ) -> tuple[dict[str, float | None], int]:
         """The mean of each top-level metric of the samples with ``start <= ts < end`` (None:
         no sample had it), and how many samples there were."""
-        columns = "".join(f", avg(json_extract(sample, '$.{metric}'))" for metric in metrics)
+        columns = "".join(f", avg({self._json_number('sample', m)})" for m in metrics)
         with self._lock:
             count, *means = self._conn.execute(
                 f"SELECT count(*){columns} FROM resource_samples WHERE ts >= ? AND ts < ?",

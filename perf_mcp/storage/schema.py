@@ -194,8 +194,9 @@ def connect(path: str, busy_timeout_s: float = 30.0) -> tuple[sqlite3.Connection
     if _URL.match(path):
         scheme = path.split(":", 1)[0]
         raise StoreError(
-            f"{scheme}:// is a database URL; perf-mcp keeps its data in a SQLite file. "
-            "Point PERF_MCP_DB (or --db) at a file path such as ./perf.db."
+            f"{scheme}:// is a database URL; perf-mcp keeps its data in a SQLite file "
+            "or in PostgreSQL. Point PERF_MCP_DB (or --db) at a file path such as ./perf.db, "
+            "or at a postgresql://user@host/db URL."
         )
     read_only = None if path == ":memory:" else why_read_only(Path(path))
     if path != ":memory:" and read_only is None:

@@ -18,7 +18,8 @@ class SeriesTables(StoreBase):
     def _resolve_series(self, keys: Iterable[SeriesKey]) -> dict[SeriesKey, int]:
         """The ids of ``keys`` not cached yet, creating missing series rows (inside the
         caller's transaction: the caller caches the ids once it commits)."""
-        missing = [key for key in set(keys) if key not in self._series_ids]
+        # In one order everywhere: writers creating the same series at once wait, never deadlock.
+        missing = sorted(key for key in set(keys) if key not in self._series_ids)
         if not missing:
             return {}
         self._insert("INSERT OR IGNORE INTO series (kind, name, method)", missing)

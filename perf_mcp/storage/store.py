@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.storage.alerts import AlertTables
+from perf_mcp.storage.base import Connection
 from perf_mcp.storage.buckets import REQUESTS, RUNS
 from perf_mcp.storage.folded import FoldedTables
 from perf_mcp.storage.markers import MarkerTables
@@ -22,6 +24,7 @@ from perf_mcp.storage.schema import connect
 from perf_mcp.storage.slos import SloTables
 
 EXPIRE_EVERY_S = 60.0
+_TABLES_SQL = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
 
 
 @dataclass
@@ -81,7 +84,11 @@ class Storage(
         self._last_expiry = 0.0
         self.last_flush_at: float | None = None
         self.writes = 0  # successful flushes through this connection
-        self._conn, self.read_only = connect(self.path, busy_timeout_s)
+        self._conn, self.read_only = self._connect(busy_timeout_s)
+
+    def _connect(self, busy_timeout_s: float) -> tuple[Connection, str | None]:
+        """Open the store: the connection, and why it is read-only (None: writable)."""
+        return connect(self.path, busy_timeout_s)
 
     def close(self) -> None:
         """Close the connection (the Monitor flushes before calling this)."""
@@ -136,6 +143,37 @@ class Storage(
         finally:
             self._lock.release()
         return others, self.writes
+
+    def schema_version(self) -> int:
+        """The store's schema version (``SCHEMA_VERSION`` of its engine once opened)."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def table_sizes(self) -> list[tuple[str, int, int | None]]:
+        """(table, rows, bytes with its indexes or None where unknown) of every table, the
+        bucket tables also per tier (``request_buckets, tier 10 s``), largest first."""
+        with self._lock:
+            names = [n for (n,) in self._conn.execute(_TABLES_SQL)]
+            try:
+                stat = "SELECT tbl_name, sum(pgsize) FROM dbstat JOIN sqlite_master USING (name)"
+                used = dict(self._conn.execute(f"{stat} GROUP BY tbl_name").fetchall())
+            except sqlite3.OperationalError:  # a SQLite built without the dbstat table
+                used = {}
+            return self._sizes(names, used)
+
+    def _sizes(
+        self, names: list[str], used: Mapping[str, int]
+    ) -> list[tuple[str, int, int | None]]:
+        sizes: list[tuple[str, int, int | None]] = []
+        for name in sorted(names, key=lambda name: (-used.get(name, 0), name)):
+            (rows,) = self._conn.execute(f"SELECT count(*) FROM {name}").fetchone()
+            sizes.append((name, int(rows), used.get(name)))
+            if name in (REQUESTS.name, RUNS.name):
+                tiers = self._conn.execute(
+                    f"SELECT tier, count(*) FROM {name} GROUP BY tier ORDER BY tier"
+                )
+                sizes += [(f"{name}, tier {tier} s", int(n), None) for tier, n in tiers]
+        return sizes
 
     def file_size_bytes(self) -> int:
         """Size of the database file and its WAL (0 for ``:memory:``)."""

@@ -1,4 +1,5 @@
-"""Bucket rows: one writer for requests and runs adds each delta to every tier exactly once."""
+"""Bucket rows: one writer for requests and runs adds each delta to every tier exactly once
+(on both engines: ``location`` is a SQLite file or a PostgreSQL database)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from perf_mcp.core.pricing import REPORTED
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.core.window import TierRange
-from perf_mcp.storage import FlushBatch, Storage
+from perf_mcp.storage import FlushBatch, Storage, open_storage
 
 T0 = 1_800_000_000  # a multiple of 3600
 
@@ -35,26 +36,27 @@ def hour(tier: int) -> list[TierRange]:
 
 @pytest.mark.parametrize("tier", [10, 60, 3600])
 def test_every_tier_holds_the_sum_of_all_flushes_also_after_a_reopen(
-    db_path: Path, tier: int
+    location: str, tier: int
 ) -> None:
-    with Storage(db_path, clock=lambda: T0 + 30) as store:
+    with open_storage(location, clock=lambda: T0 + 30) as store:
         store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(5.0, 7.0)}}))
         store.write(FlushBatch(requests={T0 + 10: {("/a", "GET"): request_delta(9.0)}}))
-    with Storage(db_path, clock=lambda: T0 + 40) as store:  # a new writer: its own rows
+    with open_storage(location, clock=lambda: T0 + 40) as store:  # a new writer: its own rows
         store.write(FlushBatch(requests={T0 + 20: {("/a", "GET"): request_delta(1.0, status=503)}}))
         (series,) = store.request_series(hour(tier))
         store.fill_histograms("request_buckets", hour(tier), [series])
     acc = series.acc
     assert (series.name, series.method) == ("/a", "GET")
     assert (acc.count, acc.sum_ms, acc.min_ms, acc.max_ms) == (4, 22.0, 1.0, 9.0)
+    assert type(acc.count) is int  # PostgreSQL's SUM of BIGINT is NUMERIC: read as SQLite's int
     assert acc.status_classes() == {"2xx": 3, "5xx": 1}
     assert (acc.req_bytes, acc.req_n, acc.resp_n) == (400, 4, 0)
     assert acc.hist.count == 4
 
 
 @pytest.mark.parametrize("tier", [10, 60, 3600])
-def test_runs_keep_tokens_cost_and_labels_per_tier(db_path: Path, tier: int) -> None:
-    with Storage(db_path, clock=lambda: T0 + 30) as store:
+def test_runs_keep_tokens_cost_and_labels_per_tier(location: str, tier: int) -> None:
+    with open_storage(location, clock=lambda: T0 + 30) as store:
         store.write(FlushBatch(runs={T0: {("agent", "a"): run_delta(10.0, error="Timeout")}}))
         store.write(FlushBatch(runs={T0 + 10: {("agent", "a"): run_delta(30.0, 20.0)}}))
         (series,) = store.run_series("agent", hour(tier))
@@ -64,8 +66,8 @@ def test_runs_keep_tokens_cost_and_labels_per_tier(db_path: Path, tier: int) -> 
     assert (acc.errors, acc.tools) == ({"Timeout": 1}, {"search": 3})
 
 
-def test_a_histogram_table_that_does_not_exist_is_named(db_path: Path) -> None:
-    with Storage(db_path) as store, pytest.raises(ValueError, match="request_buckets"):
+def test_a_histogram_table_that_does_not_exist_is_named(location: str) -> None:
+    with open_storage(location) as store, pytest.raises(ValueError, match="request_buckets"):
         store.histograms("buckets; DROP TABLE series", hour(10), [1])
 
 
@@ -84,9 +86,9 @@ def test_a_flush_of_many_series_is_a_few_statements(db_path: Path) -> None:
             assert len(statements) <= 60, [s[:60] for s in statements]
 
 
-def test_late_data_for_a_forgotten_row_adds_to_what_the_file_holds(db_path: Path) -> None:
+def test_late_data_for_a_forgotten_row_adds_to_what_the_store_holds(location: str) -> None:
     now = [T0 + 5.0]
-    with Storage(db_path, clock=lambda: now[0]) as store:
+    with open_storage(location, clock=lambda: now[0]) as store:
         store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(5.0)}}))
         now[0] = T0 + 600.0  # the 10 s and minute rows of T0 are forgotten by now
         store.write(FlushBatch(requests={T0 + 590: {("/a", "GET"): request_delta(1.0)}}))
@@ -98,8 +100,8 @@ def test_late_data_for_a_forgotten_row_adds_to_what_the_file_holds(db_path: Path
     assert (whole.acc.count, whole.acc.sum_ms) == (3, 13.0)
 
 
-def test_writes_from_several_threads_add_up(db_path: Path) -> None:
-    with Storage(db_path, clock=lambda: T0 + 5) as store:
+def test_writes_from_several_threads_add_up(location: str) -> None:
+    with open_storage(location, clock=lambda: T0 + 5) as store:
 
         def writer() -> None:
             for _ in range(50):
