@@ -97,7 +97,10 @@ def _decode_run(row: Sequence[Any]) -> RunAcc:
     acc.tool_calls = row[13]
     acc.errors, acc.tools = _sum_labels(json.loads(row[14])), _sum_labels(json.loads(row[15]))
     acc.result_chars = row[16]
-    acc.result_hist = None if row[17] is None else LogHistogram.from_bytes(row[17])
+    # one blob (a row, or SQLite's merge_hist), or PostgreSQL's array of a group's (NULLs too)
+    given = row[17] if isinstance(row[17], list) else [row[17]]
+    blobs = [blob for blob in given if blob is not None]
+    acc.result_hist = LogHistogram.merged(blobs) if blobs else None
     return acc
 
 

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from perf_mcp.core.alerts import AlertEvent, AlertRecord, ThresholdOverride
+from perf_mcp.core.pricing import REPORTED
 from perf_mcp.core.series import OTHER, RequestAcc, RunAcc
 from perf_mcp.core.window import TierRange
 from perf_mcp.storage import FlushBatch, StoreError, open_storage
@@ -29,7 +30,7 @@ def request_delta(*durations: float, status: int = 200, ts: int = T0) -> Request
 def run_delta(*durations: float, error: str | None = None) -> RunAcc:
     acc = RunAcc()
     for ms in durations:
-        acc.add_run(ms, error, error is not None, 10, 5, 0, 0.5, ["search"])
+        acc.add_run(ms, error, error is not None, (10, 5, 0, 0), 0.5, REPORTED, ["search"])
     return acc
 
 
@@ -102,8 +103,9 @@ def test_the_slowest_requests_are_kept_newest_first_up_to_the_limit(location: st
         for i in range(5):
             store.write(FlushBatch(requests={T0: {(f"/e{i}", "GET"): request_delta(10.0 + i)}}))
         store.write(FlushBatch(agent_runs=[
-            (T0 + 1.0, "a", 5.0, True, None, "m", "p", 1, 2, 0, 0.1, 0, "r1", None)
-        ], tool_calls=[(T0 + 1.0, "search", "a", 2.0, False, "Timeout", "c1")]))  # fmt: skip
+            (T0 + 1.0, "a", 5.0, True, None, "m", "p", 1, 2, 0, 0, 0.1, 0, "r1", None,
+             "reported", None, None)
+        ], tool_calls=[(T0 + 1.0, "search", "a", 2.0, False, "Timeout", "c1", None)]))  # fmt: skip
         slow = store.slowest_requests(T0, 10)
     assert [(s.endpoint, s.duration_ms) for s in slow] == [
         ("/e4", 14.0),

@@ -119,7 +119,9 @@ CREATE AGGREGATE json_group_array(json) (
 );
 """
 # SQLite's 6, 7 and 8: SLOs, who set a threshold, costs and tool result sizes. (SQLite's 9
-# converts histograms of an older format, which a PostgreSQL store never held.)
+# converts histograms of an older format, which a PostgreSQL store never held.) merge_hist
+# hands a group's blobs over as an array, merged in Python (SQLite's merges them in its
+# aggregate).
 _SCHEMA_V2 = """
 CREATE TABLE slos (name TEXT PRIMARY KEY, slo TEXT NOT NULL, updated_at DOUBLE PRECISION NOT NULL);
 ALTER TABLE threshold_overrides ADD COLUMN changed_by TEXT;
@@ -134,6 +136,7 @@ ALTER TABLE agent_runs ADD COLUMN cost_source TEXT NOT NULL DEFAULT 'reported';
 ALTER TABLE agent_runs ADD COLUMN price_date TEXT;
 ALTER TABLE agent_runs ADD COLUMN price_table TEXT;
 ALTER TABLE tool_calls ADD COLUMN result_chars BIGINT;
+CREATE AGGREGATE merge_hist(bytea) (SFUNC = array_append, STYPE = bytea[], INITCOND = '{}');
 """
 # MIGRATIONS[i] takes the schema from version i to i + 1 (its own numbering, not SQLite's).
 MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
