@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     WithJsonSchema,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema
 
 from perf_mcp.core import validation as v
+from perf_mcp.core.json_shapes import Tabular, described, inlined
 from perf_mcp.core.validation import MAX_NAME_LENGTH as MAX_NAME_LENGTH  # re-exported
 from perf_mcp.core.validation import InvalidInputError as InvalidInputError  # re-exported
 
@@ -335,76 +334,6 @@ class DeployMarker(_Answer):
     note: OptionalString = None
 
 
-@dataclass(frozen=True)
-class Tabular:
-    """Marks a list of ``row`` models that JSON carries as a table: the column names once, then
-    one array of cells per row. In Python it stays a list of models.
-
-    A summary is read whole by a model and validated whole by its client. As a table it is a
-    quarter smaller than a list of objects, and a client checks the table, not every cell:
-    the SDK's jsonschema pays ~5 us for each value it descends into, which made the cells
-    most of a summary's cost (and a per-row schema would still be a third of it). The schema
-    fixes the columns and spells out each cell's type and meaning in its description.
-    """
-
-    row: type[BaseModel]
-
-    @property
-    def columns(self) -> list[str]:
-        return list(self.row.model_fields)
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> CoreSchema:
-        return core_schema.no_info_before_validator_function(
-            self._from_table,
-            handler(source),
-            serialization=core_schema.plain_serializer_function_ser_schema(
-                self._to_table, when_used="json"
-            ),
-        )
-
-    def __get_pydantic_json_schema__(
-        self, schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        fields = self.row.model_json_schema()["properties"]
-        cells = "; ".join(_cell_doc(name, fields[name]) for name in self.columns)
-        width = len(self.columns)
-        return {
-            "type": "object",
-            "properties": {
-                "columns": {"const": self.columns},
-                "rows": {
-                    "type": "array",
-                    "description": f"One array of {width} cells per row, in column order: {cells}.",
-                },
-            },
-            "required": ["columns", "rows"],
-        }
-
-    def _to_table(self, rows: list[BaseModel]) -> dict[str, Any]:
-        columns = self.columns
-        return {"columns": columns, "rows": [[getattr(r, c) for c in columns] for r in rows]}
-
-    def _from_table(self, value: Any) -> Any:
-        columns = self.columns
-        if isinstance(value, dict) and value.get("columns") == columns:
-            return [dict(zip(columns, cells, strict=True)) for cells in value.get("rows", [])]
-        return value
-
-
-def _described(node: JsonSchemaValue) -> JsonSchemaValue:
-    """An object's schema with its fields named in its description instead of listed."""
-    fields = "; ".join(_cell_doc(name, spec) for name, spec in node["properties"].items())
-    return {"type": "object", "description": f"{node['description']} Fields: {fields}."}
-
-
-def _cell_doc(name: str, spec: dict[str, Any]) -> str:
-    kind = spec["type"] if isinstance(spec["type"], str) else " or ".join(spec["type"])
-    meaning = f": {spec['description'].rstrip('.')}" if "description" in spec else ""
-    return f"{name} ({kind}{meaning})"
-
-
 EndpointTable = Annotated[list[EndpointSummary], Tabular(EndpointSummary)]
 SlowRequestTable = Annotated[list[SlowRequest], Tabular(SlowRequest)]
 
@@ -440,23 +369,11 @@ class PerformanceSummary(_Answer):
     ) -> JsonSchemaValue:
         # One self-contained schema, without $defs: a client validating each answer resolves
         # every "$ref" anew (per list item), which costs more than the item's own checks.
-        schema: JsonSchemaValue = _inlined(
-            handler.resolve_ref_schema(handler(core_schema)), handler
-        )
+        schema: JsonSchemaValue = inlined(handler.resolve_ref_schema(handler(core_schema)), handler)
         # The totals' fields are named in their descriptions, like a table's columns: a client
         # descends into each listed property (~5 us each), which made the three totals more than
         # half of what checking a summary costs it.
         properties = schema["properties"]
         for name in ("requests", "agents", "tools"):
-            properties[name] = _described(properties[name])
+            properties[name] = described(properties[name])
         return schema
-
-
-def _inlined(node: Any, handler: GetJsonSchemaHandler) -> Any:
-    if isinstance(node, dict):
-        if "$ref" in node:
-            return _inlined(handler.resolve_ref_schema(node), handler)
-        return {key: _inlined(value, handler) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_inlined(item, handler) for item in node]
-    return node

@@ -71,7 +71,12 @@ class DashboardApp:
         self,
         path: Annotated[
             str,
-            Field(min_length=1, max_length=4000, description='e.g. "endpoints?window=1h"'),
+            Field(
+                min_length=1,
+                max_length=4000,
+                pattern=r"^[A-Za-z0-9/_.~?&=%:+,-]+$",  # a URL's path and query, no more
+                description='e.g. "endpoints?window=1h"',
+            ),
         ],
         method: Literal["GET", "POST"] = "GET",
         body: dict[str, Any] | None = None,
@@ -82,7 +87,8 @@ class DashboardApp:
             reply = await http.request(method, f"{PREFIX}/{path.lstrip('/')}", content=content)
         answer = reply.json() if reply.headers.get("content-type") == "application/json" else {}
         if reply.status_code != 200:
-            raise ToolError(f"{reply.status_code}: {answer.get('detail', reply.text)}")
+            detail = answer.get("detail", reply.text)
+            raise ToolError(f"path {path[:80]!r}: /api/v1/ answered {reply.status_code}: {detail}")
         return ApiAnswer(answer=answer)
 
     def tools(self) -> list[Tool]:

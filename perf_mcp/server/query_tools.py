@@ -202,7 +202,7 @@ class QueryTools:
         return with_columns(found, "alerts", fields, ("id",))
 
     async def list_thresholds(
-        self, limit: LimitArg = 20, fields: ThresholdFields = None
+        self, limit: LimitArg = 10, fields: ThresholdFields = None
     ) -> Annotated[CallToolResult, ThresholdPage]:
         """The alert limits: warning/critical levels (default and effective), unit, cooldown,
         minimum samples, per-subject overrides."""

@@ -20,6 +20,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from tests.server.mcp_calls import their_tools
+
 # The same cases every run (CI included); HOSTILE_RANDOM=1 draws new ones, HOSTILE_EXAMPLES
 # asks for more per tool and route.
 CASES = int(os.environ.get("HOSTILE_EXAMPLES", "40"))
@@ -173,12 +175,14 @@ def snapshot(structured: Callable[[str, dict[str, Any]], Any]) -> dict[str, Any]
     structured answer): record counts, deploys, alert levels, alerts."""
     summary = structured("get_performance_summary", {"window": "7d"})
     alerts = structured("list_alerts", {"window": "7d", "status": "all", "limit": 500})
+    tools = structured("get_tool_stats", {"window": "7d", "limit": 500})
     return {
         "runs": summary["agents"]["runs"],
-        "calls": summary["tools"]["calls"],
+        # perf-mcp's own calls are tool calls too: the reported ones are the others'
+        "calls": sum(t["calls"] for t in their_tools(tools).values()),
         "requests": summary["requests"]["count"],
         "deploys": json.dumps(summary["deploys"]),
-        "thresholds": json.dumps(structured("list_thresholds", {})),
+        "thresholds": json.dumps(structured("list_thresholds", {"limit": 100})),
         "alerts": json.dumps(alerts["alerts"]),
     }
 

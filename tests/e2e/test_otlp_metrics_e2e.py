@@ -26,6 +26,7 @@ from opentelemetry.sdk.metrics.view import Aggregation, ExponentialBucketHistogr
 from perf_mcp.core.sketch import coarse_error
 from tests.e2e.mcp_process import http_server
 from tests.e2e.test_http_access import FULL, READ, bearer, client, structured
+from tests.server.mcp_calls import their_tools
 
 pytestmark = pytest.mark.anyio
 HOUR_S = 3600_000  # a reader interval long enough that only force_flush exports
@@ -173,8 +174,8 @@ async def test_genai_durations_and_tokens_answer_as_runs_and_tool_calls(
     assert (planner["runs"], planner["failures"]) == (4, 1)
     assert (planner["input_tokens"], planner["output_tokens"]) == (3000, 303)
     assert close(planner["max_ms"], 9000, 0)
-    tools = (await ask(server, "get_tool_stats", window="15m"))["tools"]
-    assert [(t["tool_name"], t["calls"]) for t in tools] == [("search", 2)]
+    tools = their_tools(await ask(server, "get_tool_stats", window="15m"))
+    assert [(name, t["calls"]) for name, t in tools.items()] == [("search", 2)]
     health = await ask(server, "health_check")
     (otlp,) = [c for c in health["components"] if c["name"] == "otlp"]
     assert "GenAI duration of a model call" in otlp["detail"]

@@ -7,6 +7,8 @@ from typing import Any
 from mcp import Client
 from mcp.types import CallToolResult
 
+from perf_mcp.toolsets import TOOLS
+
 
 async def call_ok(client: Client, tool: str, arguments: dict[str, Any] | None = None) -> Any:
     """Call a tool that must succeed; return its structured content."""
@@ -63,10 +65,7 @@ LIST_TOOLS: dict[str, tuple[str, str, tuple[str, ...] | None]] = {
 }
 
 # Every perf-mcp tool: each call that answers is recorded as a tool call of its own.
-OWN_TOOLS = frozenset({
-    *QUERY_TOOLS, "record_agent_run", "record_tool_call", "record_requests", "set_threshold",
-    "acknowledge_alert", "mark_deploy",
-})  # fmt: skip
+OWN_TOOLS = frozenset(TOOLS)
 
 
 def their_tools(stats: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -148,4 +148,4 @@ async def test_over_http_the_read_token_may_look_through_the_app_but_not_acknowl
             ack = {"path": "alerts/1/acknowledge", "method": "POST", "body": {}}
             refused = await call_error(client, "dashboard_api", ack)
     assert looked["answer"]["alerts"] == []
-    assert "403: the read token may only look" in refused
+    assert "answered 403: the read token may only look" in refused
