@@ -7,7 +7,6 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from logfire.testing import TestExporter
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -129,21 +128,22 @@ def test_an_otlp_receiver_reads_the_spans_back_as_the_same_run(
 
 
 def test_logfire_recording_spans_carries_the_genai_spans() -> None:
-    exporter = TestExporter()
-    telemetry.configure(
-        now=True,
-        send_to_logfire=False,
-        console=False,
-        distributed_tracing=True,
-        additional_span_processors=[SimpleSpanProcessor(exporter)],
+    # In a process of its own: Logfire's configuration is global, and earlier tests set it.
+    script = (
+        "from logfire.testing import TestExporter\n"
+        "from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n"
+        "from perf_mcp import Monitor, telemetry\n"
+        "exporter = TestExporter()\n"
+        "telemetry.configure(now=True, send_to_logfire=False, console=False,\n"
+        "    additional_span_processors=[SimpleSpanProcessor(exporter)])\n"
+        "with Monitor(':memory:') as monitor:\n"
+        "    monitor.record_agent_run(agent_name='planner', duration_ms=900.0)\n"
+        "print([span['name'] for span in exporter.exported_spans_as_dict()])\n"
     )
-    try:
-        with Monitor(":memory:") as monitor:
-            monitor.record_agent_run(agent_name="planner", duration_ms=900.0)
-    finally:
-        telemetry.stop_genai_spans()
-    names = [span["name"] for span in exporter.exported_spans_as_dict()]
-    assert names == ["invoke_agent planner"]
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "['invoke_agent planner']"
 
 
 def test_without_configuration_nothing_is_emitted_and_opentelemetry_is_not_imported() -> None:
