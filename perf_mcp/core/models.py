@@ -359,6 +359,10 @@ class PerformanceSummary(_Answer):
     folded_series: dict[str, int] = Field(
         description="Per kind, records folded into __other__ (names past the series budget)."
     )
+    large_results: list[str] = Field(
+        default=[],
+        description="Tools whose results are large for a context (p95 over 2,000 tokens).",
+    )
     deploys: list[DeployMarker] = Field(
         default=[], description=f"Up to {SUMMARY_DEPLOYS} deploys in the window, newest first."
     )

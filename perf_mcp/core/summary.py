@@ -45,6 +45,7 @@ class StoredSummary:
     endpoints: dict[EndpointKey, Row]
     slowest: list[m.SlowRequest]
     folded: dict[str, int]
+    large_results: list[str]  # tools whose results are large for a context
 
 
 @dataclass
@@ -103,6 +104,7 @@ class Head:
             most_errors=[self._row(k) for k in self._by_errors],
             slowest_requests=stored.slowest,
             folded_series=stored.folded,
+            large_results=stored.large_results,
         )
 
     def changes(self, buckets: Iterable[PendingBucket]) -> Changes | None:

@@ -137,9 +137,10 @@ def result_sizes(acc: RunAcc) -> dict[str, Any]:
     }
 
 
-def large_results(tools: Iterable[m.ToolStats], limit: int = LARGE_RESULTS_LISTED) -> list[str]:
-    """The tools whose p95 result is over LARGE_RESULT_TOKENS, largest first: what a summary
-    flags as costing a conversation's context."""
-    large = [t for t in tools if (t.result_tokens_p95 or 0.0) > LARGE_RESULT_TOKENS]
-    large.sort(key=lambda t: (-(t.result_tokens_p95 or 0.0), t.tool_name))
-    return [t.tool_name for t in large[:limit]]
+def large_results(
+    tools: Iterable[tuple[str, float | None]], limit: int = LARGE_RESULTS_LISTED
+) -> list[str]:
+    """Of (tool, p95 result tokens) pairs, the tools over LARGE_RESULT_TOKENS, largest first:
+    what a summary flags as costing a conversation's context."""
+    large = [(-p95, name) for name, p95 in tools if p95 is not None and p95 > LARGE_RESULT_TOKENS]
+    return [name for _, name in sorted(large)[:limit]]

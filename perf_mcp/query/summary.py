@@ -14,6 +14,7 @@ from perf_mcp.core.series import RequestAcc
 from perf_mcp.core.sketch import LogHistogram
 from perf_mcp.core.summary import Head, PendingBucket, StoredSummary
 from perf_mcp.core.window import TierRange, bucket_start
+from perf_mcp.query import rows
 from perf_mcp.query.cache import NotCached, cached_only
 from perf_mcp.query.windows import WindowQueries
 from perf_mcp.recording.flusher import Flusher
@@ -103,6 +104,10 @@ class SummaryQuery:
             # the rows of the plan's time, like every other number of the summary
             slowest=storage.slowest_requests(plan[0].start, m.SUMMARY_ROWS) if plan else [],
             folded=storage.folded_counts(since=plan[0].start if plan else None),
+            large_results=rows.large_results(
+                (s.name, rows.result_sizes(s.acc).get("result_tokens_p95"))
+                for s in storage.run_series("tool", plan)
+            ),
         )
 
     def _ranking(

@@ -39,6 +39,7 @@ def summary_of(
         endpoints=rows,
         slowest=slowest,
         folded={},
+        large_results=[],
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from perf_mcp import Monitor
-from perf_mcp.core.models import ToolStats
+from perf_mcp.core.models import CHARS_PER_TOKEN
 from perf_mcp.core.pricing import price_table
 from perf_mcp.query.rows import LARGE_RESULT_TOKENS, large_results
 
@@ -112,21 +112,19 @@ def test_tool_stats_carry_result_sizes_when_told(monitor: Monitor) -> None:
 
 
 def test_large_results_are_the_tools_over_the_limit_largest_first() -> None:
-    def row(name: str, p95_tokens: float | None) -> ToolStats:
-        return ToolStats(
-            tool_name=name,
-            calls=1,
-            failures=0,
-            success_rate=1.0,
-            error_rate=0.0,
-            top_errors=[],
-            result_tokens_p95=p95_tokens,
-        )
-
-    rows = [
-        row("small", 10.0),
-        row("unknown", None),
-        row("big", LARGE_RESULT_TOKENS * 2),
-        row("bigger", LARGE_RESULT_TOKENS * 3),
+    tools = [
+        ("small", 10.0),
+        ("unknown", None),
+        ("big", LARGE_RESULT_TOKENS * 2),
+        ("bigger", LARGE_RESULT_TOKENS * 3),
     ]
-    assert large_results(rows) == ["bigger", "big"]
+    assert large_results(tools) == ["bigger", "big"]
+
+
+def test_the_summary_flags_the_tools_whose_results_are_large(monitor: Monitor) -> None:
+    chars = int(LARGE_RESULT_TOKENS * CHARS_PER_TOKEN * 2)
+    for _ in range(3):
+        monitor.record_tool_call("fetch_page", 40.0, result_chars=chars)
+        monitor.record_tool_call("ping", 1.0, result_chars=10)
+    monitor.flush()  # the flag is read with the stored rows (the flusher's pace: 1 s)
+    assert monitor.get_performance_summary("5m").large_results == ["fetch_page"]
