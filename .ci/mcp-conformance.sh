@@ -93,7 +93,8 @@ for transport in http stdio; do
         --tool-arg window=5m >"$WORK/summary.json"
     expect "$WORK/summary.json" 'not r["isError"] and r["structuredContent"]["window"] == "5m"'
     "inspect_$transport" --method resources/read --uri perf://thresholds >"$WORK/thresholds.json"
-    expect "$WORK/thresholds.json" 'len(json.loads(r["contents"][0]["text"])["thresholds"]) == 8'
+    # every rule: the 8 of requests, runs and resources, agent_cost_usd_per_hour, 3 SLO burns
+    expect "$WORK/thresholds.json" 'len(json.loads(r["contents"][0]["text"])["thresholds"]) == 12'
     echo "== inspector over $transport: tools listed, record_tool_call and get_performance_summary called"
 done
 
