@@ -200,7 +200,7 @@ async def test_alerts_are_empty_on_a_quiet_store(client: Client) -> None:
 
 
 async def test_thresholds_have_the_design_defaults(client: Client) -> None:
-    listed = await call_ok(client, "list_thresholds")
+    listed = await call_ok(client, "list_thresholds", {"limit": 100})
     warnings = {t["name"]: t["warning"] for t in listed["thresholds"]}
     assert warnings == {
         "response_time_p95_ms": 1000,
