@@ -16,10 +16,10 @@ from perf_mcp.storage import FlushBatch, Storage, open_storage
 T0 = 1_800_000_000  # a multiple of 3600
 
 
-def request_delta(*durations: float, status: int = 200) -> RequestAcc:
+def request_delta(*durations: float, status: int = 200, ts: int = T0) -> RequestAcc:
     acc = RequestAcc()
     for i, ms in enumerate(durations):
-        acc.add_samples([(T0 + i, "", "", status, ms, 100, None)])
+        acc.add_samples([(ts + i, "", "", status, ms, 100, None)])
     return acc
 
 

@@ -9,34 +9,13 @@ import json
 import pytest
 
 from perf_mcp.core.alerts import AlertEvent, AlertRecord, ThresholdOverride
-from perf_mcp.core.pricing import REPORTED
-from perf_mcp.core.series import OTHER, RequestAcc, RunAcc
-from perf_mcp.core.window import TierRange
+from perf_mcp.core.series import OTHER
 from perf_mcp.storage import FlushBatch, StoreError, open_storage
 from perf_mcp.storage.folded import FOLDED_NAMES_KEPT
 from perf_mcp.storage.store import EXPIRE_EVERY_S
+from tests.storage.test_buckets import T0, hour, request_delta, run_delta
 
-T0 = 1_800_000_000  # a multiple of 3600
 RULE = "response_time_p95_ms"
-
-
-def request_delta(*durations: float, status: int = 200, ts: int = T0) -> RequestAcc:
-    acc = RequestAcc()
-    for i, ms in enumerate(durations):
-        acc.add_samples([(ts + i, "", "", status, ms, 100, None)])
-    return acc
-
-
-def run_delta(*durations: float, error: str | None = None) -> RunAcc:
-    acc = RunAcc()
-    for ms in durations:
-        acc.add_run(ms, error, error is not None, (10, 5, 0, 0), 0.5, REPORTED, ["search"])
-    return acc
-
-
-def hour(tier: int) -> list[TierRange]:
-    return [TierRange(tier, T0, T0 + 3600)]
-
 
 # ---------------------------------------------------------------- buckets and series
 
