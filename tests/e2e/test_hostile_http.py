@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
@@ -29,7 +28,7 @@ from tests.e2e.hostile import (
     rpc_answer,
     snapshot,
 )
-from tests.e2e.mcp_process import STOP_TIMEOUT_S, http_server
+from tests.e2e.mcp_process import STOP_TIMEOUT_S
 from tests.e2e.test_http_access import FULL, bearer
 
 MIB = 1 << 20
@@ -43,22 +42,6 @@ class Body(bytes):
 
     def __repr__(self) -> str:
         return f"<{len(self)} bytes>"
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    db = tmp_path_factory.mktemp("hostile-http") / "perf.db"
-    with http_server(
-        db, extra=["--token", FULL, "--toolsets", "all"], PERF_MCP_ALERT_INTERVAL_S="3600"
-    ) as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def raw(served: tuple[str, subprocess.Popen[str]]) -> Iterator[RawSession]:
-    session = RawSession(served[0], FULL)
-    yield session
-    session.close()
 
 
 @pytest.fixture(scope="module")

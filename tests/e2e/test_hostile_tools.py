@@ -38,26 +38,9 @@ CLEAR = ("must", "unknown argument", "no active alert")  # or the argument's nam
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """A server with a token; alerts are evaluated only when a threshold changes."""
-    db = tmp_path_factory.mktemp("hostile") / "perf.db"
-    with http_server(
-        db, extra=["--token", FULL, "--toolsets", "all"], PERF_MCP_ALERT_INTERVAL_S="3600"
-    ) as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
 def portal() -> Iterator[anyio.from_thread.BlockingPortal]:
     with anyio.from_thread.start_blocking_portal() as portal:
         yield portal
-
-
-@pytest.fixture(scope="module")
-def raw(served: tuple[str, subprocess.Popen[str]]) -> Iterator[RawSession]:
-    session = RawSession(served[0], FULL)
-    yield session
-    session.close()
 
 
 @pytest.fixture(scope="module")
