@@ -32,7 +32,7 @@ from perf_mcp.query.series import TimelineQuery
 from perf_mcp.query.slos import SloQuery
 from perf_mcp.query.summary import SummaryQuery
 from perf_mcp.query.windows import WindowQueries
-from perf_mcp.recording.flusher import Flusher, FlushFailure
+from perf_mcp.recording.flusher import Flusher, FlushFailure, RefusedBuffer
 from perf_mcp.recording.pending import Pending
 from perf_mcp.storage import SeriesAgg, Storage, StoreError, open_storage
 
@@ -76,7 +76,9 @@ class Monitor:
         self._tools: Any = self._flusher.tools
         self._capacity = settings.buffer_samples
         if self.storage.read_only is not None:  # queries work; a record says why it can't
-            self._requests = self._runs = self._tools = _Refused(self.storage.read_only_error())
+            self._requests = self._runs = self._tools = RefusedBuffer(
+                self.storage.read_only_error()
+            )
         self._queries = WindowQueries(self.storage, settings, clock, self._flush_for_query)
         self._summary = SummaryQuery(self._queries, self._flusher)
         self._explain = ExplainQuery(self._queries)  # keeps past windows' metrics
@@ -96,15 +98,8 @@ class Monitor:
 
     @property
     def drops(self) -> dict[str, int]:
-        """What this process dropped since it started: ``samples`` (a full record buffer),
-        ``raw`` (raw runs and calls) and ``buckets`` (10 s buckets the store could not take)
-        while the store could not keep up or be written."""
-        pending = self._flusher.pending
-        return {
-            "samples": self._flusher.dropped_samples,
-            "raw": pending.dropped_raw,
-            "buckets": pending.dropped_buckets,
-        }
+        """What this process dropped since it started (see Flusher.drops)."""
+        return self._flusher.drops
 
     # ------------------------------------------------------------ recording
 
@@ -135,13 +130,39 @@ class Monitor:
         else:
             self._flusher.drop()
 
+    def request_recorder(self) -> Callable[[str, str, int, float, int | None, int | None], None]:
+        """``record_request`` without ``timestamp``, its clock, checks and buffer bound once:
+        the handle a middleware keeps for every request (a subclass's own ``record_request``
+        is handed back as is)."""
+        if type(self).record_request is not Monitor.record_request:
+            return self.record_request
+        clock, drop, checked = self._clock, self._flusher.drop, check.request
+        capacity = self._capacity
+
+        def record(
+            endpoint: str,
+            method: str,
+            status: int,
+            duration_ms: float,
+            received: int | None = None,
+            sent: int | None = None,
+        ) -> None:
+            sample = checked(endpoint, method, status, duration_ms, received, sent, None, clock())
+            buffer = self._requests  # read each time: close() swaps it out
+            if len(buffer) < capacity:
+                buffer.append(sample)
+            else:
+                drop()
+
+        return record
+
     def record_requests(self, samples: Sequence[m.RequestSample | dict[str, Any]]) -> int:
         """Record a batch of requests, all or nothing; returns how many were recorded."""
         now = self._clock()
         checked = []
         for i, given in enumerate(samples):
             try:
-                s = given if isinstance(given, m.RequestSample) else _request_model(given)
+                s = m.RequestSample.model_validate(given)
                 checked.append(
                     check.request(
                         s.endpoint,
@@ -230,7 +251,7 @@ class Monitor:
         if self._flusher.closed:
             return
         atexit.unregister(self.close)
-        self._requests = self._runs = self._tools = _Refused(
+        self._requests = self._runs = self._tools = RefusedBuffer(
             RuntimeError(
                 "this perf-mcp Monitor is closed: nothing recorded now can be stored; "
                 "record through a new Monitor"
@@ -424,23 +445,3 @@ class Monitor:
     def delete_slo(self, name: str) -> bool:
         """Forget the SLO called ``name``; False if there was none."""
         return self.storage.delete_slo(check.name("name", name))
-
-
-def _request_model(given: Any) -> m.RequestSample:
-    try:
-        return m.RequestSample.model_validate(given)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc)) from None
-
-
-class _Refused:
-    """Stands in for the buffers when nothing can be recorded: a record raises ``error``."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-    def __len__(self) -> int:
-        return 0
-
-    def append(self, sample: object) -> None:
-        raise self.error

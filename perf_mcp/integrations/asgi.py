@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import weakref
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from perf_mcp.monitor import Monitor
+
+    RequestRecorder = Callable[[str, str, int, float, int | None, int | None], None]
 
 __all__ = [
     "DEFAULT_EXCLUDE",
@@ -83,6 +85,7 @@ class PerformanceMiddleware:
         self.record_failures = 0
         """Requests the monitor refused to record (logged once; the response is unaffected)."""
         self._mount_templates: dict[str, str] = {}
+        self._record_request: RequestRecorder | None = None
         _middlewares.add(self)
 
     @property
@@ -116,8 +119,11 @@ class PerformanceMiddleware:
             await self.app(scope, receive, send)
             return
 
-        monitor = self._monitor or self.monitor
-        exchange = _Exchange(receive, send, self.response_time_header)
+        record = self._record_request or self._bind_recorder()
+        exchange = _Exchange()
+        exchange.forward_receive, exchange.forward_send = receive, send
+        if self.response_time_header:
+            exchange.header = True
         self.in_flight += 1
         exchange.start = start = perf_counter()
         try:
@@ -133,7 +139,7 @@ class PerformanceMiddleware:
             else:
                 status = 500
             received, sent = exchange.received, exchange.sent
-            self._record(monitor, scope, root_path, path, status, duration_ms, received, sent)
+            self._record(record, scope, root_path, path, status, duration_ms, received, sent)
             raise
         duration_ms = (perf_counter() - start) * 1000
         self.in_flight -= 1
@@ -148,11 +154,11 @@ class PerformanceMiddleware:
         # _record inlined for the common case (a Starlette route, not mounted): no calls but one.
         route = scope.get("route")
         if route.__class__ is not Route or scope.get("root_path", "") != root_path:
-            self._record(monitor, scope, root_path, path, status, duration_ms, received, sent)
+            self._record(record, scope, root_path, path, status, duration_ms, received, sent)
             return
         method: str = scope["method"]
         try:
-            monitor.record_request(
+            record(
                 route.path_format,
                 method,
                 status,
@@ -176,9 +182,13 @@ class PerformanceMiddleware:
 
         return send_after_flush
 
+    def _bind_recorder(self) -> RequestRecorder:
+        self._record_request = record = self.monitor.request_recorder()
+        return record
+
     def _record(
         self,
-        monitor: Monitor,
+        record: RequestRecorder,
         scope: Scope,
         root_path: str,
         path: str,
@@ -193,7 +203,7 @@ class PerformanceMiddleware:
             request_bytes = _content_length(scope)
         try:
             endpoint = self._endpoint(scope, root_path, path, status)
-            monitor.record_request(endpoint, method, status, duration_ms, request_bytes, sent)
+            record(endpoint, method, status, duration_ms, request_bytes, sent)
         except Exception:
             self._record_failed(path)
 
@@ -239,31 +249,19 @@ class PerformanceMiddleware:
 class _Exchange:
     """One request's view of the ASGI messages: status, sizes, completion, disconnect.
 
-    Its bound ``send`` and ``receive`` wrap the server's (a slotted object per request costs
-    less than two closures over nine cells)."""
+    Its bound ``send`` and ``receive`` wrap the server's ``forward_send`` and
+    ``forward_receive``; the counters start as class attributes (no ``__init__`` call per
+    request)."""
 
-    __slots__ = (
-        "_receive",
-        "_send",
-        "complete",
-        "disconnected",
-        "header",
-        "received",
-        "sent",
-        "start",
-        "status",
-    )
-
-    def __init__(self, receive: Receive, send: Send, header: bool) -> None:
-        self._receive = receive
-        self._send = send
-        self.header = header
-        self.start = 0.0
-        self.status = 0
-        self.sent = 0
-        self.received = 0
-        self.complete = False
-        self.disconnected = False
+    start = 0.0
+    status = 0
+    sent = 0
+    received = 0
+    complete = False
+    disconnected = False
+    header = False
+    forward_receive: Receive
+    forward_send: Send
 
     def send(self, message: Message) -> Awaitable[None]:
         # A plain function handing back the server's awaitable: no extra coroutine frame.
@@ -277,10 +275,10 @@ class _Exchange:
             if self.header:  # a fresh list in the same message, as Starlette's own middleware do
                 elapsed = b"%.2fms" % ((perf_counter() - self.start) * 1000)
                 message["headers"] = [*message.get("headers", ()), (_HEADER_NAME, elapsed)]
-        return self._send(message)
+        return self.forward_send(message)
 
     async def receive(self) -> Message:
-        message = await self._receive()
+        message = await self.forward_receive()
         if message["type"] == "http.request":
             self.received += len(message.get("body", b""))
         elif message["type"] == "http.disconnect":

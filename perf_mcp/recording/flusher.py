@@ -62,6 +62,18 @@ class Flusher:
         with self._drop_lock:
             self.dropped_samples += 1
 
+    @property
+    def drops(self) -> dict[str, int]:
+        """What was dropped since the start: ``samples`` (a full record buffer), ``raw`` (raw
+        runs and calls) and ``buckets`` (10 s buckets the store could not take) while the
+        store could not keep up or be written."""
+        pending = self.pending
+        return {
+            "samples": self.dropped_samples,
+            "raw": pending.dropped_raw,
+            "buckets": pending.dropped_buckets,
+        }
+
     def buffered(self) -> bool:
         """Whether anything recorded is not yet in the store."""
         return bool(self.requests or self.runs or self.tools or self.pending)
@@ -146,3 +158,16 @@ class Flusher:
         if self._thread is not None:
             self._thread.join()
         self.flush()
+
+
+class RefusedBuffer:
+    """Stands in for the buffers when nothing can be recorded: a record raises ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __len__(self) -> int:
+        return 0
+
+    def append(self, sample: object) -> None:
+        raise self.error

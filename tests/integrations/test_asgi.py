@@ -473,14 +473,33 @@ async def test_wraps_any_asgi_app(monitor: Monitor) -> None:
     assert recorded(monitor) == {("/orders/{id}", "GET"): 2, (endpoint_name(UNMATCHED), "GET"): 1}
 
 
-async def test_a_monitor_that_refuses_does_not_break_the_response(make_app: AppFactory) -> None:
-    class Refusing:
-        def record_request(self, *args: Any) -> None:
-            raise ValueError("refused")
-
-    middleware = PerformanceMiddleware(make_app(None), monitor=Refusing())  # type: ignore[arg-type]
+async def test_a_monitor_that_refuses_does_not_break_the_response(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    closed = Monitor(tmp_path / "closed.db", start_flusher=False)
+    middleware = PerformanceMiddleware(make_app(None), monitor=closed)
     async with client_for(middleware) as client:
+        assert (await client.get("/users/1")).status_code == 200  # a route, before the close
+        closed.close()  # a closed monitor refuses every record
         assert (await client.get("/users/1")).status_code == 200  # a route
         assert (await client.get("/nowhere")).status_code == 404  # no route
 
     assert middleware.record_failures == 2
+
+
+async def test_a_monitor_subclass_records_through_its_own_record_request(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    class Counting(Monitor):
+        calls = 0
+
+        def record_request(self, *args: Any, **kwargs: Any) -> None:
+            self.calls += 1
+            super().record_request(*args, **kwargs)
+
+    with Counting(tmp_path / "counting.db", start_flusher=False) as counting:
+        async with client_for(PerformanceMiddleware(make_app(None), monitor=counting)) as client:
+            await client.get("/users/1")
+            await client.get("/nowhere")
+        assert counting.calls == 2
+        assert sum(recorded(counting).values()) == 2
