@@ -6,7 +6,6 @@ segment until the client's delayed ACK arrives: about 40 ms per call instead of 
 
 from __future__ import annotations
 
-import statistics
 import time
 from pathlib import Path
 
@@ -18,7 +17,9 @@ from tests.e2e.mcp_process import http_server
 pytestmark = pytest.mark.anyio
 
 CALLS = 20
-MEDIAN_LIMIT_MS = 20.0  # the SDK's floor is ~1-2 ms here; Nagle + delayed ACK adds ~40 ms
+FASTEST_LIMIT_MS = 30.0  # the SDK's floor is ~1-2 ms here; Nagle + delayed ACK adds ~40 ms
+# to every call, so even the fastest of 20 is over 40 ms with it, however idle the machine
+# (the fastest, not the median: a loaded machine slows some calls, never all of them).
 
 
 async def test_sequential_http_tool_calls_are_not_held_by_nagle(db_path: Path) -> None:
@@ -31,5 +32,5 @@ async def test_sequential_http_tool_calls_are_not_held_by_nagle(db_path: Path) -
                 result = await client.call_tool("list_thresholds", {})
                 times_ms.append((time.perf_counter() - start) * 1000)
                 assert not result.is_error, result.content
-    median = statistics.median(times_ms)
-    assert median <= MEDIAN_LIMIT_MS, f"median {median:.1f} ms over {CALLS} calls: {times_ms}"
+    fastest = min(times_ms)
+    assert fastest <= FASTEST_LIMIT_MS, f"fastest {fastest:.1f} ms of {CALLS} calls: {times_ms}"
