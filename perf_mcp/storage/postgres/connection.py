@@ -29,12 +29,24 @@ from perf_mcp.storage.schema import StoreError
 
 _INSERT_OR = re.compile(r"\s*INSERT OR (REPLACE|IGNORE) INTO (\w+)\s*(?:\(([^)]*)\))?", re.I)
 _NUMBERED = re.compile(r"\?\d")
+
+
+class CommitInDoubt(psycopg.OperationalError):
+    """The connection was lost while COMMIT was under way: the server may have kept the
+    transaction or not, and only a later question to it can tell."""
+
+
 # What a user can do about a failed statement, by the error's class (first match).
 _REASONS: tuple[tuple[type[psycopg.Error], str], ...] = (
     (errors.DiskFull, "the database server's disk is full"),
     (errors.InsufficientPrivilege, "this role may not change perf-mcp's tables"),
     (errors.ReadOnlySqlTransaction, "the server is a read-only standby"),
     (errors.DeadlockDetected, "it met another writer's transaction (a retry succeeds)"),
+    (
+        CommitInDoubt,
+        "the connection was lost during COMMIT (whether it was kept is checked "
+        "before the next flush, which then counts it once)",
+    ),
     (psycopg.OperationalError, "the database server cannot be reached"),
 )
 
@@ -162,10 +174,17 @@ class PgConnection:
             with outer.transaction():
                 yield outer
             return
-        with self.pool.connection() as conn, conn.transaction():
+        committing = False
+        with self.pool.connection() as conn:
             self._local.conn = conn
             try:
-                yield conn
+                with conn.transaction():
+                    yield conn
+                    committing = True  # the block's end sends COMMIT
+            except psycopg.OperationalError as exc:
+                if committing:
+                    raise CommitInDoubt(f"the connection was lost during COMMIT ({exc})") from exc
+                raise
             finally:
                 self._local.conn = None
 
