@@ -42,11 +42,7 @@ _REASONS: tuple[tuple[type[psycopg.Error], str], ...] = (
     (errors.InsufficientPrivilege, "this role may not change perf-mcp's tables"),
     (errors.ReadOnlySqlTransaction, "the server is a read-only standby"),
     (errors.DeadlockDetected, "it met another writer's transaction (a retry succeeds)"),
-    (
-        CommitInDoubt,
-        "the connection was lost during COMMIT (whether it was kept is checked "
-        "before the next flush, which then counts it once)",
-    ),
+    (CommitInDoubt, "the connection was lost during COMMIT"),
     (psycopg.OperationalError, "the database server cannot be reached"),
 )
 
@@ -183,7 +179,7 @@ class PgConnection:
                     committing = True  # the block's end sends COMMIT
             except psycopg.OperationalError as exc:
                 if committing:
-                    raise CommitInDoubt(f"the connection was lost during COMMIT ({exc})") from exc
+                    raise CommitInDoubt(str(exc)) from exc
                 raise
             finally:
                 self._local.conn = None

@@ -64,18 +64,28 @@ def partition_tables(conn: psycopg.Connection[Any]) -> None:
 
 def create(conn: psycopg.Connection[Any], wanted: Iterable[Partition]) -> None:
     """Create the partitions of ``wanted`` that do not exist yet (``conn``: autocommit)."""
+    missing = _missing(conn, wanted)
+    if not missing:  # the usual case: asked without taking a lock or opening a transaction
+        return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
         conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-        _create(conn, wanted)
+        _create(conn, missing)
+
+
+def _missing(conn: psycopg.Connection[Any], wanted: Iterable[Partition]) -> list[Partition]:
+    wanted = sorted(set(wanted))
+    names = [name(partition) for partition in wanted]
+    rows = conn.execute(
+        "SELECT n FROM unnest(%s::text[]) AS n WHERE to_regclass(n) IS NULL", (names,)
+    ).fetchall()
+    absent = {n for (n,) in rows}
+    return [partition for partition in wanted if name(partition) in absent]
 
 
 def _create(conn: psycopg.Connection[Any], wanted: Iterable[Partition]) -> None:
-    for partition in sorted(set(wanted)):
+    for partition in _missing(conn, wanted):
         table, tier, start = partition
-        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name(partition),))
-        if (exists.fetchone() or (False,))[0]:
-            continue
         # Made apart and attached: ATTACH takes a lock that lets the table's readers and
         # writers go on (CREATE ... PARTITION OF would stop them while it waits).
         conn.execute(

@@ -11,7 +11,7 @@ import psycopg
 
 from perf_mcp.storage.base import Connection
 from perf_mcp.storage.engine import without_password
-from perf_mcp.storage.postgres.connection import PgConnection, failure
+from perf_mcp.storage.postgres.connection import CommitInDoubt, PgConnection, failure
 from perf_mcp.storage.postgres.schema import prepare
 from perf_mcp.storage.postgres.tables import PgAlerts
 from perf_mcp.storage.postgres.writes import PgWrites
@@ -95,9 +95,13 @@ class PostgresStorage(PgAlerts, PgWrites):
                     )
                     yield self._pg
             except psycopg.Error as exc:
+                stored = (
+                    "it may have been stored (the next flush asks the server and writes it once)"
+                    if isinstance(exc, CommitInDoubt)
+                    else "nothing of this change was stored"
+                )
                 raise StoreError(
-                    f"could not write to {self.path}: {failure(exc)}; "
-                    f"nothing of this change was stored ({exc})"
+                    f"could not write to {self.path}: {failure(exc)}; {stored} ({exc})"
                 ) from exc
 
     _transaction = _writing  # every change is one transaction already
