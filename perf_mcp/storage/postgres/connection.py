@@ -149,6 +149,28 @@ class PgConnection:
             cur.execute(query, params[0] if params else None)
             return Rows(cur.fetchall() if cur.description else [], cur.rowcount)
 
+    def copy_in(self, head: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``head`` (``INSERT OR REPLACE INTO table (columns)``) for ``rows``, sent with
+        COPY into a temporary table and written with one ``INSERT ... SELECT`` (inside the
+        caller's transaction: the temporary rows go at its COMMIT)."""
+        found = _INSERT_OR.match(head)
+        if found is None or found.group(3) is None:
+            raise ValueError(f"copy_in needs INSERT OR REPLACE INTO table (columns): {head[:80]}")
+        table, columns = found.group(2), found.group(3)
+        with self._connection() as conn:
+            if not conn.info.transaction_status:  # idle: outside a transaction
+                raise ValueError("copy_in runs inside a transaction only")
+            conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS copied_{table} "
+                f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            with conn.cursor().copy(f"COPY copied_{table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            conn.execute(
+                to_postgres(f"{head} SELECT {columns} FROM copied_{table}", False).encode()
+            )
+
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         conn = getattr(self._local, "conn", None)

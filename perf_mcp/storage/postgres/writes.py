@@ -13,6 +13,7 @@ stored (``_stored_raw``); if not, the retry is an ordinary one.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,9 @@ from perf_mcp.storage.raw import RawAgentRun, RawToolCall
 from perf_mcp.storage.schema import StoreError
 from perf_mcp.storage.store import EXPIRE_EVERY_S, FlushBatch, Storage
 
+log = logging.getLogger("perf_mcp")
 R = TypeVar("R", bound=tuple[Any, ...])
+COPY_FROM_ROWS = 100  # upserts of fewer rows go as statements: COPY's round trips cost more
 Bases = dict[str, dict[RowKey, Any]]  # table -> row -> its value before a flush (None: absent)
 
 
@@ -127,7 +130,7 @@ class PgWrites(Storage):
         try:
             with self._pg.pool.connection() as conn:
                 if tick:
-                    partitions.drop_expired(conn, now, self.retention_s)
+                    self._drop_expired(conn, now)
                     self._partitions = set(partitions.existing(conn))
                     missing = wanted - self._partitions
                 partitions.create(conn, missing)
@@ -137,6 +140,21 @@ class PgWrites(Storage):
                 f"nothing of this change was stored ({exc})"
             ) from exc
         self._partitions |= missing
+
+    def _drop_expired(self, conn: psycopg.Connection[Any], now: float) -> None:
+        """Drop expired partitions; a failure (a lock held too long, a role that does not own
+        the tables) leaves them to a later tick and costs this flush nothing."""
+        try:
+            partitions.drop_expired(conn, now, self.retention_s)
+        except psycopg.Error as exc:
+            log.warning("perf-mcp could not drop expired partitions of %s: %s", self.path, exc)
+
+    def _insert(self, head: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Upserts of many rows (a flush's bucket rows) go by COPY (``PgConnection.copy_in``)."""
+        if len(rows) < COPY_FROM_ROWS or not head.startswith("INSERT OR REPLACE"):
+            super()._insert(head, rows)
+        else:
+            self._pg.copy_in(head, rows)
 
     def _expire_buckets(self, now: float) -> None:
         """Nothing to delete: expired partitions are dropped whole (``_ready_partitions``)."""

@@ -8,7 +8,9 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,7 +19,7 @@ from perf_mcp import Monitor
 from perf_mcp.core.window import TierRange
 from perf_mcp.storage import FlushBatch, StoreError, open_storage
 from perf_mcp.storage.postgres.store import POOL_SIZE
-from tests.storage.postgres_server import Server
+from tests.storage.postgres_server import Server, running_server
 from tests.storage.test_buckets import T0, request_delta
 
 psycopg = pytest.importorskip("psycopg")
@@ -173,6 +175,33 @@ def test_late_rows_of_a_flush_cut_at_commit_count_once(
         for tier in (10, 60, 3600):
             (a,) = store.request_series([TierRange(tier, T0, T0 + 10)], name="/a")
             assert (tier, a.acc.count, a.acc.sum_ms) == (tier, 3, 7.0)
+
+
+def until(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.05)
+
+
+def test_a_monitor_keeps_recording_while_its_server_restarts(postgres_binaries: Path) -> None:
+    with (
+        running_server(postgres_binaries) as server,  # its own: this test stops it
+        Monitor(server.database("postgres"), flush_interval_s=0.2) as monitor,
+    ):
+        record(monitor, 2)
+        monitor.flush()
+        server.stop()
+        record(monitor, 3)  # recorded while the flusher's writes fail
+        until(lambda: monitor.flush_failure is not None)
+        failure = monitor.flush_failure
+        assert failure is not None
+        assert "cannot be reached" in failure.error
+        server.start()
+        until(lambda: monitor.flush_failure is None)  # the flusher's thread got through
+        (stats,) = monitor.get_endpoint_stats().endpoints
+        (agent,) = monitor.get_agent_stats().agents
+        assert (stats.count, agent.runs) == (5, 5)
 
 
 def test_the_pool_size_is_a_url_parameter(postgres_url: str) -> None:
