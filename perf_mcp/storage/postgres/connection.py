@@ -164,7 +164,10 @@ class PgConnection:
                 f"CREATE TEMP TABLE IF NOT EXISTS copied_{table} "
                 f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
             )
-            with conn.cursor().copy(f"COPY copied_{table} ({columns}) FROM STDIN") as copy:
+            with (
+                conn.cursor() as cur,
+                cur.copy(f"COPY copied_{table} ({columns}) FROM STDIN") as copy,
+            ):
                 for row in rows:
                     copy.write_row(row)
             conn.execute(
