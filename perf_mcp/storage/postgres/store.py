@@ -27,8 +27,9 @@ _IN_SCHEMA = (  # what lies in the schema perf-mcp works in
 _OURS = f"{_IN_SCHEMA} AND c.relkind = 'r'"  # every table holding rows, partitions too
 # Tables as perf-mcp names them: a partitioned table (its partitions' bytes summed), or a plain one
 _TABLES = (
-    "SELECT c.relname, (SELECT sum(pg_total_relation_size(t.relid)) "
-    f"FROM pg_partition_tree(c.oid) t) {_IN_SCHEMA} AND c.relkind IN ('r', 'p') "
+    "SELECT c.relname, coalesce((SELECT sum(pg_total_relation_size(t.relid)) "
+    "FROM pg_partition_tree(c.oid) t), pg_total_relation_size(c.oid)) "
+    f"{_IN_SCHEMA} AND c.relkind IN ('r', 'p') "
     "AND NOT c.relispartition"
 )
 

@@ -77,6 +77,7 @@ def test_each_bucket_table_is_one_table_in_the_sizes_with_its_tiers(postgres_url
         sizes = {name: (rows, size) for name, rows, size in store.table_sizes()}
     assert sizes["request_buckets"][0] == 3
     assert (sizes["request_buckets"][1] or 0) > 0
+    assert (sizes["series"][1] or 0) > 0  # a plain table, sized as before
     assert sizes["request_buckets, tier 10 s"][0] == 1
     assert not [name for name in sizes if name.startswith("request_buckets_")]
 
