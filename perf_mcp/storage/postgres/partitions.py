@@ -7,7 +7,8 @@ retention; until then its older rows stay, unread: a window plan never asks a ti
 older than its retention (``core/window.py``), so answers are as SQLite's, which deletes them
 row by row. Partitions are created before a flush needs them (the next one of each tier at
 every expiry tick, and any a late or early bucket needs), in their own short transaction,
-attached with ``ATTACH PARTITION`` (it does not block the writers and readers of the table).
+attached with ``ATTACH PARTITION`` and detached with ``DETACH PARTITION ... CONCURRENTLY``
+before they are dropped: neither stops the table's writers and readers.
 """
 
 from __future__ import annotations
@@ -102,34 +103,57 @@ def drop_expired(
     conn: psycopg.Connection[Any], now: float, retention_s: dict[int, float]
 ) -> list[str]:
     """Drop every partition wholly older than its tier's retention, if no other process is
-    doing it; return the names dropped (``conn``: autocommit)."""
+    doing it; return the names dropped (``conn``: autocommit, outside a transaction).
+
+    ``DETACH PARTITION ... CONCURRENTLY`` first: it waits for the table's readers and writers
+    without stopping them (a plain DROP would hold up every statement on the table while it
+    waits). One interrupted half-way is finished (``FINALIZE``) at the next tick.
+    """
+    (mine,) = conn.execute("SELECT pg_try_advisory_lock(%s)", (PARTITION_LOCK,)).fetchone() or (
+        False,
+    )
+    if not mine:
+        return []
     dropped: list[str] = []
-    with conn.transaction():
-        (mine,) = conn.execute(
-            "SELECT pg_try_advisory_xact_lock(%s)", (PARTITION_LOCK,)
-        ).fetchone() or (False,)
-        if not mine:
-            return dropped
-        conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-        for partition in existing(conn):
-            _, tier, start = partition
+    try:
+        conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        for partition, attached, pending in _named(conn):
+            table, tier, start = partition
             keep_s = retention_s.get(tier)
-            if keep_s is not None and start + SPAN_S[tier] <= now - keep_s:
-                conn.execute(f"DROP TABLE {name(partition)}")
-                dropped.append(name(partition))
+            if keep_s is None or start + SPAN_S[tier] > now - keep_s:
+                continue
+            if attached:
+                how = "FINALIZE" if pending else "CONCURRENTLY"
+                conn.execute(f"ALTER TABLE {table}_{tier} DETACH PARTITION {name(partition)} {how}")
+            conn.execute(f"DROP TABLE {name(partition)}")
+            dropped.append(name(partition))
+    finally:
+        conn.execute("RESET lock_timeout")
+        conn.execute("SELECT pg_advisory_unlock(%s)", (PARTITION_LOCK,))
     return dropped
+
+
+def _named(conn: psycopg.Connection[Any]) -> list[tuple[Partition, bool, bool]]:
+    """Every table named as a time partition, whether it is attached, and whether a detach of
+    it is under way (or was interrupted)."""
+    found: list[tuple[Partition, bool, bool]] = []
+    for table in BUCKET_TABLES:
+        for tier in SPAN_S:
+            rows = conn.execute(
+                "SELECT c.relname, c.relispartition, coalesce(i.inhdetachpending, false) "
+                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "LEFT JOIN pg_inherits i ON i.inhrelid = c.oid "
+                "WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname ~ %s",
+                (f"^{table}_{tier}_[0-9]+$",),
+            ).fetchall()
+            prefix = f"{table}_{tier}_"
+            found += [
+                ((table, tier, int(relname.removeprefix(prefix))), attached, pending)
+                for relname, attached, pending in rows
+            ]
+    return sorted(found)
 
 
 def existing(conn: psycopg.Connection[Any]) -> list[Partition]:
     """The time partitions of every bucket table and tier."""
-    found: list[Partition] = []
-    for table in BUCKET_TABLES:
-        for tier in SPAN_S:
-            rows = conn.execute(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                "WHERE i.inhparent = to_regclass(%s)",
-                (f"{table}_{tier}",),
-            ).fetchall()
-            prefix = f"{table}_{tier}_"
-            found += [(table, tier, int(r[0].removeprefix(prefix))) for r in rows]
-    return sorted(found)
+    return [partition for partition, attached, pending in _named(conn) if attached and not pending]

@@ -51,6 +51,19 @@ def test_retention_drops_the_partitions_wholly_past_it_and_keeps_the_rest(
         assert [s.name for s in store.request_series(hour(60))] == ["/a"]
 
 
+def test_a_partition_left_detached_by_a_writer_that_stopped_is_dropped(postgres_url: str) -> None:
+    now = [T0 + 5.0]
+    with open_storage(postgres_url, clock=lambda: now[0], retention_s=RETENTION) as store:
+        store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(1.0)}}))
+        with psycopg.connect(postgres_url, autocommit=True) as conn:  # detached, not dropped
+            conn.execute(f"ALTER TABLE request_buckets_10 DETACH PARTITION request_buckets_10_{T0}")
+        now[0] = T0 + 2 * 3600 + EXPIRE_EVERY_S
+        store.write(FlushBatch(requests={T0 + 7200: {("/b", "GET"): request_delta(1.0)}}))
+    with psycopg.connect(postgres_url) as conn:
+        (left,) = conn.execute("SELECT to_regclass(%s)", (f"request_buckets_10_{T0}",)).fetchone()
+    assert left is None
+
+
 def test_the_next_partition_of_each_tier_is_made_before_a_flush_needs_it(
     postgres_url: str,
 ) -> None:
