@@ -29,12 +29,20 @@ from perf_mcp.storage.schema import StoreError
 
 _INSERT_OR = re.compile(r"\s*INSERT OR (REPLACE|IGNORE) INTO (\w+)\s*(?:\(([^)]*)\))?", re.I)
 _NUMBERED = re.compile(r"\?\d")
+
+
+class CommitInDoubt(psycopg.OperationalError):
+    """The connection was lost while COMMIT was under way: the server may have kept the
+    transaction or not, and only a later question to it can tell."""
+
+
 # What a user can do about a failed statement, by the error's class (first match).
 _REASONS: tuple[tuple[type[psycopg.Error], str], ...] = (
     (errors.DiskFull, "the database server's disk is full"),
     (errors.InsufficientPrivilege, "this role may not change perf-mcp's tables"),
     (errors.ReadOnlySqlTransaction, "the server is a read-only standby"),
     (errors.DeadlockDetected, "it met another writer's transaction (a retry succeeds)"),
+    (CommitInDoubt, "the connection was lost during COMMIT"),
     (psycopg.OperationalError, "the database server cannot be reached"),
 )
 
@@ -141,6 +149,31 @@ class PgConnection:
             cur.execute(query, params[0] if params else None)
             return Rows(cur.fetchall() if cur.description else [], cur.rowcount)
 
+    def copy_in(self, head: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``head`` (``INSERT OR REPLACE INTO table (columns)``) for ``rows``, sent with
+        COPY into a temporary table and written with one ``INSERT ... SELECT`` (inside the
+        caller's transaction: the temporary rows go at its COMMIT)."""
+        found = _INSERT_OR.match(head)
+        if found is None or found.group(3) is None:
+            raise ValueError(f"copy_in needs INSERT OR REPLACE INTO table (columns): {head[:80]}")
+        table, columns = found.group(2), found.group(3)
+        with self._connection() as conn:
+            if not conn.info.transaction_status:  # idle: outside a transaction
+                raise ValueError("copy_in runs inside a transaction only")
+            conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS copied_{table} "
+                f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            with (
+                conn.cursor() as cur,
+                cur.copy(f"COPY copied_{table} ({columns}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            conn.execute(
+                to_postgres(f"{head} SELECT {columns} FROM copied_{table}", False).encode()
+            )
+
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         conn = getattr(self._local, "conn", None)
@@ -162,10 +195,17 @@ class PgConnection:
             with outer.transaction():
                 yield outer
             return
-        with self.pool.connection() as conn, conn.transaction():
+        committing = False
+        with self.pool.connection() as conn:
             self._local.conn = conn
             try:
-                yield conn
+                with conn.transaction():
+                    yield conn
+                    committing = True  # the block's end sends COMMIT
+            except psycopg.OperationalError as exc:
+                if committing:
+                    raise CommitInDoubt(str(exc)) from exc
+                raise
             finally:
                 self._local.conn = None
 

@@ -10,10 +10,12 @@ name a new table's primary key in ``KEYS`` if the SQLite code writes it with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
+from perf_mcp.storage.postgres.partitions import partition_tables
 from perf_mcp.storage.schema import StoreError
 
 # One key for every perf-mcp schema change on any database: migrations wait for each other.
@@ -138,8 +140,20 @@ ALTER TABLE agent_runs ADD COLUMN price_table TEXT;
 ALTER TABLE tool_calls ADD COLUMN result_chars BIGINT;
 CREATE AGGREGATE merge_hist(bytea) (SFUNC = array_append, STYPE = bytea[], INITCOND = '{}');
 """
-# MIGRATIONS[i] takes the schema from version i to i + 1 (its own numbering, not SQLite's).
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
+
+
+def _schema_v3(conn: psycopg.Connection[Any]) -> None:
+    """The bucket tables partitioned by tier and time (``partitions.py``); each writer's last
+    flush stored with its write count, so a flush whose COMMIT went unanswered is not
+    written twice (``PostgresStorage.write``)."""
+    partition_tables(conn)
+    conn.execute("ALTER TABLE perf_mcp_writes ADD COLUMN flushes BIGINT NOT NULL DEFAULT 0")
+
+
+# MIGRATIONS[i] takes the schema from version i to i + 1 (its own numbering, not SQLite's):
+# SQL, or a Python step given the connection (inside the migration's transaction).
+Migration = str | Callable[[psycopg.Connection[Any]], None]
+MIGRATIONS: tuple[Migration, ...] = (_SCHEMA_V1, _SCHEMA_V2, _schema_v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 _MARKER = "perf_mcp_schema"  # one row: which version of perf-mcp's schema this database has
 
@@ -168,7 +182,10 @@ def prepare(conn: psycopg.Connection[Any], where: str) -> str | None:
             conn.execute(f"CREATE TABLE {_MARKER} (version INTEGER NOT NULL)")
             conn.execute(f"INSERT INTO {_MARKER} VALUES (0)")
         for step in MIGRATIONS[version:]:
-            conn.execute(step.encode())  # bytes: sent as is, with no parameters to bind
+            if callable(step):
+                step(conn)
+            else:
+                conn.execute(step.encode())  # bytes: sent as is, with no parameters to bind
         conn.execute(f"UPDATE {_MARKER} SET version = %s", (SCHEMA_VERSION,))
     return None
 

@@ -5,36 +5,63 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
 from perf_mcp.storage.base import Connection
 from perf_mcp.storage.engine import without_password
-from perf_mcp.storage.postgres.connection import PgConnection, failure
+from perf_mcp.storage.postgres.connection import CommitInDoubt, PgConnection, failure
 from perf_mcp.storage.postgres.schema import prepare
 from perf_mcp.storage.postgres.tables import PgAlerts
+from perf_mcp.storage.postgres.writes import PgWrites
 from perf_mcp.storage.schema import StoreError
-from perf_mcp.storage.store import Storage
 
 POOL_SIZE = 4  # connections per process: the flusher, queries, the alert manager
-EXPIRY_LOCK = 0x70657267  # one writer at a time deletes expired rows
-_OURS = (  # perf-mcp's tables: those of the schema it works in
+POOL_PARAMETER = "pool_size"  # in the URL: ?pool_size=8 (perf-mcp's, not given to libpq)
+MAX_POOL_SIZE = 100
+_IN_SCHEMA = (  # what lies in the schema perf-mcp works in
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE c.relkind = 'r' AND n.nspname = current_schema()"
+    "WHERE n.nspname = current_schema()"
+)
+_OURS = f"{_IN_SCHEMA} AND c.relkind = 'r'"  # every table holding rows, partitions too
+# Tables as perf-mcp names them: a partitioned table (its partitions' bytes summed), or a plain one
+_TABLES = (
+    "SELECT c.relname, coalesce((SELECT sum(pg_total_relation_size(t.relid)) "
+    "FROM pg_partition_tree(c.oid) t), pg_total_relation_size(c.oid)) "
+    f"{_IN_SCHEMA} AND c.relkind IN ('r', 'p') "
+    "AND NOT c.relispartition"
 )
 
 
-class PostgresStorage(PgAlerts, Storage):
+def pool_size(url: str) -> tuple[str, int]:
+    """``url`` without perf-mcp's ``pool_size`` parameter, and the pool size it asks for."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    asked = [value for key, value in query if key == POOL_PARAMETER]
+    if not asked:
+        return url, POOL_SIZE
+    rest = urlencode([(key, value) for key, value in query if key != POOL_PARAMETER])
+    size = asked[-1]
+    if not size.isdigit() or not 1 <= int(size) <= MAX_POOL_SIZE:
+        raise StoreError(
+            f"{POOL_PARAMETER}={size!r} in the store URL is not a number of connections from 1 "
+            f"to {MAX_POOL_SIZE}; leave it out for {POOL_SIZE}"
+        )
+    return urlunsplit(parts._replace(query=rest)), int(size)
+
+
+class PostgresStorage(PgAlerts, PgWrites):
     """The store in a PostgreSQL database (``PERF_MCP_DB=postgresql://user@host/db``).
 
     The same tables, rows keyed by writer and semantics as the SQLite store: each process
     writes only its own bucket rows, and queries merge every writer's. ``busy_timeout_s``
-    bounds the wait for a pooled connection.
+    bounds the wait for a pooled connection; ``?pool_size=N`` in the URL sets how many
+    connections this process keeps (``POOL_SIZE`` by default).
     """
 
     def __init__(self, url: str, **options: Any) -> None:
-        self._url = url
-        self._pg: PgConnection
+        self._url, self.pool_size = pool_size(url)
         super().__init__(without_password(url), **options)
 
     def _connect(self, busy_timeout_s: float) -> tuple[Connection, str | None]:
@@ -47,7 +74,7 @@ class PostgresStorage(PgAlerts, Storage):
             raise StoreError(
                 f"cannot use the PostgreSQL store {self.path}: {failure(exc)} ({exc})"
             ) from exc
-        self._pg = PgConnection(self._url, self.path, POOL_SIZE, busy_timeout_s)
+        self._pg = PgConnection(self._url, self.path, self.pool_size, busy_timeout_s)
         self._pg.pool.open()
         return self._pg, read_only
 
@@ -60,16 +87,22 @@ class PostgresStorage(PgAlerts, Storage):
         with self._lock:
             try:
                 with self._pg.transaction() as conn:
-                    conn.execute(
-                        "INSERT INTO perf_mcp_writes VALUES (%s, 1) ON CONFLICT (source) "
-                        "DO UPDATE SET writes = perf_mcp_writes.writes + 1",
-                        (self.source,),
+                    conn.execute(  # and, for a flush, its number (see writes.py)
+                        "INSERT INTO perf_mcp_writes (source, writes, flushes) "
+                        "VALUES (%s, 1, %s) ON CONFLICT (source) DO UPDATE SET "
+                        "writes = perf_mcp_writes.writes + 1, "
+                        "flushes = greatest(perf_mcp_writes.flushes, EXCLUDED.flushes)",
+                        (self.source, self._flush_number()),
                     )
                     yield self._pg
             except psycopg.Error as exc:
+                stored = (
+                    "it may have been stored (the next flush asks the server and writes it once)"
+                    if isinstance(exc, CommitInDoubt)
+                    else "nothing of this change was stored"
+                )
                 raise StoreError(
-                    f"could not write to {self.path}: {failure(exc)}; "
-                    f"nothing of this change was stored ({exc})"
+                    f"could not write to {self.path}: {failure(exc)}; {stored} ({exc})"
                 ) from exc
 
     _transaction = _writing  # every change is one transaction already
@@ -77,15 +110,6 @@ class PostgresStorage(PgAlerts, Storage):
     @staticmethod
     def _json_number(column: str, field: str) -> str:
         return f"({column}::jsonb ->> '{field}')::float8"
-
-    def _expire_buckets(self, now: float) -> None:
-        """Only the writer that takes the expiry lock deletes (the others would wait for its
-        row locks to delete nothing more); another writer's next flush does it otherwise."""
-        (mine,) = self._conn.execute(
-            "SELECT pg_try_advisory_xact_lock(?)", (EXPIRY_LOCK,)
-        ).fetchone()
-        if mine:
-            super()._expire_buckets(now)
 
     def data_version(self, *, wait: bool = True) -> tuple[int, int] | None:
         """Changes whenever any process committed a change. ``wait=False``: None (asking is a
@@ -102,9 +126,7 @@ class PostgresStorage(PgAlerts, Storage):
         return int(version)
 
     def table_sizes(self) -> list[tuple[str, int, int | None]]:
-        used = dict(
-            self._pg.execute(f"SELECT c.relname, pg_total_relation_size(c.oid) {_OURS}").fetchall()
-        )
+        used = {name: int(size or 0) for name, size in self._pg.execute(_TABLES).fetchall()}
         return self._sizes(sorted(used), used)
 
     def file_size_bytes(self) -> int:
