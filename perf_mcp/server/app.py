@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Literal
+from typing import Any, Literal
 
 from mcp.server import MCPServer
 from mcp.server.caching import CacheHint
+from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from mcp.types import (
+    EmptyResult,
     NotificationParams,
+    RequestParams,
     SetLevelRequestParams,
     SubscribeRequestParams,
     UnsubscribeRequestParams,
 )
+from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from perf_mcp import __version__
 from perf_mcp.config import Settings
@@ -31,7 +35,7 @@ from perf_mcp.server.http import (
     otlp_route,
 )
 from perf_mcp.server.investigate_tools import InvestigateTools
-from perf_mcp.server.notifications import ALERTS_URI, THRESHOLDS_URI
+from perf_mcp.server.notifications import ALERTS_URI, THRESHOLDS_URI, ClientNotifier
 from perf_mcp.server.prompts import Prompts
 from perf_mcp.server.query_tools import QueryTools
 from perf_mcp.server.record_tools import RecordTools
@@ -132,21 +136,41 @@ def build_server(
         server.custom_route(path, methods=methods)(handler)
     server.completion()(prompts.complete)  # type: ignore[no-untyped-call]
 
-    # The one private SDK attribute used, for want of a public one: MCPServer has no hook for
-    # the 2025-11-25 methods the 2026 revision removed (logging/setLevel, resources/subscribe,
-    # notifications/initialized). Extension MethodBindings refuse spec methods and point at
-    # the low-level Server.add_request_handler; MCPServer does not expose that server (mcp
-    # 2.3's own in-memory client reads _lowlevel_server, marked "TODO: make it public").
-    # 2026 clients use subscriptions/listen, which MCPServer serves from the bus given above.
-    lowlevel = server._lowlevel_server
-    lowlevel.add_request_handler(
-        "logging/setLevel", SetLevelRequestParams, clients.set_logging_level
-    )
-    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, clients.subscribe)
-    lowlevel.add_request_handler(
-        "resources/unsubscribe", UnsubscribeRequestParams, clients.unsubscribe
-    )
-    lowlevel.add_notification_handler(
-        "notifications/initialized", NotificationParams, clients.initialized
-    )
+    server.middleware.append(legacy_methods(clients))
     return server
+
+
+LegacyHandler = Callable[[ServerRequestContext[Any], Any], Awaitable[EmptyResult]]
+
+
+def legacy_methods(clients: ClientNotifier) -> ServerMiddleware[Any]:
+    """Serves the 2025-11-25 methods the 2026 revision removed (logging/setLevel,
+    resources/subscribe and unsubscribe) to clients that made the initialize handshake, says
+    so in their ``initialize`` answer, and lets ``notifications/initialized`` register them
+    for alert log messages. A middleware, MCPServer's public way in: it has no hook for
+    removed spec methods and keeps its low-level server private. 2026 clients use
+    subscriptions/listen, which MCPServer serves from the bus."""
+    handlers: dict[str, tuple[type[RequestParams], LegacyHandler]] = {
+        "logging/setLevel": (SetLevelRequestParams, clients.set_logging_level),
+        "resources/subscribe": (SubscribeRequestParams, clients.subscribe),
+        "resources/unsubscribe": (UnsubscribeRequestParams, clients.unsubscribe),
+    }
+
+    async def serve(ctx: ServerRequestContext[Any], call_next: CallNext) -> HandlerResult:
+        legacy_client = (  # a 2025-11-25 (or older) client, after its initialize
+            ctx.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS
+            and ctx.session.client_params is not None
+        )
+        if legacy_client and ctx.method in handlers:
+            params_type, handler = handlers[ctx.method]
+            return await handler(ctx, params_type.model_validate(ctx.params or {}))
+        result = await call_next(ctx)
+        if ctx.method == "initialize" and isinstance(result, dict):
+            capabilities = result["capabilities"]
+            capabilities["logging"] = {}
+            capabilities.setdefault("resources", {})["subscribe"] = True
+        elif ctx.method == "notifications/initialized" and legacy_client:
+            await clients.initialized(ctx, NotificationParams())
+        return result
+
+    return serve
