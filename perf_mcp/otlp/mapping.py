@@ -22,6 +22,7 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from perf_mcp.core.validation import MAX_TOOL_CALLS
+from perf_mcp.integrations.asgi import UNMATCHED
 from perf_mcp.monitor import Monitor
 from perf_mcp.otlp.stats import (
     IGNORED,
@@ -279,7 +280,7 @@ def request(span: SpanView) -> dict[str, Any] | str:
         if span.error is None:
             return NO_STATUS
         status = 500  # the app raised before it answered: the server sent a 500
-    endpoint = span.text("http.route") or span.text("url.path")
+    endpoint = endpoint_of(span.text("http.route"), status) or span.text("url.path")
     if endpoint is None:
         target = span.text("http.target")
         endpoint = target.partition("?")[0] if target else None
@@ -298,6 +299,12 @@ def request(span: SpanView) -> dict[str, Any] | str:
         ),
         "timestamp": span.end_s,
     }
+
+
+def endpoint_of(route: str | None, status: int) -> str | None:
+    """The route; a 404 without one matched no route and is grouped as the ASGI middleware
+    groups it (``__unmatched__``: raw paths of scanners are unbounded); else None."""
+    return route or (UNMATCHED if status == 404 else None)
 
 
 def tool_call(span: SpanView, agent_name: str | None = None) -> dict[str, Any] | str:

@@ -22,7 +22,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, M
 
 from perf_mcp.core.sketch import MS_PER_S
 from perf_mcp.monitor import Monitor
-from perf_mcp.otlp.mapping import Attrs, Outcome, flat
+from perf_mcp.otlp.mapping import Attrs, Outcome, endpoint_of, flat
 from perf_mcp.otlp.metrics_points import (
     Point,
     Streams,
@@ -209,10 +209,9 @@ def _add(
     error = _text(attrs, "error.type")
     if name in HTTP_DURATION:
         status = attrs.get("http.response.status_code", attrs.get("http.status_code"))
-        route = _text(attrs, "http.route")
         if status.__class__ is not int:
             result.unused[NO_STATUS] += 1
-        elif route is None:
+        elif (route := endpoint_of(_text(attrs, "http.route"), int(status))) is None:
             result.unused[NO_ROUTE] += 1
         else:
             method = _text(attrs, "http.request.method", "http.method")

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from perf_mcp.core.stats import nearest_rank
+from perf_mcp.integrations.asgi import UNMATCHED
 from tests.e2e.mcp_process import REPO, free_port, http_server, wait_for_port
 from tests.e2e.test_http_access import FULL, READ, client, structured
 from tests.server.mcp_calls import their_tools
@@ -90,20 +91,24 @@ async def test_fastapi_app_instrumented_by_opentelemetry(server: str, tmp_path: 
                 await http.get(f"/items/{i}")  # every fourth answers 500
             for _ in range(9):
                 await http.post("/orders")
+            for probe in ("/wp-login.php", "/.env", "/admin/config.php"):  # no such route
+                await http.get(probe)
     finally:
         app.send_signal(signal.SIGTERM)  # uvicorn shuts down: the app writes its spans
         _, stderr = app.communicate(timeout=30)
     served = json.loads(spans_out.read_text())
-    assert len(served) == 69, stderr
+    assert len(served) == 72, stderr
+    for span in served:  # FastAPI's 404s for paths no route matches carry no http.route
+        span["route"] = span["route"] or (UNMATCHED if span["status"] == 404 else None)
 
     answer = await eventually(
         server,
         "get_endpoint_stats",
-        lambda a: sum(e["count"] for e in a["endpoints"]) >= 69,
+        lambda a: sum(e["count"] for e in a["endpoints"]) >= 72,
     )
 
     rows = {(e["endpoint"], e["method"]): e for e in answer["endpoints"]}
-    assert set(rows) == {("/items/{item_id}", "GET"), ("/orders", "POST")}
+    assert set(rows) == {("/items/{item_id}", "GET"), ("/orders", "POST"), (UNMATCHED, "GET")}
     for (route, _), row in rows.items():
         spans = [s for s in served if s["route"] == route]
         failed = sum(1 for s in spans if s["status"] >= 500)
@@ -113,6 +118,7 @@ async def test_fastapi_app_instrumented_by_opentelemetry(server: str, tmp_path: 
         for name, q in QUANTILES.items():
             assert close_to(row[name], exact(durations, q)), (route, name, row[name])
     assert rows[("/items/{item_id}", "GET")]["status_counts"] == {"2xx": 45, "5xx": 15}
+    assert rows[(UNMATCHED, "GET")]["status_counts"] == {"4xx": 3}
 
 
 async def test_pydantic_ai_agent_instrumented_by_logfire(server: str) -> None:

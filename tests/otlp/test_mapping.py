@@ -8,6 +8,7 @@ import pytest
 from opentelemetry.trace import SpanKind, Tracer
 
 from perf_mcp import Monitor
+from perf_mcp.integrations.asgi import UNMATCHED
 from perf_mcp.otlp.mapping import MAX_SERVICES, VersionWatch, plan, record
 from perf_mcp.otlp.stats import INVALID, MODEL_CALL_ALONE, NO_STATUS, NOT_MAPPED, OTHER_MCP
 from tests.otlp.spans import (
@@ -178,3 +179,26 @@ def test_cache_writes_are_priced_and_tool_results_measured(monitor: Monitor) -> 
     assert writer.estimated_cost_usd == pytest.approx(by_hand)
     (grep,) = monitor.get_tool_stats().tools
     assert grep.result_chars_mean == 1_234
+
+
+def test_a_404_without_a_route_is_recorded_as_unmatched_not_under_its_path(
+    monitor: Monitor,
+) -> None:
+    """Scanners probe unbounded paths: like the ASGI middleware, one `__unmatched__` series."""
+
+    def build(tracer: Tracer) -> None:
+        for path in ("/wp-admin/setup.php", "/.env", "/phpmyadmin/index.php"):
+            attrs = {"http.request.method": "GET", "http.response.status_code": 404}
+            span(tracer, "GET", SpanKind.SERVER, attrs | {"url.path": path}, 2)
+        old = {"http.method": "GET", "http.status_code": 404, "http.target": "/cgi-bin/x?y=1"}
+        span(tracer, "GET", SpanKind.SERVER, old, 2)
+        routed = {"http.request.method": "GET", "http.response.status_code": 404}
+        span(tracer, "GET", SpanKind.SERVER, routed | {"http.route": "/users/{id}"}, 2)
+        no_route = {"http.request.method": "GET", "http.response.status_code": 200}
+        span(tracer, "GET", SpanKind.SERVER, no_route | {"url.path": "/static/app.js"}, 2)
+
+    outcome = record(plan(recorded(build)), monitor)
+
+    assert outcome.recorded == {"request": 6}
+    counts = {e.endpoint: e.count for e in monitor.get_endpoint_stats().endpoints}
+    assert counts == {UNMATCHED: 4, "/users/{id}": 1, "/static/app.js": 1}

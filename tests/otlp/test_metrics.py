@@ -17,6 +17,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 )
 
 from perf_mcp import Monitor
+from perf_mcp.integrations.asgi import UNMATCHED
 from perf_mcp.otlp import metrics
 from perf_mcp.otlp.metrics_points import Streams
 from perf_mcp.otlp.stats import (
@@ -117,3 +118,14 @@ def test_a_point_the_monitor_refuses_is_counted_and_the_rest_recorded(monitor: M
     assert outcome.unused == {INVALID["request"]: 1}
     assert outcome.example is not None
     assert "status_code" in outcome.example
+
+
+def test_a_404_point_without_a_route_is_unmatched() -> None:
+    result = plan(
+        duration_metric(HTTP, "s", 3, {"http.response.status_code": 404}),
+        duration_metric(HTTP, "s", 1, {"http.response.status_code": 200}),
+    )
+    assert [(fields[0], fields[2], len(v)) for fields, v in result.requests] == [
+        (UNMATCHED, 404, 3)
+    ]
+    assert result.unused == {NO_ROUTE: 1}
