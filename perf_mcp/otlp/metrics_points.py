@@ -1,5 +1,5 @@
 """OTLP histogram data points to perf-mcp histograms: exponential and explicit buckets, delta
-and cumulative temporality.
+and cumulative temporality (and monotonic counters' points, for token counts).
 
 A cumulative stream becomes deltas against its previous point (``Streams``, bounded); a new
 ``start_time_unix_nano``, a lower count or a bucket that shrank is a reset, and the point then
@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     ExponentialHistogramDataPoint,
     HistogramDataPoint,
+    NumberDataPoint,
 )
 
 from perf_mcp.core.sketch import MS_PER_S, LogHistogram, representative
@@ -88,6 +89,17 @@ def explicit_point(p: HistogramDataPoint) -> Point | str:
         0,
         {k: n for k, n in enumerate(p.bucket_counts) if n},
         bounds,
+    )
+
+
+def sum_point(p: NumberDataPoint) -> Point | str:
+    """A monotonic counter's point as a Point without buckets, its value the count and sum:
+    a cumulative stream's deltas and resets then work as for histograms. Or why it cannot."""
+    value = p.as_int if p.WhichOneof("value") == "as_int" else p.as_double
+    if not math.isfinite(value) or value < 0:
+        return "counter point whose value is negative or not finite"
+    return Point(
+        p.start_time_unix_nano, p.time_unix_nano, round(value), value, None, None, None, 0, {}
     )
 
 

@@ -202,3 +202,37 @@ def test_a_404_without_a_route_is_recorded_as_unmatched_not_under_its_path(
     assert outcome.recorded == {"request": 6}
     counts = {e.endpoint: e.count for e in monitor.get_endpoint_stats().endpoints}
     assert counts == {UNMATCHED: 4, "/users/{id}": 1, "/static/app.js": 1}
+
+
+OLDER = {
+    "gen_ai.system": "anthropic",
+    "gen_ai.response.model": "claude-sonnet-4-5",
+    "gen_ai.usage.prompt_tokens": 900,
+    "gen_ai.usage.completion_tokens": 120,
+    "gen_ai.usage.cache_creation.input_tokens": 40,
+}
+CURRENT = {
+    "gen_ai.provider.name": "anthropic",
+    "gen_ai.request.model": "claude-sonnet-4-5",
+    "gen_ai.usage.input_tokens": 900,
+    "gen_ai.usage.output_tokens": 120,
+    "gen_ai.usage.cache_write.input_tokens": 40,
+}
+
+
+@pytest.mark.parametrize("names", [OLDER, CURRENT], ids=["older", "current"])
+def test_older_and_current_genai_names_give_the_same_run(
+    monitor: Monitor, names: dict[str, Any]
+) -> None:
+    def build(tracer: Tracer) -> None:
+        run = span(tracer, "invoke_agent writer", SpanKind.INTERNAL, {
+            "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "writer",
+        }, 900)  # fmt: skip
+        chat = {"gen_ai.operation.name": "chat"} | names
+        span(tracer, "chat", SpanKind.CLIENT, chat, 800, run)
+
+    record(plan(recorded(build)), monitor)
+
+    (writer,) = monitor.get_agent_stats().agents
+    assert (writer.input_tokens, writer.output_tokens, writer.cache_write_tokens) == (900, 120, 40)
+    assert [m.model for m in monitor.get_agent_stats().models] == ["anthropic/claude-sonnet-4-5"]
