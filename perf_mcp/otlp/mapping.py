@@ -21,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from perf_mcp import telemetry
 from perf_mcp.core.validation import MAX_TOOL_CALLS
 from perf_mcp.integrations.asgi import UNMATCHED
 from perf_mcp.monitor import Monitor
@@ -400,7 +401,12 @@ def _number(value: object) -> float | None:
 def record(prepared: Plan, monitor: Monitor, versions: VersionWatch | None = None) -> Outcome:
     """Record a plan through the Monitor's record methods; a record the Monitor refuses is
     counted with its reason and the rest are kept. With ``versions``, a service's new
-    service.version is marked as a deploy."""
+    service.version is marked as a deploy. Nothing recorded is emitted again as a span."""
+    with telemetry.received():
+        return _record(prepared, monitor, versions)
+
+
+def _record(prepared: Plan, monitor: Monitor, versions: VersionWatch | None) -> Outcome:
     outcome = Outcome(unused=Counter(prepared.unused), spans=prepared.spans)
     for service, version in prepared.versions:
         if versions is not None and versions.new(service, version):

@@ -22,6 +22,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 
+from perf_mcp import telemetry
 from perf_mcp.core.sketch import MS_PER_S
 from perf_mcp.monitor import Monitor
 from perf_mcp.otlp.mapping import Attrs, Outcome, endpoint_of, flat
@@ -136,7 +137,13 @@ def plan(export: ExportMetricsServiceRequest, streams: Streams) -> MetricPlan:
 
 def record(prepared: MetricPlan, monitor: Monitor) -> Outcome:
     """Record a plan through the Monitor's record methods, one call per sample; a point whose
-    first sample the Monitor refuses is counted with its reason and the rest are kept."""
+    first sample the Monitor refuses is counted with its reason and the rest are kept.
+    Nothing recorded is emitted again as a span."""
+    with telemetry.received():
+        return _record(prepared, monitor)
+
+
+def _record(prepared: MetricPlan, monitor: Monitor) -> Outcome:
     outcome = Outcome(unused=Counter(prepared.unused), points=prepared.points)
     calls: list[tuple[str, Callable[[float], None], list[float]]] = [
         ("request", _request_call(monitor, *fields), values) for fields, values in prepared.requests
