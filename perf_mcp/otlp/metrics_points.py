@@ -56,17 +56,7 @@ def exponential_point(p: ExponentialHistogramDataPoint) -> Point | str:
     buckets = {p.positive.offset + k: n for k, n in enumerate(counts) if n}
     if p.zero_count + sum(buckets.values()) != p.count:
         return "exponential histogram point whose buckets do not add up to its count"
-    return Point(
-        p.start_time_unix_nano,
-        p.time_unix_nano,
-        p.count,
-        p.sum,
-        p.min if p.HasField("min") else None,
-        p.max if p.HasField("max") else None,
-        p.scale,
-        p.zero_count,
-        buckets,
-    )
+    return _histogram_point(p, p.scale, p.zero_count, buckets)
 
 
 def explicit_point(p: HistogramDataPoint) -> Point | str:
@@ -78,18 +68,24 @@ def explicit_point(p: HistogramDataPoint) -> Point | str:
         return "histogram point whose bounds are not finite and increasing"
     if sum(p.bucket_counts) != p.count:
         return "histogram point whose buckets do not add up to its count"
+    buckets = {k: n for k, n in enumerate(p.bucket_counts) if n}
+    return _histogram_point(p, None, 0, buckets, bounds)
+
+
+def _histogram_point(
+    p: ExponentialHistogramDataPoint | HistogramDataPoint,
+    scale: int | None,
+    zero: int,
+    buckets: dict[int, int],
+    bounds: tuple[float, ...] = (),
+) -> Point:
+    """A Point of ``p``'s times, count, sum, min and max (when sent), with these buckets."""
+    low = p.min if p.HasField("min") else None
+    high = p.max if p.HasField("max") else None
     return Point(
-        p.start_time_unix_nano,
-        p.time_unix_nano,
-        p.count,
-        p.sum,
-        p.min if p.HasField("min") else None,
-        p.max if p.HasField("max") else None,
-        None,
-        0,
-        {k: n for k, n in enumerate(p.bucket_counts) if n},
+        p.start_time_unix_nano, p.time_unix_nano, p.count, p.sum, low, high, scale, zero, buckets,
         bounds,
-    )
+    )  # fmt: skip
 
 
 def sum_point(p: NumberDataPoint) -> Point | str:
