@@ -208,8 +208,8 @@ def classify(span: SpanView) -> str:
     """ "agent_run", "tool_call", "model_call", "request", or the reason it is not used."""
     operation = span.text("gen_ai.operation.name")
     mcp_method = span.text("mcp.method.name")
-    if operation == "invoke_agent":
-        return "agent_run"
+    if operation == "invoke_agent" or (span.name == "agent run" and "agent_name" in span.attrs):
+        return "agent_run"  # the second: pydantic-ai's spans before the GenAI names
     if operation == "execute_tool" or "gen_ai.tool.name" in span.attrs:
         return "tool_call"
     if mcp_method is not None:
@@ -328,7 +328,7 @@ def tool_call(span: SpanView, agent_name: str | None = None) -> dict[str, Any] |
 
 
 def _add_run(result: Plan, span: SpanView, children: list[SpanView]) -> None:
-    name = span.text("gen_ai.agent.name")
+    name = span.text("gen_ai.agent.name", "agent_name")
     if name is None and span.name.startswith("invoke_agent "):
         name = span.name.removeprefix("invoke_agent ").strip() or None
     calls = [c for c in children if classify(c) == "tool_call"]

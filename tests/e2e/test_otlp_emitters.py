@@ -125,9 +125,10 @@ async def test_fastapi_app_instrumented_by_opentelemetry(server: str, tmp_path: 
     assert rows[(UNMATCHED, "GET")]["status_counts"] == {"4xx": 3}
 
 
-async def test_pydantic_ai_agent_instrumented_by_logfire(server: str) -> None:
+@pytest.mark.parametrize("version", [[], ["2"]], ids=["current", "older-span-names"])
+async def test_pydantic_ai_agent_instrumented_by_logfire(server: str, version: list[str]) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.emitters.pydantic_ai_agent", "8", "3"],
+        [sys.executable, "-m", "tests.e2e.emitters.pydantic_ai_agent", "8", "3", *version],
         env=emitter_env(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=f"{server}/v1/traces"),
         capture_output=True,
         text=True,

@@ -236,3 +236,21 @@ def test_older_and_current_genai_names_give_the_same_run(
     (writer,) = monitor.get_agent_stats().agents
     assert (writer.input_tokens, writer.output_tokens, writer.cache_write_tokens) == (900, 120, 40)
     assert [m.model for m in monitor.get_agent_stats().models] == ["anthropic/claude-sonnet-4-5"]
+
+
+def test_pydantic_ai_runs_named_before_the_genai_conventions_are_runs(monitor: Monitor) -> None:
+    def build(tracer: Tracer) -> None:
+        run = span(tracer, "agent run", SpanKind.INTERNAL, {
+            "agent_name": "support", "model_name": "gpt-4o",
+        }, 500)  # fmt: skip
+        span(tracer, "chat gpt-4o", SpanKind.CLIENT, {
+            "gen_ai.operation.name": "chat", "gen_ai.system": "openai",
+            "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 80,
+        }, 100, run)  # fmt: skip
+        span(tracer, "running tool", SpanKind.INTERNAL, {"gen_ai.tool.name": "lookup"}, 9, run)
+
+    outcome = record(plan(recorded(build)), monitor)
+
+    assert outcome.recorded == {"agent_run": 1}
+    (support,) = monitor.get_agent_stats().agents
+    assert (support.agent_name, support.tool_calls, support.input_tokens) == ("support", 1, 80)
