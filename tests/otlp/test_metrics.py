@@ -215,7 +215,7 @@ def test_token_usage_of_the_older_histogram_and_the_current_counters_reaches_the
         token_histogram("completion", 250, 2),  # the older name of "output"
     )
     metrics.record(older, monitor)
-    ((agent,),) = [monitor.get_agent_stats().agents]
+    (agent,) = monitor.get_agent_stats(window="24h").agents  # NOW_NS: at import
     assert (agent.runs, agent.input_tokens, agent.output_tokens) == (2, 1_000, 250)
 
     streams = Streams(0)
