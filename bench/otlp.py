@@ -430,7 +430,8 @@ def main() -> None:
         f"({sum(map(len, trace_in)) / len(trace_in) / 1024:.0f} KiB each) = "
         f"{len(trace_tools)} record_* calls; {sum(points):,} histogram points holding "
         f"{samples:,} samples in {args.exports} exports = {args.exports} record_requests calls; "
-        f"{args.senders} senders at once"
+        f"{args.senders} senders at once; {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.1f} before"
     )
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -475,7 +476,7 @@ def main() -> None:
                     )
             found = anyio.run(counted, url)
 
-    print(f"\nmedian of {args.rounds} rounds (load average {os.getloadavg()[0]:.1f}):")
+    print(f"\nmedian of {args.rounds} rounds (load average {os.getloadavg()[0]:.1f} after):")
     for kind, per in (("spans", 1.0), ("samples", sum(points) / samples)):
         otlp, tools = rates[f"{kind}, OTLP"], rates[f"{kind}, tools"]
         ratio = statistics.median(o / t for o, t in zip(otlp, tools, strict=True))
