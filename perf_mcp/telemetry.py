@@ -8,8 +8,10 @@ Alert transitions are Logfire logs (perf_mcp.alerting.announce).
 Once telemetry is configured (Logfire recording spans, or ``emit_genai_spans`` with an app's
 own tracer provider), every agent run and tool call a Monitor records becomes a span named per
 the OpenTelemetry GenAI conventions, ``invoke_agent {agent}`` with its tool calls'
-``execute_tool {tool}`` as children, at the run's real start and end. Nothing of OpenTelemetry
-is imported until then::
+``execute_tool {tool}`` as children, at the run's real start and end. Records made inside
+``received()`` (the OTLP receiver's) are not: they are OpenTelemetry already, and a server
+exporting to itself would receive them again, without end. Nothing of OpenTelemetry is imported
+until then::
 
     from opentelemetry.sdk.trace import TracerProvider
     from perf_mcp import telemetry
@@ -19,6 +21,9 @@ is imported until then::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -62,6 +67,7 @@ def logfire_instance() -> logfire.Logfire:
 # ---------------------------------------------------------------- GenAI spans
 
 _spans: GenAISpans | None = None  # None: recorded runs and calls are not emitted
+_received: ContextVar[bool] = ContextVar("perf_mcp_received", default=False)
 
 
 def emit_genai_spans(tracer_provider: TracerProvider | None = None) -> None:
@@ -77,15 +83,25 @@ def stop_genai_spans() -> None:
     _spans = None
 
 
+@contextmanager
+def received() -> Iterator[None]:
+    """Runs and calls recorded inside came in as OpenTelemetry (OTLP): not emitted again."""
+    token = _received.set(True)
+    try:
+        yield
+    finally:
+        _received.reset(token)
+
+
 def recorded_run(run: AgentRunSample) -> None:
     """A Monitor recorded ``run``: emit it when telemetry is configured."""
-    if _spans is not None:
+    if _spans is not None and not _received.get():
         _spans.run(run)
 
 
 def recorded_call(call: ToolCallSample) -> None:
     """A Monitor recorded a lone tool call: emit it when telemetry is configured."""
-    if _spans is not None:
+    if _spans is not None and not _received.get():
         _spans.call(call, None)
 
 

@@ -14,9 +14,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from perf_mcp import Monitor, telemetry
-from perf_mcp.otlp import mapping
+from perf_mcp.otlp import mapping, metrics
+from perf_mcp.otlp.metrics_points import Streams
+from tests.otlp.test_metrics import AGENT, duration_metric, export
 
 END = 1_800_000_000.25
+DURATION = "gen_ai.invoke_agent.duration"
 RUN = {
     "agent_name": "planner",
     "start_time": END - 2.5,
@@ -125,6 +128,31 @@ def test_an_otlp_receiver_reads_the_spans_back_as_the_same_run(
     assert run["duration_ms"] == pytest.approx(2500.0)
     calls = {(c["tool_name"], c["success"]) for c in run["tool_calls"]}
     assert calls == {("search", True), ("fetch", False)}
+
+
+def test_runs_and_calls_received_over_otlp_are_not_emitted_again(
+    spans: InMemorySpanExporter,
+) -> None:
+    """A server exporting its telemetry to its own OTLP receiver would otherwise receive each
+    run again, and again."""
+    with Monitor(":memory:", clock=lambda: END + 5) as monitor:
+        monitor.record_agent_run(**RUN)
+        monitor.record_tool_call("lone", 12.0, timestamp=END)
+        emitted = spans.get_finished_spans()
+        assert len(emitted) == 4
+        spans.clear()
+
+        outcome = mapping.record(mapping.plan(encode_spans(emitted)), monitor)
+        assert outcome.recorded == {"agent_run": 1, "tool_call": 1}
+        assert spans.get_finished_spans() == ()
+
+        monitor.record_tool_call("after", 5.0)  # the app's own records still are
+        assert [s.name for s in spans.get_finished_spans()] == ["execute_tool after"]
+        assert monitor.get_agent_stats().agents[0].runs == 2
+
+        points = metrics.plan(export(duration_metric(DURATION, "s", 3, AGENT)), Streams(0))
+        assert metrics.record(points, monitor).recorded == {"agent_run": 3}
+        assert len(spans.get_finished_spans()) == 1
 
 
 def test_logfire_recording_spans_carries_the_genai_spans() -> None:

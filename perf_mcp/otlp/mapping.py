@@ -21,7 +21,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from perf_mcp import telemetry
 from perf_mcp.core.validation import MAX_TOOL_CALLS
+from perf_mcp.integrations.asgi import UNMATCHED
 from perf_mcp.monitor import Monitor
 from perf_mcp.otlp.stats import (
     IGNORED,
@@ -206,8 +208,8 @@ def classify(span: SpanView) -> str:
     """ "agent_run", "tool_call", "model_call", "request", or the reason it is not used."""
     operation = span.text("gen_ai.operation.name")
     mcp_method = span.text("mcp.method.name")
-    if operation == "invoke_agent":
-        return "agent_run"
+    if operation == "invoke_agent" or (span.name == "agent run" and "agent_name" in span.attrs):
+        return "agent_run"  # the second: pydantic-ai's spans before the GenAI names
     if operation == "execute_tool" or "gen_ai.tool.name" in span.attrs:
         return "tool_call"
     if mcp_method is not None:
@@ -279,7 +281,7 @@ def request(span: SpanView) -> dict[str, Any] | str:
         if span.error is None:
             return NO_STATUS
         status = 500  # the app raised before it answered: the server sent a 500
-    endpoint = span.text("http.route") or span.text("url.path")
+    endpoint = endpoint_of(span.text("http.route"), status) or span.text("url.path")
     if endpoint is None:
         target = span.text("http.target")
         endpoint = target.partition("?")[0] if target else None
@@ -298,6 +300,12 @@ def request(span: SpanView) -> dict[str, Any] | str:
         ),
         "timestamp": span.end_s,
     }
+
+
+def endpoint_of(route: str | None, status: int) -> str | None:
+    """The route; a 404 without one matched no route and is grouped as the ASGI middleware
+    groups it (``__unmatched__``: raw paths of scanners are unbounded); else None."""
+    return route or (UNMATCHED if status == 404 else None)
 
 
 def tool_call(span: SpanView, agent_name: str | None = None) -> dict[str, Any] | str:
@@ -320,7 +328,7 @@ def tool_call(span: SpanView, agent_name: str | None = None) -> dict[str, Any] |
 
 
 def _add_run(result: Plan, span: SpanView, children: list[SpanView]) -> None:
-    name = span.text("gen_ai.agent.name")
+    name = span.text("gen_ai.agent.name", "agent_name")
     if name is None and span.name.startswith("invoke_agent "):
         name = span.name.removeprefix("invoke_agent ").strip() or None
     calls = [c for c in children if classify(c) == "tool_call"]
@@ -393,7 +401,12 @@ def _number(value: object) -> float | None:
 def record(prepared: Plan, monitor: Monitor, versions: VersionWatch | None = None) -> Outcome:
     """Record a plan through the Monitor's record methods; a record the Monitor refuses is
     counted with its reason and the rest are kept. With ``versions``, a service's new
-    service.version is marked as a deploy."""
+    service.version is marked as a deploy. Nothing recorded is emitted again as a span."""
+    with telemetry.received():
+        return _record(prepared, monitor, versions)
+
+
+def _record(prepared: Plan, monitor: Monitor, versions: VersionWatch | None) -> Outcome:
     outcome = Outcome(unused=Counter(prepared.unused), spans=prepared.spans)
     for service, version in prepared.versions:
         if versions is not None and versions.new(service, version):

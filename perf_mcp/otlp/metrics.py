@@ -1,11 +1,13 @@
-"""OpenTelemetry metrics to perf-mcp records: HTTP server and GenAI duration histograms, GenAI
-token usage.
+"""OpenTelemetry metrics to perf-mcp records: HTTP server, GenAI and MCP duration histograms,
+GenAI token usage; older and current names alike.
 
 ``plan`` reads one ExportMetricsServiceRequest: each histogram point becomes the samples of its
 buckets (``metrics_points``: exact counts, min and max; values within the buckets' accuracy),
-with the route, method and status (HTTP), or the agent or tool (GenAI) of its attributes.
-``gen_ai.client.token.usage`` adds its sums to the invoke_agent runs of the same attributes in
-the same export. ``record`` hands the samples to the Monitor's public record methods.
+with the route, method and status (HTTP), or the agent or tool (GenAI, MCP tools/call) of its
+attributes. Token usage (the older ``gen_ai.client.token.usage`` histogram, or the current
+``gen_ai.client.inference.usage.*`` counters) adds to the invoke_agent runs of the same
+attributes in the same export. ``record`` hands the samples to the Monitor's public record
+methods.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 
+from perf_mcp import telemetry
 from perf_mcp.core.sketch import MS_PER_S
 from perf_mcp.monitor import Monitor
-from perf_mcp.otlp.mapping import Attrs, Outcome, flat
+from perf_mcp.otlp.mapping import Attrs, Outcome, endpoint_of, flat
 from perf_mcp.otlp.metrics_points import (
     Point,
     Streams,
@@ -30,6 +33,7 @@ from perf_mcp.otlp.metrics_points import (
     explicit_point,
     exponential_point,
     histogram,
+    sum_point,
 )
 from perf_mcp.otlp.stats import (
     BASELINE,
@@ -40,17 +44,37 @@ from perf_mcp.otlp.stats import (
     NO_ROUTE,
     NO_STATUS,
     NO_TOOL,
+    NOT_COUNTER,
     NOT_HISTOGRAM,
+    OTHER_MCP,
     TOKENS_ALONE,
     TOO_MANY_SAMPLES,
     UNKNOWN_UNIT,
 )
 
 HTTP_DURATION = {"http.server.request.duration": "s", "http.server.duration": "ms"}  # default unit
-GENAI_DURATION = "gen_ai.client.operation.duration"
-TOKEN_USAGE = "gen_ai.client.token.usage"
+# GenAI and MCP durations (older and current names): the operation each implies, None when its
+# points' gen_ai.operation.name says (model calls are not kept: runs and tool calls are).
+GENAI_DURATION = {
+    "gen_ai.client.operation.duration": None,
+    "gen_ai.server.request.duration": None,
+    "gen_ai.client.inference.duration": None,
+    "gen_ai.invoke_agent.duration": "invoke_agent",
+    "gen_ai.execute_tool.duration": "execute_tool",
+    "mcp.server.operation.duration": None,  # mcp.method.name tools/call: a tool call
+}
+TOKEN_USAGE = "gen_ai.client.token.usage"  # a histogram; gen_ai.token.type says which tokens
+TOKEN_TYPES = {"input": "input_tokens", "output": "output_tokens", "completion": "output_tokens"}
+PREFIX = "gen_ai.client.inference.usage."  # the current draft's counters, one per kind
+TOKEN_COUNTERS = {
+    f"{PREFIX}input_tokens": "input_tokens",
+    f"{PREFIX}output_tokens": "output_tokens",
+    f"{PREFIX}cache_read.input_tokens": "cache_read_tokens",
+    f"{PREFIX}cache_write.input_tokens": "cache_write_tokens",
+}  # ...reasoning.output_tokens is not read: reasoning tokens are output tokens already
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 MS_PER_UNIT = {"s": MS_PER_S, "ms": 1.0}
-TOKEN_FIELDS = {"input": "input_tokens", "output": "output_tokens"}  # gen_ai.token.type
+HISTOGRAMS = ("histogram", "exponential_histogram")
 MAX_SAMPLES = 1_000_000  # in one export, all points together
 FLUSH_EVERY = 50_000  # samples: a big export must not overrun the Monitor's buffer
 
@@ -78,26 +102,17 @@ def plan(export: ExportMetricsServiceRequest, streams: Streams) -> MetricPlan:
     for resource, metric in _metrics(export):
         points = _points(metric)
         result.points += len(points)
-        if metric.name not in HTTP_DURATION and metric.name not in (GENAI_DURATION, TOKEN_USAGE):
-            result.unused[METRIC_NOT_MAPPED] += len(points)
-            continue
-        if not metric.HasField("histogram") and not metric.HasField("exponential_histogram"):
-            result.unused[NOT_HISTOGRAM] += len(points)
+        reason = _unusable(metric)
+        if reason is not None:
+            result.unused[reason] += len(points)
             continue
         unit = metric.unit or HTTP_DURATION.get(metric.name, "s")
-        if metric.name != TOKEN_USAGE and unit not in MS_PER_UNIT:
-            result.unused[UNKNOWN_UNIT] += len(points)
-            continue
         cumulative = (
             _temporality(metric) == AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
         )
         for raw in points:
             attrs = flat(raw.attributes)
-            point = (
-                exponential_point(raw)
-                if metric.HasField("exponential_histogram")
-                else explicit_point(raw)
-            )
+            point = _point(metric, raw)
             if isinstance(point, str):
                 result.unused[point] += 1
                 continue
@@ -108,20 +123,27 @@ def plan(export: ExportMetricsServiceRequest, streams: Streams) -> MetricPlan:
                     result.unused[BASELINE] += 1
                     continue
                 point = delta
+            kind = TOKEN_COUNTERS.get(metric.name)
             if metric.name == TOKEN_USAGE:
-                kind = TOKEN_FIELDS.get(str(attrs.get("gen_ai.token.type")))
-                if kind is not None and point.sum > 0:
-                    rest = tuple(kv for kv in stream[1] if kv[0] != "gen_ai.token.type")
-                    tokens.setdefault((resource, rest), Counter())[kind] += round(point.sum)
-                continue
-            _add(result, metric.name, stream, point, MS_PER_UNIT[unit])
+                kind = TOKEN_TYPES.get(str(attrs.get("gen_ai.token.type")))
+            if kind is not None and point.sum > 0:
+                rest = tuple(kv for kv in stream[1] if kv[0] != "gen_ai.token.type")
+                tokens.setdefault((resource, rest), Counter())[kind] += round(point.sum)
+            elif metric.name in HTTP_DURATION or metric.name in GENAI_DURATION:
+                _add(result, metric.name, stream, point, MS_PER_UNIT[unit])
     _add_tokens(result, tokens)
     return result
 
 
 def record(prepared: MetricPlan, monitor: Monitor) -> Outcome:
     """Record a plan through the Monitor's record methods, one call per sample; a point whose
-    first sample the Monitor refuses is counted with its reason and the rest are kept."""
+    first sample the Monitor refuses is counted with its reason and the rest are kept.
+    Nothing recorded is emitted again as a span."""
+    with telemetry.received():
+        return _record(prepared, monitor)
+
+
+def _record(prepared: MetricPlan, monitor: Monitor) -> Outcome:
     outcome = Outcome(unused=Counter(prepared.unused), points=prepared.points)
     calls: list[tuple[str, Callable[[float], None], list[float]]] = [
         ("request", _request_call(monitor, *fields), values) for fields, values in prepared.requests
@@ -189,9 +211,28 @@ def _points(metric: Metric) -> list[Any]:
     return list(getattr(metric, kind).data_points) if kind is not None else []
 
 
+def _unusable(metric: Metric) -> str | None:
+    """Why none of ``metric``'s points can be used, or None."""
+    kind = metric.WhichOneof("data")
+    if metric.name in TOKEN_COUNTERS:
+        return None if kind == "sum" and metric.sum.is_monotonic else NOT_COUNTER
+    if metric.name not in HTTP_DURATION and metric.name not in GENAI_DURATION:
+        return None if metric.name == TOKEN_USAGE and kind in HISTOGRAMS else METRIC_NOT_MAPPED
+    if kind not in HISTOGRAMS:
+        return NOT_HISTOGRAM
+    if (metric.unit or HTTP_DURATION.get(metric.name, "s")) not in MS_PER_UNIT:
+        return UNKNOWN_UNIT
+    return None
+
+
+def _point(metric: Metric, raw: Any) -> Point | str:
+    if metric.HasField("exponential_histogram"):
+        return exponential_point(raw)
+    return explicit_point(raw) if metric.HasField("histogram") else sum_point(raw)
+
+
 def _temporality(metric: Metric) -> int:
-    data = metric.histogram if metric.HasField("histogram") else metric.exponential_histogram
-    return int(data.aggregation_temporality)
+    return int(getattr(metric, str(metric.WhichOneof("data"))).aggregation_temporality)
 
 
 def _add(
@@ -209,17 +250,20 @@ def _add(
     error = _text(attrs, "error.type")
     if name in HTTP_DURATION:
         status = attrs.get("http.response.status_code", attrs.get("http.status_code"))
-        route = _text(attrs, "http.route")
         if status.__class__ is not int:
             result.unused[NO_STATUS] += 1
-        elif route is None:
+        elif (route := endpoint_of(_text(attrs, "http.route"), int(status))) is None:
             result.unused[NO_ROUTE] += 1
         else:
             method = _text(attrs, "http.request.method", "http.method")
             result.requests.append(((route, method, int(status), ts), values))
             result.samples += len(values)
         return
-    operation = _text(attrs, "gen_ai.operation.name")
+    operation = _text(attrs, "gen_ai.operation.name") or GENAI_DURATION[name]
+    mcp_method = _text(attrs, "mcp.method.name")
+    if mcp_method not in (None, "tools/call"):
+        result.unused[OTHER_MCP] += 1
+        return
     if operation == "invoke_agent":
         agent = _text(attrs, "gen_ai.agent.name")
         if agent is None:
@@ -235,7 +279,7 @@ def _add(
         }
         result.runs.append((fields, values))
         result.runs_by_stream[stream] = fields
-    elif operation == "execute_tool" or "gen_ai.tool.name" in attrs:
+    elif operation == "execute_tool" or "gen_ai.tool.name" in attrs or mcp_method is not None:
         tool = _text(attrs, "gen_ai.tool.name")
         if tool is None:
             result.unused[NO_TOOL] += 1
@@ -266,7 +310,7 @@ def _add_tokens(result: MetricPlan, tokens: dict[tuple[Any, ...], Counter[str]])
 
 def _run_fields(fields: dict[str, Any], runs: int) -> Iterator[dict[str, Any]]:
     """Each run's fields: token totals spread over the runs, the remainder on the first."""
-    totals = {kind: fields.pop(kind, 0) for kind in TOKEN_FIELDS.values()}
+    totals = {kind: fields.pop(kind, 0) for kind in TOKEN_FIELDS}
     for i in range(runs):
         yield fields | {k: n // runs + (n % runs if i == 0 else 0) for k, n in totals.items()}
 

@@ -1,5 +1,5 @@
 """OTLP histogram data points to perf-mcp histograms: exponential and explicit buckets, delta
-and cumulative temporality.
+and cumulative temporality (and monotonic counters' points, for token counts).
 
 A cumulative stream becomes deltas against its previous point (``Streams``, bounded); a new
 ``start_time_unix_nano``, a lower count or a bucket that shrank is a reset, and the point then
@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     ExponentialHistogramDataPoint,
     HistogramDataPoint,
+    NumberDataPoint,
 )
 
 from perf_mcp.core.sketch import MS_PER_S, LogHistogram, representative
@@ -55,17 +56,7 @@ def exponential_point(p: ExponentialHistogramDataPoint) -> Point | str:
     buckets = {p.positive.offset + k: n for k, n in enumerate(counts) if n}
     if p.zero_count + sum(buckets.values()) != p.count:
         return "exponential histogram point whose buckets do not add up to its count"
-    return Point(
-        p.start_time_unix_nano,
-        p.time_unix_nano,
-        p.count,
-        p.sum,
-        p.min if p.HasField("min") else None,
-        p.max if p.HasField("max") else None,
-        p.scale,
-        p.zero_count,
-        buckets,
-    )
+    return _histogram_point(p, p.scale, p.zero_count, buckets)
 
 
 def explicit_point(p: HistogramDataPoint) -> Point | str:
@@ -77,17 +68,34 @@ def explicit_point(p: HistogramDataPoint) -> Point | str:
         return "histogram point whose bounds are not finite and increasing"
     if sum(p.bucket_counts) != p.count:
         return "histogram point whose buckets do not add up to its count"
+    buckets = {k: n for k, n in enumerate(p.bucket_counts) if n}
+    return _histogram_point(p, None, 0, buckets, bounds)
+
+
+def _histogram_point(
+    p: ExponentialHistogramDataPoint | HistogramDataPoint,
+    scale: int | None,
+    zero: int,
+    buckets: dict[int, int],
+    bounds: tuple[float, ...] = (),
+) -> Point:
+    """A Point of ``p``'s times, count, sum, min and max (when sent), with these buckets."""
+    low = p.min if p.HasField("min") else None
+    high = p.max if p.HasField("max") else None
     return Point(
-        p.start_time_unix_nano,
-        p.time_unix_nano,
-        p.count,
-        p.sum,
-        p.min if p.HasField("min") else None,
-        p.max if p.HasField("max") else None,
-        None,
-        0,
-        {k: n for k, n in enumerate(p.bucket_counts) if n},
+        p.start_time_unix_nano, p.time_unix_nano, p.count, p.sum, low, high, scale, zero, buckets,
         bounds,
+    )  # fmt: skip
+
+
+def sum_point(p: NumberDataPoint) -> Point | str:
+    """A monotonic counter's point as a Point without buckets, its value the count and sum:
+    a cumulative stream's deltas and resets then work as for histograms. Or why it cannot."""
+    value = p.as_int if p.WhichOneof("value") == "as_int" else p.as_double
+    if not math.isfinite(value) or value < 0:
+        return "counter point whose value is negative or not finite"
+    return Point(
+        p.start_time_unix_nano, p.time_unix_nano, round(value), value, None, None, None, 0, {}
     )
 
 

@@ -25,6 +25,7 @@ IGNORED = frozenset(
     {NOT_MAPPED, MODEL_CALL_ALONE, OTHER_MCP, METRIC_NOT_MAPPED, MODEL_METRIC, BASELINE}
 )
 NOT_HISTOGRAM = "duration metric that is not a histogram"
+NOT_COUNTER = "token usage counter that is not a monotonic sum"
 UNKNOWN_UNIT = "duration metric in a unit other than s or ms"
 TOO_MANY_SAMPLES = "histogram point past 1,000,000 samples in one export (export more often)"
 NO_STATUS = "HTTP server span without a status code"

@@ -4,6 +4,8 @@
   with the SDK's OTLP/HTTP protobuf exporter;
 - a pydantic-ai agent instrumented by logfire (GenAI spans: invoke_agent, chat, execute_tool).
 
+And perf-mcp's own telemetry exported to itself, which must not loop.
+
 Each is configured only by the OTEL_EXPORTER_OTLP_* environment, as a user's would be; the
 MCP tools then answer exact counts, error rates and tokens, and percentiles within 1% of the
 exact ones over the durations the emitter itself measured.
@@ -24,10 +26,13 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
 from perf_mcp.core.stats import nearest_rank
+from perf_mcp.integrations.asgi import UNMATCHED
 from tests.e2e.mcp_process import REPO, free_port, http_server, wait_for_port
-from tests.e2e.test_http_access import FULL, READ, client, structured
+from tests.e2e.test_http_access import FULL, READ, bearer, client, structured
+from tests.otlp import spans
 from tests.server.mcp_calls import their_tools
 
 pytestmark = pytest.mark.anyio
@@ -90,20 +95,24 @@ async def test_fastapi_app_instrumented_by_opentelemetry(server: str, tmp_path: 
                 await http.get(f"/items/{i}")  # every fourth answers 500
             for _ in range(9):
                 await http.post("/orders")
+            for probe in ("/wp-login.php", "/.env", "/admin/config.php"):  # no such route
+                await http.get(probe)
     finally:
         app.send_signal(signal.SIGTERM)  # uvicorn shuts down: the app writes its spans
         _, stderr = app.communicate(timeout=30)
     served = json.loads(spans_out.read_text())
-    assert len(served) == 69, stderr
+    assert len(served) == 72, stderr
+    for span in served:  # FastAPI's 404s for paths no route matches carry no http.route
+        span["route"] = span["route"] or (UNMATCHED if span["status"] == 404 else None)
 
     answer = await eventually(
         server,
         "get_endpoint_stats",
-        lambda a: sum(e["count"] for e in a["endpoints"]) >= 69,
+        lambda a: sum(e["count"] for e in a["endpoints"]) >= 72,
     )
 
     rows = {(e["endpoint"], e["method"]): e for e in answer["endpoints"]}
-    assert set(rows) == {("/items/{item_id}", "GET"), ("/orders", "POST")}
+    assert set(rows) == {("/items/{item_id}", "GET"), ("/orders", "POST"), (UNMATCHED, "GET")}
     for (route, _), row in rows.items():
         spans = [s for s in served if s["route"] == route]
         failed = sum(1 for s in spans if s["status"] >= 500)
@@ -113,11 +122,13 @@ async def test_fastapi_app_instrumented_by_opentelemetry(server: str, tmp_path: 
         for name, q in QUANTILES.items():
             assert close_to(row[name], exact(durations, q)), (route, name, row[name])
     assert rows[("/items/{item_id}", "GET")]["status_counts"] == {"2xx": 45, "5xx": 15}
+    assert rows[(UNMATCHED, "GET")]["status_counts"] == {"4xx": 3}
 
 
-async def test_pydantic_ai_agent_instrumented_by_logfire(server: str) -> None:
+@pytest.mark.parametrize("version", [[], ["2"]], ids=["current", "older-span-names"])
+async def test_pydantic_ai_agent_instrumented_by_logfire(server: str, version: list[str]) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.emitters.pydantic_ai_agent", "8", "3"],
+        [sys.executable, "-m", "tests.e2e.emitters.pydantic_ai_agent", "8", "3", *version],
         env=emitter_env(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=f"{server}/v1/traces"),
         capture_output=True,
         text=True,
@@ -143,3 +154,36 @@ async def test_pydantic_ai_agent_instrumented_by_logfire(server: str) -> None:
     assert list(tools) == ["lookup_order"]  # and perf-mcp's own calls, left out here
     lookup = tools["lookup_order"]
     assert (lookup["calls"], lookup["failures"]) == (8, 3)
+
+
+async def test_a_server_exporting_its_telemetry_to_itself_does_not_loop(tmp_path: Path) -> None:
+    """perf-mcp emits the runs it records as GenAI spans once telemetry is configured; pointed
+    at its own receiver, a run it received over OTLP must not come back again and again."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    itself = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": base,
+        "OTEL_EXPORTER_OTLP_HEADERS": f"Authorization=Bearer {FULL}",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",  # ms: many export rounds within the test
+    }
+    with http_server(
+        tmp_path / "perf.db", port, PERF_MCP_TOKEN=FULL, PERF_MCP_READ_TOKEN=READ, **itself
+    ):
+        exporter = OTLPSpanExporter(f"{base}/v1/traces", headers=bearer(FULL))
+        provider, tracer = spans.tracer(exporter)
+        spans.agent_run(tracer, "received", 300, tools=[("lookup", 20, None)])
+        provider.shutdown()  # exports the run's spans, as an app does at exit
+        async with client(f"{base}/mcp", FULL) as connected:
+            await structured(connected, "record_agent_run", {"agent_name": "direct",
+                                                             "duration_ms": 50.0})  # fmt: skip
+
+        def settled(answer: Any) -> bool:
+            return {a["agent_name"] for a in answer["agents"]} == {"received", "direct"}
+
+        await eventually(base, "get_agent_stats", settled)
+        await anyio.sleep(2)  # 20 export rounds: a loop would have sent the runs back by now
+        answer = await eventually(base, "get_agent_stats", settled)
+    runs = {a["agent_name"]: a["runs"] for a in answer["agents"]}
+    # "direct" is emitted once and received back once; "received" came as OpenTelemetry and
+    # is not emitted again
+    assert runs == {"received": 1, "direct": 2}

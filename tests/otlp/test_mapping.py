@@ -8,6 +8,7 @@ import pytest
 from opentelemetry.trace import SpanKind, Tracer
 
 from perf_mcp import Monitor
+from perf_mcp.integrations.asgi import UNMATCHED
 from perf_mcp.otlp.mapping import MAX_SERVICES, VersionWatch, plan, record
 from perf_mcp.otlp.stats import INVALID, MODEL_CALL_ALONE, NO_STATUS, NOT_MAPPED, OTHER_MCP
 from tests.otlp.spans import (
@@ -178,3 +179,78 @@ def test_cache_writes_are_priced_and_tool_results_measured(monitor: Monitor) -> 
     assert writer.estimated_cost_usd == pytest.approx(by_hand)
     (grep,) = monitor.get_tool_stats().tools
     assert grep.result_chars_mean == 1_234
+
+
+def test_a_404_without_a_route_is_recorded_as_unmatched_not_under_its_path(
+    monitor: Monitor,
+) -> None:
+    """Scanners probe unbounded paths: like the ASGI middleware, one `__unmatched__` series."""
+
+    def build(tracer: Tracer) -> None:
+        for path in ("/wp-admin/setup.php", "/.env", "/phpmyadmin/index.php"):
+            attrs = {"http.request.method": "GET", "http.response.status_code": 404}
+            span(tracer, "GET", SpanKind.SERVER, attrs | {"url.path": path}, 2)
+        old = {"http.method": "GET", "http.status_code": 404, "http.target": "/cgi-bin/x?y=1"}
+        span(tracer, "GET", SpanKind.SERVER, old, 2)
+        routed = {"http.request.method": "GET", "http.response.status_code": 404}
+        span(tracer, "GET", SpanKind.SERVER, routed | {"http.route": "/users/{id}"}, 2)
+        no_route = {"http.request.method": "GET", "http.response.status_code": 200}
+        span(tracer, "GET", SpanKind.SERVER, no_route | {"url.path": "/static/app.js"}, 2)
+
+    outcome = record(plan(recorded(build)), monitor)
+
+    assert outcome.recorded == {"request": 6}
+    counts = {e.endpoint: e.count for e in monitor.get_endpoint_stats().endpoints}
+    assert counts == {UNMATCHED: 4, "/users/{id}": 1, "/static/app.js": 1}
+
+
+OLDER = {
+    "gen_ai.system": "anthropic",
+    "gen_ai.response.model": "claude-sonnet-4-5",
+    "gen_ai.usage.prompt_tokens": 900,
+    "gen_ai.usage.completion_tokens": 120,
+    "gen_ai.usage.cache_creation.input_tokens": 40,
+}
+CURRENT = {
+    "gen_ai.provider.name": "anthropic",
+    "gen_ai.request.model": "claude-sonnet-4-5",
+    "gen_ai.usage.input_tokens": 900,
+    "gen_ai.usage.output_tokens": 120,
+    "gen_ai.usage.cache_write.input_tokens": 40,
+}
+
+
+@pytest.mark.parametrize("names", [OLDER, CURRENT], ids=["older", "current"])
+def test_older_and_current_genai_names_give_the_same_run(
+    monitor: Monitor, names: dict[str, Any]
+) -> None:
+    def build(tracer: Tracer) -> None:
+        run = span(tracer, "invoke_agent writer", SpanKind.INTERNAL, {
+            "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "writer",
+        }, 900)  # fmt: skip
+        chat = {"gen_ai.operation.name": "chat"} | names
+        span(tracer, "chat", SpanKind.CLIENT, chat, 800, run)
+
+    record(plan(recorded(build)), monitor)
+
+    (writer,) = monitor.get_agent_stats().agents
+    assert (writer.input_tokens, writer.output_tokens, writer.cache_write_tokens) == (900, 120, 40)
+    assert [m.model for m in monitor.get_agent_stats().models] == ["anthropic/claude-sonnet-4-5"]
+
+
+def test_pydantic_ai_runs_named_before_the_genai_conventions_are_runs(monitor: Monitor) -> None:
+    def build(tracer: Tracer) -> None:
+        run = span(tracer, "agent run", SpanKind.INTERNAL, {
+            "agent_name": "support", "model_name": "gpt-4o",
+        }, 500)  # fmt: skip
+        span(tracer, "chat gpt-4o", SpanKind.CLIENT, {
+            "gen_ai.operation.name": "chat", "gen_ai.system": "openai",
+            "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 80,
+        }, 100, run)  # fmt: skip
+        span(tracer, "running tool", SpanKind.INTERNAL, {"gen_ai.tool.name": "lookup"}, 9, run)
+
+    outcome = record(plan(recorded(build)), monitor)
+
+    assert outcome.recorded == {"agent_run": 1}
+    (support,) = monitor.get_agent_stats().agents
+    assert (support.agent_name, support.tool_calls, support.input_tokens) == ("support", 1, 80)

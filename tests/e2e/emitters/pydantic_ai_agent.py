@@ -5,7 +5,7 @@ runs on pydantic-ai's offline TestModel, which calls every tool once; the last r
 fails, so those runs fail (after their first model request, whose tokens were spent). Prints
 what perf-mcp should answer: runs, failures, tokens and tool calls.
 
-    python -m tests.e2e.emitters.pydantic_ai_agent RUNS FAILING
+    python -m tests.e2e.emitters.pydantic_ai_agent RUNS FAILING [INSTRUMENTATION_VERSION]
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from pydantic_ai.models.test import TestModel
 from pydantic_ai.usage import RunUsage
 
 logfire.configure(send_to_logfire=False, service_name="support", console=False, metrics=False)
-logfire.instrument_pydantic_ai()
+# An instrumentation version as a third argument: 2 names spans as older releases did
+# ("agent run", "running tool").
+logfire.instrument_pydantic_ai(**({"version": int(sys.argv[3])} if len(sys.argv) > 3 else {}))
 
 agent = Agent(TestModel(), name="support-bot")
 fail = False
