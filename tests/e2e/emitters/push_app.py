@@ -8,7 +8,8 @@ appends what it recorded to ``$RECORDED_OUT`` (JSON lines): what the server shou
 ``POST /record?spread=N`` records one request in each of the last N 10 s buckets.
 ``POST /flush`` pushes now; ``GET /state`` answers the Monitor's drops and flush failure.
 
-    PERF_MCP_URL=http://127.0.0.1:8765 RECORDED_OUT=out.jsonl python -m tests.e2e.emitters.push_app PORT
+    PERF_MCP_URL=http://127.0.0.1:8765 RECORDED_OUT=out.jsonl \
+        python -m tests.e2e.emitters.push_app PORT
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ async def record(request: Request) -> JSONResponse:
         monitor.record_request("/spread", "GET", 200, 5.0, timestamp=now - 10 * k)
     n = int(request.query_params.get("n", 0))
     rng = random.Random(int(request.query_params.get("seed", 0)))
-    recorded = [(200 if rng.random() < 0.9 else 500, rng.lognormvariate(3.0, 1.0)) for _ in range(n)]
+    recorded = [
+        (200 if rng.random() < 0.9 else 500, rng.lognormvariate(3.0, 1.0)) for _ in range(n)
+    ]
     for status, duration_ms in recorded:
         monitor.record_request("/recorded", "POST", status, duration_ms)
     if n:
