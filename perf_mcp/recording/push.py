@@ -150,7 +150,7 @@ class PushTarget:
         (nothing is tried while the backoff after a failure lasts)."""
         now = self._clock()
         if now < self._retry_at:
-            raise StoreError(f"{self._last_error} (next try in {self._retry_at - now:.0f} s)")
+            raise StoreError(f"{self._last_error} (tried again in {self._retry_at - now:.0f} s)")
         try:
             self._deliver(batch)
         except StoreError as exc:

@@ -1,0 +1,154 @@
+"""A Monitor with a url: a bad url is refused at once, an unreachable receiver costs the app
+nothing but counted data, pushes back off, nothing delivered is sent twice, and queries say
+where the data is."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import suppress
+
+import httpx
+import pytest
+
+from perf_mcp import InvalidInputError, Monitor, StoreError
+from perf_mcp.config import Settings
+from perf_mcp.recording.flusher import Flusher
+from perf_mcp.recording.push import MAX_BACKOFF_S, PushPending, PushTarget
+from tests.e2e.mcp_process import free_port
+
+NOW = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def closed_url() -> str:
+    """A URL nothing listens on (connections are refused at once)."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def pushing(closed_url: str, clock: Clock) -> Iterator[Monitor]:
+    monitor = Monitor(url=closed_url, clock=clock, start_flusher=False)
+    yield monitor
+    with suppress(StoreError):  # the receiver is down: the last records are dropped
+        monitor.close()
+
+
+@pytest.mark.parametrize("url", ["localhost:8765", "ftp://host/", "http://", "8765"])
+def test_a_bad_url_is_refused_saying_what_is_expected(url: str) -> None:
+    with pytest.raises(InvalidInputError, match=r"PERF_MCP_URL .* http:// or https:// URL"):
+        Monitor(url=url, start_flusher=False)
+
+
+def test_perf_mcp_url_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERF_MCP_URL", "not a url")
+    with pytest.raises(InvalidInputError, match="got 'not a url'"):
+        Monitor(start_flusher=False)
+
+
+def test_a_store_path_wins_over_the_environment_url() -> None:
+    settings = Settings(url="http://127.0.0.1:1")
+    with Monitor(":memory:", settings=settings, start_flusher=False) as monitor:
+        monitor.record_request("/a", "GET", 200, 1.0)
+        assert monitor.get_endpoint_stats().endpoints[0].count == 1
+    with pytest.raises(InvalidInputError, match="db_path or url, not both"):
+        Monitor(":memory:", url="http://127.0.0.1:1", start_flusher=False)
+
+
+def test_the_mcp_path_of_a_server_url_is_dropped() -> None:
+    assert PushTarget("https://perf.example.com/mcp/", None, Clock()).url == (
+        "https://perf.example.com"
+    )
+
+
+def test_an_unreachable_receiver_keeps_the_records_and_says_why(
+    pushing: Monitor, closed_url: str
+) -> None:
+    pushing.record_request("/a", "GET", 200, 1.0)
+    pushing.record_tool_call("search", 3.0)
+    with pytest.raises(StoreError, match=f"could not reach {closed_url}/v1/traces"):
+        pushing.flush()
+    failure = pushing.flush_failure
+    assert failure is not None
+    assert (failure.waiting_buckets, failure.waiting_raw) == (1, 1)
+    assert pushing.drops == {"samples": 0, "raw": 0, "buckets": 0}
+
+
+def test_pushes_back_off_after_a_failure_and_try_again_later(
+    pushing: Monitor, clock: Clock
+) -> None:
+    pushing.record_request("/a", "GET", 200, 1.0)
+    with pytest.raises(StoreError, match="could not reach"):
+        pushing.flush()
+    clock.now += 0.5
+    with pytest.raises(StoreError, match=r"could not reach .*tried again in 0 s"):
+        pushing.flush()
+    waits = []
+    for _ in range(10):  # each failure doubles the wait, up to a minute
+        clock.now += MAX_BACKOFF_S
+        with pytest.raises(StoreError, match="could not reach") as raised:
+            pushing.flush()
+        assert "tried again" not in str(raised.value)
+        clock.now += 0.01
+        with pytest.raises(StoreError, match=r"tried again in (\d+) s") as raised:
+            pushing.flush()
+        waits.append(int(str(raised.value).rsplit("tried again in ", 1)[1].split()[0]))
+    assert waits[:3] == [2, 4, 8]
+    assert waits[-1] == MAX_BACKOFF_S
+
+
+def test_a_query_says_the_data_is_on_the_server(pushing: Monitor, closed_url: str) -> None:
+    for query in (pushing.get_endpoint_stats, pushing.get_performance_summary):
+        with pytest.raises(StoreError, match=f"pushes its records to {closed_url}"):
+            query()
+    assert pushing.store_size_bytes() == 0
+    assert pushing.db_path == closed_url
+
+
+def test_what_was_delivered_is_not_sent_again(clock: Clock) -> None:
+    """Traces taken, metrics refused (a fault): the next push sends only the metrics."""
+    posted: list[str] = []
+    refuse_metrics = True
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        posted.append(request.url.path)
+        if request.url.path == "/v1/metrics" and refuse_metrics:
+            return httpx.Response(503, text="overloaded")
+        return httpx.Response(200)
+
+    target = PushTarget("http://collector:4318", "t0k", clock, httpx.MockTransport(receiver))
+    flusher = Flusher(target, PushPending(100), clock)  # type: ignore[arg-type]
+    flusher.requests.append((NOW, "/a", "GET", 200, 1.0, None, None))
+    flusher.tools.append((NOW, "search", 3.0, True, None, None, None, None))
+    with pytest.raises(StoreError, match="answered 503: overloaded"):
+        flusher.flush()
+    assert posted == ["/v1/traces", "/v1/metrics"]
+    refuse_metrics, posted[:] = False, []
+    clock.now += MAX_BACKOFF_S
+    flusher.flush()
+    assert posted == ["/v1/metrics"]
+    assert not flusher.pending
+    assert target.last_flush_at == clock.now
+
+
+def test_a_refusal_names_what_to_do(clock: Clock) -> None:
+    def receiver(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, text="")
+
+    target = PushTarget("http://perf:8765", None, clock, httpx.MockTransport(receiver))
+    flusher = Flusher(target, PushPending(100), clock)  # type: ignore[arg-type]
+    flusher.requests.append((NOW, "/a", "GET", 200, 1.0, None, None))
+    with pytest.raises(StoreError, match=r"answered 401: .*set PERF_MCP_TOKEN"):
+        flusher.flush()
