@@ -45,6 +45,7 @@ REQUEST_DURATION = "http.server.request.duration"
 BUCKET_S = 10  # the accumulators' time buckets
 MAX_POINTS = 1_000  # data points in one metrics export (about 1 KB each at most)
 MAX_SPANS = 2_000  # spans in one traces export
+MAX_SAMPLES = 500_000  # requests in one metrics export (perf-mcp's receiver takes 1,000,000)
 Attribute = str | int | float | bool | None
 _SCOPE = InstrumentationScope(name="perf_mcp", version=__version__)
 _NS = 1_000_000_000
@@ -93,12 +94,16 @@ def histogram_point(
     status: int,
     hist: LogHistogram,
     sum_ms: float,
+    since_s: float = 0.0,
 ) -> ExponentialHistogramDataPoint:
     """The requests of one 10 s bucket starting at ``start_s`` with one status code, as a
     delta point (seconds). Its time is the bucket's end, or ``now_s`` while the bucket lasts,
-    so a receiver that files a point at its time files it in the same bucket."""
+    so a receiver that files a point at its time files it in the same bucket; it starts at
+    the last push (``since_s``) when that fell within the bucket, so a stream's deltas do not
+    overlap."""
     zero, offset, counts = hist.to_exponential()
-    end_ns = min(round((start_s + BUCKET_S) * _NS) - 1_000_000, round(now_s * _NS))
+    bucket_ns, since_ns = start_s * _NS, round(since_s * _NS)
+    end_ns = max(min(bucket_ns + BUCKET_S * _NS - 1_000_000, round(now_s * _NS)), bucket_ns)
     point = ExponentialHistogramDataPoint(
         attributes=attributes(
             {
@@ -107,8 +112,8 @@ def histogram_point(
                 "http.response.status_code": status,
             }
         ),
-        start_time_unix_nano=start_s * _NS,
-        time_unix_nano=max(end_ns, start_s * _NS),
+        start_time_unix_nano=since_ns if bucket_ns < since_ns < end_ns else bucket_ns,
+        time_unix_nano=end_ns,
         count=hist.count,
         sum=sum_ms / MS_PER_S,
         scale=SCALE,
@@ -125,24 +130,28 @@ def metrics_exports(
     buckets: Mapping[int, Mapping[tuple[str, str], StatusRequestAcc]],
     resource: Resource,
     now_s: float,
+    since_s: float = 0.0,
     max_points: int = MAX_POINTS,
+    max_samples: int = MAX_SAMPLES,
 ) -> Iterator[tuple[list[int], ExportMetricsServiceRequest]]:
     """Exports of whole 10 s buckets (the starts each holds, and the export), at most
-    ``max_points`` points each unless one bucket has more."""
+    ``max_points`` points and ``max_samples`` requests each unless one bucket has more."""
     starts: list[int] = []
     points: list[ExponentialHistogramDataPoint] = []
+    samples = 0
     for start, series in sorted(buckets.items()):
         for (route, method), acc in series.items():
             if route == TOTAL:  # the receiver adds its own totals
                 continue
             points.extend(
-                histogram_point(start, now_s, route, method, code, hist, acc.sums[code])
-                for code, hist in sorted(acc.by_status.items())
+                histogram_point(start, now_s, route, method, code, h, acc.sums[code], since_s)
+                for code, h in sorted(acc.by_status.items())
             )
+            samples += acc.count
         starts.append(start)
-        if len(points) >= max_points:
+        if len(points) >= max_points or samples >= max_samples:
             yield starts, _metrics_request(resource, points)
-            starts, points = [], []
+            starts, points, samples = [], [], 0
     if starts:
         yield starts, _metrics_request(resource, points)
 

@@ -141,6 +141,7 @@ class PushTarget:
         )
         self.last_flush_at: float | None = None
         self.pushes = 0  # exports delivered
+        self._pushed_until = 0.0  # the time of the last metrics pushed: the next deltas start
         self._retry_at = 0.0
         self._backoff = 0.0
         self._last_error = ""
@@ -168,10 +169,12 @@ class PushTarget:
             self._post("/v1/traces", export, ExportTraceServiceResponse())
             del runs[:n_runs], calls[:n_calls]
         requests = cast(dict[int, dict[tuple[str, str], StatusRequestAcc]], batch.requests)
-        for starts, metrics in metrics_exports(requests, self.resource, self._clock()):
+        now = self._clock()
+        for starts, metrics in metrics_exports(requests, self.resource, now, self._pushed_until):
             self._post("/v1/metrics", metrics, ExportMetricsServiceResponse())
             for start in starts:
                 del requests[start]
+        self._pushed_until = now
 
     def _post(self, path: str, export: Message, answer: Any) -> None:
         """POST one export; StoreError saying why it was not taken."""

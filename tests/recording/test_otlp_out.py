@@ -104,6 +104,17 @@ def test_the_current_bucket_ends_now_and_a_total_is_not_sent() -> None:
     assert point.time_unix_nano == NOW * 1e9
 
 
+def test_a_stream_s_deltas_start_where_the_last_push_ended() -> None:
+    acc = acc_of([(200, 3.0)])
+    pushed = {}
+    for since in (0.0, START + 2.5, START - 5.0, NOW + 1):
+        ((_, export),) = metrics_exports({START: {("/x", "GET"): acc}}, RESOURCE, NOW, since)
+        metric = export.resource_metrics[0].scope_metrics[0].metrics[0]
+        (point,) = metric.exponential_histogram.data_points
+        pushed[since] = point.start_time_unix_nano / 1e9
+    assert pushed == {0.0: START, START + 2.5: START + 2.5, START - 5.0: START, NOW + 1: START}
+
+
 def test_exports_hold_whole_buckets_up_to_the_point_limit() -> None:
     buckets = {
         START + 10 * k: {(f"/r{i}", "GET"): acc_of([(200, 1.0)]) for i in range(3)}
@@ -111,6 +122,8 @@ def test_exports_hold_whole_buckets_up_to_the_point_limit() -> None:
     }
     chunks = list(metrics_exports(buckets, RESOURCE, START + 100.0, max_points=5))
     assert [starts for starts, _ in chunks] == [[START, START + 10], [START + 20, START + 30]]
+    chunks = list(metrics_exports(buckets, RESOURCE, START + 100.0, max_samples=9))
+    assert [starts for starts, _ in chunks] == [[START, START + 10, START + 20], [START + 30]]
 
 
 def test_runs_and_calls_come_back_as_the_receiver_records_them() -> None:
