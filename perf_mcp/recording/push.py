@@ -140,7 +140,6 @@ class PushTarget:
             }
         )
         self.last_flush_at: float | None = None
-        self.pushes = 0  # exports delivered
         self._pushed_until = 0.0  # the time of the last metrics pushed: the next deltas start
         self._retry_at = 0.0
         self._backoff = 0.0
@@ -163,6 +162,7 @@ class PushTarget:
         self.last_flush_at = self._clock()
 
     def _deliver(self, batch: FlushBatch) -> None:
+        """Post the runs and calls, then the request buckets, each part taken out once sent."""
         runs = cast(list[AgentRunSample], batch.agent_runs)
         calls = cast(list[ToolCallSample], batch.tool_calls)
         for n_runs, n_calls, export in traces_exports(list(runs), list(calls), self.resource):
@@ -191,7 +191,6 @@ class PushTarget:
                 f"{target} answered {response.status_code}: {_reason(response)}; "
                 "the records wait in memory for the next try"
             )
-        self.pushes += 1
         try:
             answer.ParseFromString(response.content)
         except DecodeError:

@@ -8,8 +8,8 @@ appends what it recorded to ``$RECORDED_OUT`` (JSON lines): what the server shou
 ``POST /record?spread=N`` records one request in each of the last N 10 s buckets.
 ``POST /flush`` pushes now; ``GET /state`` answers the Monitor's drops and flush failure.
 
-    PERF_MCP_URL=http://127.0.0.1:8765 RECORDED_OUT=out.jsonl \
-        python -m tests.e2e.emitters.push_app PORT
+    export PERF_MCP_URL=http://127.0.0.1:8765 RECORDED_OUT=out.jsonl
+    python -m tests.e2e.emitters.push_app PORT
 """
 
 from __future__ import annotations
