@@ -33,7 +33,7 @@ from perf_mcp.query.slos import SloQuery
 from perf_mcp.query.summary import SummaryQuery
 from perf_mcp.query.windows import WindowQueries
 from perf_mcp.recording.flusher import Flusher, FlushFailure
-from perf_mcp.recording.push import open_target
+from perf_mcp.recording.target import open_target
 from perf_mcp.storage import SeriesAgg, Storage, StoreError
 
 

@@ -33,7 +33,6 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from perf_mcp import __version__
-from perf_mcp.config import Settings
 from perf_mcp.core.validation import AgentRunSample, InvalidInputError, ToolCallSample
 from perf_mcp.recording.otlp_out import (
     StatusRequestAcc,
@@ -42,7 +41,7 @@ from perf_mcp.recording.otlp_out import (
     traces_exports,
 )
 from perf_mcp.recording.pending import Bucket, Pending
-from perf_mcp.storage import FlushBatch, Storage, StoreError, open_storage
+from perf_mcp.storage import FlushBatch, StoreError
 
 log = logging.getLogger("perf_mcp")
 
@@ -57,34 +56,6 @@ REASONS = {
     413: "the export was too large for the receiver",
     415: "the receiver does not take OTLP protobuf",
 }
-
-
-def open_target(
-    db_path: str | os.PathLike[str] | None,
-    url: str | None,
-    settings: Settings,
-    clock: Callable[[], float],
-    series_budget: int | None,
-) -> tuple[Storage, Pending]:
-    """A Monitor's store and Pending: a PushTarget for ``url`` (or ``PERF_MCP_URL`` when no
-    ``db_path`` is given), else the store at ``db_path`` with the series it already has."""
-    budget = series_budget or settings.series_budget
-    url = settings.url if url is None and db_path is None else url
-    if url is not None:
-        if db_path is not None:
-            raise InvalidInputError("give a Monitor db_path or url, not both")
-        token = None if settings.token is None else settings.token.get_secret_value()
-        # Stands in for the Storage: the flusher writes to it, queries ask it (and are told).
-        return cast(Storage, PushTarget(url, token, clock)), PushPending(budget)
-    path = settings.db if db_path is None else os.fspath(db_path)
-    store = open_storage(
-        path, retention_s=settings.retention_s, raw_records=settings.raw_records, clock=clock
-    )
-    pending = Pending(budget)
-    for kind in ("agent", "model", "tool"):
-        known = store.known_names(kind, pending.registries[kind].budget)
-        pending.load_known((kind, name) for name in known)
-    return store, pending
 
 
 class PushPending(Pending):

@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from perf_mcp import InvalidInputError, Monitor, StoreError
-from perf_mcp.config import Settings
 from perf_mcp.recording.flusher import Flusher
 from perf_mcp.recording.push import MAX_BACKOFF_S, PushPending, PushTarget
 from tests.e2e.mcp_process import free_port
@@ -50,21 +49,6 @@ def pushing(closed_url: str, clock: Clock) -> Iterator[Monitor]:
 def test_a_bad_url_is_refused_saying_what_is_expected(url: str) -> None:
     with pytest.raises(InvalidInputError, match=r"PERF_MCP_URL .* http:// or https:// URL"):
         Monitor(url=url, start_flusher=False)
-
-
-def test_perf_mcp_url_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PERF_MCP_URL", "not a url")
-    with pytest.raises(InvalidInputError, match="got 'not a url'"):
-        Monitor(start_flusher=False)
-
-
-def test_a_store_path_wins_over_the_environment_url() -> None:
-    settings = Settings(url="http://127.0.0.1:1")
-    with Monitor(":memory:", settings=settings, start_flusher=False) as monitor:
-        monitor.record_request("/a", "GET", 200, 1.0)
-        assert monitor.get_endpoint_stats().endpoints[0].count == 1
-    with pytest.raises(InvalidInputError, match="db_path or url, not both"):
-        Monitor(":memory:", url="http://127.0.0.1:1", start_flusher=False)
 
 
 def test_the_mcp_path_of_a_server_url_is_dropped() -> None:
