@@ -9,8 +9,9 @@ append to the buffers, as with a store: no request waits for the network.
 A push that fails raises StoreError like a store that cannot be written, so the flusher puts
 what was not delivered back into Pending, within its bounds (an hour of 10 s buckets, 10,000
 runs and calls), and ``Monitor.drops`` counts what those bounds drop. After a failure the
-target waits before it tries again (1 s, doubling up to a minute). What was delivered is
-taken out of the batch first, so nothing is sent twice.
+flusher's thread waits before it tries again (1 s, doubling up to a minute; a flush asked
+for tries at once). What was delivered is taken out of the batch first, so nothing is sent
+twice.
 
 Queries on such a Monitor raise StoreError saying where the data is: on the server.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any, cast
@@ -34,6 +36,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from perf_mcp import __version__
 from perf_mcp.core.validation import AgentRunSample, InvalidInputError, ToolCallSample
+from perf_mcp.recording.flusher import THREAD_NAME
 from perf_mcp.recording.otlp_out import (
     StatusRequestAcc,
     metrics_exports,
@@ -117,10 +120,12 @@ class PushTarget:
         self._last_error = ""
 
     def write(self, batch: FlushBatch) -> None:
-        """Deliver the batch, taking out of it what was delivered; StoreError if any is left
-        (nothing is tried while the backoff after a failure lasts)."""
+        """Deliver the batch, taking out of it what was delivered; StoreError if any is left.
+
+        While the backoff after a failure lasts, the flusher's thread does not try; a flush
+        asked for (``Monitor.flush``, the last one at shutdown) always does."""
         now = self._clock()
-        if now < self._retry_at:
+        if now < self._retry_at and threading.current_thread().name == THREAD_NAME:
             raise StoreError(f"{self._last_error} (tried again in {self._retry_at - now:.0f} s)")
         try:
             self._deliver(batch)

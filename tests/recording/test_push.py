@@ -4,6 +4,7 @@ where the data is."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import suppress
 
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from perf_mcp import InvalidInputError, Monitor, StoreError
-from perf_mcp.recording.flusher import Flusher
+from perf_mcp.recording.flusher import THREAD_NAME, Flusher
 from perf_mcp.recording.push import MAX_BACKOFF_S, PushPending, PushTarget
 from tests.e2e.mcp_process import free_port
 
@@ -70,27 +71,44 @@ def test_an_unreachable_receiver_keeps_the_records_and_says_why(
     assert pushing.drops == {"samples": 0, "raw": 0, "buckets": 0}
 
 
-def test_pushes_back_off_after_a_failure_and_try_again_later(
+def flush_on_the_flusher_thread(monitor: Monitor) -> str:
+    """What a flush on the flusher's own thread raised (as the periodic flushes do)."""
+    raised: list[BaseException] = []
+
+    def flush() -> None:
+        try:
+            monitor.flush()
+        except StoreError as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=flush, name=THREAD_NAME)
+    thread.start()
+    thread.join()
+    return str(raised[0]) if raised else ""
+
+
+def test_the_flusher_backs_off_after_a_failure_and_a_flush_asked_for_tries(
     pushing: Monitor, clock: Clock
 ) -> None:
     pushing.record_request("/a", "GET", 200, 1.0)
     with pytest.raises(StoreError, match="could not reach"):
         pushing.flush()
     clock.now += 0.5
-    with pytest.raises(StoreError, match=r"could not reach .*tried again in 0 s"):
-        pushing.flush()
+    assert flush_on_the_flusher_thread(pushing).endswith("(tried again in 0 s)")
+    with pytest.raises(StoreError, match="could not reach") as raised:
+        pushing.flush()  # asked for (at shutdown, say): tries at once
+    assert "tried again" not in str(raised.value)
     waits = []
     for _ in range(10):  # each failure doubles the wait, up to a minute
         clock.now += MAX_BACKOFF_S
-        with pytest.raises(StoreError, match="could not reach") as raised:
-            pushing.flush()
-        assert "tried again" not in str(raised.value)
+        assert "tried again" not in flush_on_the_flusher_thread(pushing)
         clock.now += 0.01
-        with pytest.raises(StoreError, match=r"tried again in (\d+) s") as raised:
-            pushing.flush()
-        waits.append(int(str(raised.value).rsplit("tried again in ", 1)[1].split()[0]))
-    assert waits[:3] == [2, 4, 8]
+        skipped = flush_on_the_flusher_thread(pushing)
+        waits.append(int(skipped.rsplit("tried again in ", 1)[1].split()[0]))
+    assert waits[:3] == [4, 8, 16]
     assert waits[-1] == MAX_BACKOFF_S
+    assert pushing.flush_failure is not None
+    assert pushing.flush_failure.waiting_buckets == 1  # kept all along
 
 
 def test_a_query_says_the_data_is_on_the_server(pushing: Monitor, closed_url: str) -> None:
