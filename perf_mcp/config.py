@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         description="SQLite store path, or a postgresql:// URL for a store shared by hosts; "
         '":memory:" for a private in-process store.',
     )
+    url: str | None = Field(
+        default=None,
+        description="perf-mcp server (or OTLP receiver) to push records to over OTLP/HTTP, "
+        "instead of writing a store here.",
+    )
     flush_interval_s: float = Field(
         default=1.0, ge=0.05, le=60, description="Seconds between writes of recorded data."
     )
@@ -77,7 +82,9 @@ class Settings(BaseSettings):
     )
 
     token: SecretStr | None = Field(
-        default=None, description="Bearer token of the HTTP server: every tool and route."
+        default=None,
+        description="Bearer token of the HTTP server: every tool and route "
+        "(and what a Monitor pushing to PERF_MCP_URL sends).",
     )
     read_token: SecretStr | None = Field(
         default=None, description="Bearer token that may only query (no records, no changes)."

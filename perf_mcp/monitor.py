@@ -33,17 +33,19 @@ from perf_mcp.query.slos import SloQuery
 from perf_mcp.query.summary import SummaryQuery
 from perf_mcp.query.windows import WindowQueries
 from perf_mcp.recording.flusher import Flusher, FlushFailure, RefusedBuffer
-from perf_mcp.recording.pending import Pending
-from perf_mcp.storage import SeriesAgg, Storage, StoreError, open_storage
+from perf_mcp.recording.target import open_target
+from perf_mcp.storage import SeriesAgg, Storage, StoreError
 
 
 class Monitor:
     """Records requests, agent runs and tool calls; answers window queries over the store.
 
     ``db_path``: None for ``$PERF_MCP_DB`` or the user's data directory, ``":memory:"`` for a
-    private store. A record call checks its values (raising InvalidInputError, naming the
-    field) and queues the sample; a daemon thread folds the queued samples into 10 s
-    accumulators and writes them every ``flush_interval_s``. Queries flush first, except
+    private store; ``url`` (or ``$PERF_MCP_URL`` without a ``db_path``) pushes the records
+    to a perf-mcp server over OTLP instead (perf_mcp.recording.push). A record call checks
+    its values (raising InvalidInputError, naming the field) and queues the sample; a daemon
+    thread folds the queued samples into 10 s accumulators and writes them every
+    ``flush_interval_s``. Queries flush first, except
     the summary, which adds the records still in memory to the stored ones.
     """
 
@@ -56,19 +58,13 @@ class Monitor:
         clock: Callable[[], float] = time.time,
         start_flusher: bool = True,
         settings: Settings | None = None,
+        url: str | None = None,
     ) -> None:
         settings = settings or Settings()
         self.settings = settings
         self.flush_interval_s = flush_interval_s or settings.flush_interval_s
         self._clock = clock
-        path = settings.db if db_path is None else os.fspath(db_path)
-        self.storage = open_storage(
-            path, retention_s=settings.retention_s, raw_records=settings.raw_records, clock=clock
-        )
-        pending = Pending(series_budget or settings.series_budget)
-        for kind in ("agent", "model", "tool"):
-            budget = pending.registries[kind].budget
-            pending.load_known((kind, name) for name in self.storage.known_names(kind, budget))
+        self.storage, pending = open_target(db_path, url, settings, clock, series_budget)
         self._flusher = Flusher(self.storage, pending, clock)
         # The record methods' handles: the buffers and their bound (swapped out by close()).
         self._requests: Any = self._flusher.requests

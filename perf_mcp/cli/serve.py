@@ -92,7 +92,7 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     configure_logfire()
     try:
-        monitor = Monitor(args.db, settings=settings)
+        monitor = Monitor(args.db, settings=settings.model_copy(update={"url": None}))
     except Exception as exc:  # a store we cannot open: say which and why, no traceback
         print(
             f"perf-mcp: cannot open the store {without_password(args.db or '(default)')}: {exc}",

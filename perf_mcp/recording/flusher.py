@@ -22,6 +22,7 @@ from perf_mcp.recording.pending import Pending
 from perf_mcp.storage import Storage, StoreError
 
 log = logging.getLogger("perf_mcp")
+THREAD_NAME = "perf-mcp-flusher"
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class Flusher:
     def start(self, interval_s: float) -> None:
         """Flush every ``interval_s`` on a daemon thread until ``close``."""
         self._thread = threading.Thread(
-            target=self._loop, args=(interval_s,), name="perf-mcp-flusher", daemon=True
+            target=self._loop, args=(interval_s,), name=THREAD_NAME, daemon=True
         )
         self._thread.start()
 

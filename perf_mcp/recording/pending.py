@@ -56,6 +56,8 @@ class Pending:
     __other__ accumulators, so their counts stay exact whatever the sample leaves out.
     """
 
+    request_acc: type[RequestAcc] = RequestAcc  # what a series' requests add up in
+
     def __init__(self, series_budget: int) -> None:
         self.registries = {kind: SeriesRegistry(series_budget) for kind in KINDS}
         # Methods are names too: past these, a folded request's method folds as well.
@@ -126,7 +128,7 @@ class Pending:
                 verb = OTHER
         acc = bucket.requests.get((name, verb))
         if acc is None:
-            acc = bucket.requests[(name, verb)] = RequestAcc()
+            acc = bucket.requests[(name, verb)] = self.request_acc()
         if self.aliases < ALIAS_CACHE:
             bucket.aliases.setdefault(method, {})[endpoint] = acc
             self.aliases += 1
