@@ -71,7 +71,7 @@ class Explanation(BaseModel):
     deploys: list[DeployMarker] = Field(description="Deploys in the window, newest first.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Observed:
     """A subject in one window: its sample count and metric values."""
 

@@ -116,11 +116,14 @@ class ExplainQuery:
             sums = self.storage.sums_by_window(table, plans, mine)
             busy = Counter(sid for (_, sid), w in sums.items() if w.count >= MIN_COUNT)
             for (k, sid), w in sums.items():
-                values: dict[str, float | None] = {"rate_per_s": w.count / seconds[k]}
+                rate = w.count / seconds[k]
                 if w.count >= MIN_COUNT and e.has_history(busy[sid], len(plans)):
-                    quantiles = self.past_quantiles.get((table, *plans[k], sid), w)
+                    quantiles = self.past_quantiles.get((table, *spans[k], sid), w)
                     usage = None if requests else (w.tokens, w.cost_usd)
-                    values.update(values_of(w.count, w.errors, quantiles, usage))
+                    values = values_of(w.count, w.errors, quantiles, usage)
+                    values["rate_per_s"] = rate
+                else:
+                    values = {"rate_per_s": rate}
                 found[k][mine[sid]] = e.Observed(w.count, values)
         resources = self.storage.resource_means_by_window(spans, RESOURCE_METRICS)
         for window, means in zip(found, resources, strict=True):

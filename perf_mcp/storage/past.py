@@ -25,7 +25,7 @@ _COLUMNS = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class WindowSums:
     """One series over one window: summed counts, and its histogram rows still encoded."""
 

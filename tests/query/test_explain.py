@@ -12,7 +12,6 @@ import pytest
 from perf_mcp import Monitor
 from perf_mcp.core.compare import QUANTILES
 from perf_mcp.core.sketch import LogHistogram
-from perf_mcp.core.window import TierRange
 from perf_mcp.query.explain import PAST_WINDOWS, PastQuantiles
 from perf_mcp.storage.past import WindowSums
 
@@ -107,7 +106,7 @@ def test_past_quantiles_are_kept_while_the_sums_stay_the_same() -> None:
     slow.add(40.0, 60)
     sums = WindowSums(count=60, total_ms=600.0, hists=[fast.to_bytes()])
     kept = PastQuantiles(max_entries=2)
-    window = ("request_buckets", TierRange(3600, 0, 3600))
+    window = ("request_buckets", 0.0, 3600.0)  # the table and the window's span
     assert kept.get((*window, 1), sums) == fast.quantiles(QS)
     sums.hists = [slow.to_bytes()]  # not decoded again while the sums are the same
     assert kept.get((*window, 1), sums) == fast.quantiles(QS)
