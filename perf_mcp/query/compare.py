@@ -132,8 +132,11 @@ class CompareQuery:
         ]
 
 
-def read_series(storage: Storage, plan: list[TierRange]) -> dict[c.Subject, SeriesAgg]:
-    """Every endpoint's, agent's and tool's sums over the plan (histograms not merged).
+def read_series(
+    storage: Storage, plan: list[TierRange], min_requests: int = 0
+) -> dict[c.Subject, SeriesAgg]:
+    """Every endpoint's (with at least ``min_requests``), agent's and tool's sums over the
+    plan (histograms not merged).
 
     Of requests only what compares is summed (count, 5xx, summed ms): a window of 1 min rows
     has tens of thousands of rows, and each column summed costs on every one.
@@ -141,6 +144,8 @@ def read_series(storage: Storage, plan: list[TierRange]) -> dict[c.Subject, Seri
     found: dict[c.Subject, SeriesAgg] = {}
     names = storage.series_ids("request")
     for sid, (count, errors, total_ms) in storage.request_counts(plan, names).items():
+        if count < min_requests:
+            continue
         acc = RequestAcc()
         acc.hist.count, acc.status[5], acc.sum_ms = count, errors, total_ms
         name, method = names[sid]

@@ -73,8 +73,8 @@ class ExplainQuery:
         key = ("explain", window, subject, limit, *(r for plan in plans for r in (*plan, None)))
 
         def compute() -> e.Explanation:
-            series = read_series(self.storage, plans[0])
             # Only subjects with enough samples now can be anomalous (core.explain's gate).
+            series = read_series(self.storage, plans[0], min_requests=MIN_COUNT)
             wanted = {key: s for key, s in series.items() if s.acc.count >= MIN_COUNT}
             fill_histograms(self.storage, plans[0], list(wanted.values()))
             means = self.storage.resource_means(*spans[0], RESOURCE_METRICS)
