@@ -25,7 +25,7 @@ subjects rank by their largest change.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -50,7 +50,7 @@ MIN_CHANGE = {  # the smallest absolute change worth reporting, per metric
     "tokens_per_run": 100.0,
     "cost_per_run_usd": 0.001,
 }
-_QUANTILES = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}
+QUANTILES = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}  # latency metrics compared
 
 
 class _Answer(BaseModel):
@@ -181,11 +181,24 @@ def short(value: float) -> float:
 
 def metric_values(acc: RequestAcc | RunAcc) -> dict[str, float | None]:
     """The metrics of one side that compare beyond the rate."""
-    errors = acc.status[5] if isinstance(acc, RequestAcc) else acc.failures
-    quantiles = acc.hist.quantiles(list(_QUANTILES.values()))
-    values = dict(zip(_QUANTILES, quantiles, strict=True))
-    values["error_rate"] = rate(errors, acc.count)
-    if isinstance(acc, RunAcc):  # tools use no tokens: 0 against 0 never passes the gates
-        values["tokens_per_run"] = rate(acc.input_tokens + acc.output_tokens, acc.count)
-        values["cost_per_run_usd"] = rate(acc.cost_usd, acc.count)
+    quantiles = acc.hist.quantiles(list(QUANTILES.values()))
+    if isinstance(acc, RunAcc):
+        tokens = acc.input_tokens + acc.output_tokens
+        return values_of(acc.count, acc.failures, quantiles, (tokens, acc.cost_usd))
+    return values_of(acc.count, acc.status[5], quantiles)
+
+
+def values_of(
+    count: int,
+    errors: int,
+    quantiles: Sequence[float | None],
+    usage: tuple[int, float] | None = None,
+) -> dict[str, float | None]:
+    """``metric_values`` from a side's sums and its ``QUANTILES``; ``usage`` (tokens, cost)
+    is a run's (tools use no tokens: 0 against 0 never passes the gates)."""
+    values = dict(zip(QUANTILES, quantiles, strict=True))
+    values["error_rate"] = rate(errors, count)
+    if usage is not None:
+        values["tokens_per_run"] = rate(usage[0], count)
+        values["cost_per_run_usd"] = rate(usage[1], count)
     return values

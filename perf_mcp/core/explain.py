@@ -71,7 +71,7 @@ class Explanation(BaseModel):
     deploys: list[DeployMarker] = Field(description="Deploys in the window, newest first.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Observed:
     """A subject in one window: its sample count and metric values."""
 
@@ -91,7 +91,7 @@ def explain(current: WindowValues, past: Sequence[WindowValues]) -> list[Finding
         if now.count < needed:
             continue
         enough = [h for h in (window.get(key) for window in past) if h and h.count >= needed]
-        if len(enough) * 2 < len(past) or not enough:
+        if not has_history(len(enough), len(past)):
             continue
         for metric, value in now.values.items():
             earlier = [h.values[metric] for h in enough if h.values.get(metric) is not None]
@@ -103,16 +103,22 @@ def explain(current: WindowValues, past: Sequence[WindowValues]) -> list[Finding
     return [finding for _, finding in found]
 
 
+def has_history(busy: int, windows: int) -> bool:
+    """Whether ``busy`` of the ``windows`` past windows with enough samples are enough to
+    judge a subject by (at least half of them, and one)."""
+    return busy > 0 and busy * 2 >= windows
+
+
 def _anomaly(
     key: Key, metric: str, value: float, earlier: list[float]
 ) -> tuple[float, Finding] | None:
     kind, name = key
     floor = _min_change(kind, metric)
     median = statistics.median(earlier)
-    spread = MAD_SCALE * statistics.median(abs(x - median) for x in earlier)
     low, high = sorted((value, median))
     if high - low < floor or (low > 0 and high / low < MIN_RATIO):
         return None
+    spread = MAD_SCALE * statistics.median(abs(x - median) for x in earlier)
     if spread and abs(value - median) / spread < MIN_Z:
         return None
     size = abs(math.log((value + floor) / (median + floor)))

@@ -11,6 +11,7 @@ from typing import get_args
 
 from perf_mcp.core import compare as c
 from perf_mcp.core import models as m
+from perf_mcp.core.series import RequestAcc
 from perf_mcp.core.validation import InvalidInputError
 from perf_mcp.core.window import TierRange, bucket_start, plan_window
 from perf_mcp.query.cache import NotCached, cached_only
@@ -131,11 +132,24 @@ class CompareQuery:
         ]
 
 
-def read_series(storage: Storage, plan: list[TierRange]) -> dict[c.Subject, SeriesAgg]:
-    """Every endpoint's, agent's and tool's sums over the plan (histograms not merged)."""
+def read_series(
+    storage: Storage, plan: list[TierRange], min_requests: int = 0
+) -> dict[c.Subject, SeriesAgg]:
+    """Every endpoint's (with at least ``min_requests``), agent's and tool's sums over the
+    plan (histograms not merged).
+
+    Of requests only what compares is summed (count, 5xx, summed ms): a window of 1 min rows
+    has tens of thousands of rows, and each column summed costs on every one.
+    """
     found: dict[c.Subject, SeriesAgg] = {}
-    for s in storage.request_series(plan):
-        found["endpoint", f"{s.method} {s.name}"] = s
+    names = storage.series_ids("request")
+    for sid, (count, errors, total_ms) in storage.request_counts(plan, names).items():
+        if count < min_requests:
+            continue
+        acc = RequestAcc()
+        acc.hist.count, acc.status[5], acc.sum_ms = count, errors, total_ms
+        name, method = names[sid]
+        found["endpoint", f"{method} {name}"] = SeriesAgg(sid, name, method, acc)
     for kind in RUN_KINDS:
         for s in storage.run_series(kind, plan):
             found[kind, s.name] = s  # type: ignore[index]

@@ -5,20 +5,21 @@ one starts, so they read 1 min and 1 h rows rather than 10 s ones.
 
 The asked window is read as compare_windows reads one (per-series sums, then the histograms of
 the series with enough samples), plus the mean CPU and memory of its resource samples. The
-past windows are read together, one statement per table for all of them (sums by window and
-series, then the histograms of the series with enough samples now and then, then the resource
-means); then ``perf_mcp.core.explain`` finds what is anomalous.
-"""
+past windows are read together, one statement per table for all of them (each window's sums
+and encoded histogram rows of the series with enough samples now, looked up by key), then
+their resource means; latencies are decoded only where explain looks, and kept per closed
+window (``PastQuantiles``). Then ``perf_mcp.core.explain`` finds what is anomalous."""
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from perf_mcp.core import explain as e
-from perf_mcp.core.compare import MIN_COUNT, Subject, metric_values
+from perf_mcp.core.compare import MIN_COUNT, QUANTILES, Subject, metric_values, values_of
+from perf_mcp.core.sketch import LogHistogram
 from perf_mcp.core.validation import MAX_NAME_LENGTH, InvalidInputError, name
 from perf_mcp.core.window import HOUR_S, MINUTE_S, TierRange, bucket_start, plan_window
 from perf_mcp.query.cache import NotCached, cached_only
@@ -30,9 +31,11 @@ from perf_mcp.query.compare import (
 )
 from perf_mcp.query.windows import MAX_LIMIT, WindowQueries
 from perf_mcp.storage import SeriesAgg
+from perf_mcp.storage.past import WindowSums
 
 PAST_WINDOWS = 12  # comparable windows read before the asked one
-MAX_PAST_METRICS = 20_000  # (window, series) metrics kept between calls (a few MB)
+MAX_PAST_QUANTILES = 20_000  # (window, series) quantiles kept between calls (a few MB)
+_QS = tuple(QUANTILES.values())
 
 
 class ExplainQuery:
@@ -41,7 +44,7 @@ class ExplainQuery:
     def __init__(self, queries: WindowQueries) -> None:
         self.queries = queries
         self.storage = queries.storage
-        self.past_metrics = PastMetrics()
+        self.past_quantiles = PastQuantiles()
 
     def answer(self, window: str, subject: str | None, limit: int) -> e.Explanation:
         """What is anomalous in the window, ``subject``'s findings first, at most ``limit``."""
@@ -70,12 +73,12 @@ class ExplainQuery:
         key = ("explain", window, subject, limit, *(r for plan in plans for r in (*plan, None)))
 
         def compute() -> e.Explanation:
-            series = read_series(self.storage, plans[0])
+            # Only subjects with enough samples now can be anomalous (core.explain's gate).
+            series = read_series(self.storage, plans[0], min_requests=MIN_COUNT)
             wanted = {key: s for key, s in series.items() if s.acc.count >= MIN_COUNT}
             fill_histograms(self.storage, plans[0], list(wanted.values()))
-            metrics = {key: metric_values(s.acc) for key, s in wanted.items()}
             means = self.storage.resource_means(*spans[0], RESOURCE_METRICS)
-            current = _observed(series, metrics, covered(plans[0], now), means)
+            current = _observed(wanted, covered(plans[0], now), means)
             past = self._past(spans[1:], plans[1:], now, wanted)
             findings = e.first_about(e.explain(current, past), subject)
             return e.Explanation(
@@ -99,94 +102,82 @@ class ExplainQuery:
         """The values of the ``wanted`` subjects (those with enough samples now: only they
         can be anomalous) over each past window, and the resource means.
 
-        The sums are read every time; a window's metrics are reused while its sums are the
-        same (``PastMetrics``), so only new or changed windows merge their histograms.
+        One statement per table reads every window's sums and histogram rows. Latencies are
+        worked out only where explain looks: windows with enough samples, of subjects with
+        enough such windows (``e.has_history``); a window's are kept while its sums stay the
+        same (``PastQuantiles``), so later calls decode only new or changed windows.
         """
-        storage = self.storage
-        windows: list[dict[Subject, SeriesAgg]] = [{} for _ in plans]
-        metrics: list[dict[Subject, dict[str, float | None]]] = [{} for _ in plans]
+        found: list[dict[e.Key, e.Observed]] = [{} for _ in plans]
+        seconds = [covered(plan, now) for plan in plans]
         for table, requests in (("request_buckets", True), ("run_buckets", False)):
             mine = {
                 s.series_id: key for key, s in wanted.items() if (key[0] == "endpoint") == requests
             }
-            ids = {sid: (wanted[key].name, wanted[key].method) for sid, key in mine.items()}
-            for window, found in zip(
-                windows, storage.sums_by_window(table, plans, ids), strict=True
-            ):
-                window.update({mine[sid]: s for sid, s in found.items()})
-            missing = []
-            subjects = set(mine.values())
-            for k, window in enumerate(windows):
-                for key, s in window.items():
-                    if key in subjects and s.acc.count >= MIN_COUNT:
-                        known = self.past_metrics.get((table, *plans[k]), s)
-                        if known is None:
-                            missing.append((k, s.series_id))
-                        else:
-                            metrics[k][key] = known
-            for (k, sid), hist in storage.histograms_by_window(table, plans, missing).items():
-                then = windows[k][mine[sid]]
-                then.acc.hist = hist
-                metrics[k][mine[sid]] = self.past_metrics.put((table, *plans[k]), then)
-        resources = storage.resource_means_by_window(spans, RESOURCE_METRICS)
-        return [
-            _observed(window, found, covered(plan, now), means)
-            for window, found, plan, means in zip(windows, metrics, plans, resources, strict=True)
-        ]
+            sums = self.storage.sums_by_window(table, plans, mine)
+            busy = Counter(sid for (_, sid), w in sums.items() if w.count >= MIN_COUNT)
+            for (k, sid), w in sums.items():
+                rate = w.count / seconds[k]
+                if w.count >= MIN_COUNT and e.has_history(busy[sid], len(plans)):
+                    quantiles = self.past_quantiles.get((table, *spans[k], sid), w)
+                    usage = None if requests else (w.tokens, w.cost_usd)
+                    values = values_of(w.count, w.errors, quantiles, usage)
+                    values["rate_per_s"] = rate
+                else:
+                    values = {"rate_per_s": rate}
+                found[k][mine[sid]] = e.Observed(w.count, values)
+        resources = self.storage.resource_means_by_window(spans, RESOURCE_METRICS)
+        for window, means in zip(found, resources, strict=True):
+            _add_resources(window, means)
+        return found
 
 
-class PastMetrics:
-    """The metrics of past windows' series, kept while their sums stay the same.
+class PastQuantiles:
+    """The latency quantiles of past windows' series, kept while their sums stay the same.
 
     A window in the past changes only when late records land in it (its count and summed
     milliseconds grow) or retention drops its rows (they shrink): either changes the sums
-    a window query reads anyway, and then its histogram is merged again. Bounded: the
-    oldest entries go first.
+    read anyway, and then its histogram is decoded again. Bounded: the oldest entries go
+    first.
     """
 
-    def __init__(self, max_entries: int = MAX_PAST_METRICS) -> None:
+    def __init__(self, max_entries: int = MAX_PAST_QUANTILES) -> None:
         self.max_entries = max_entries
         self._lock = threading.Lock()  # queries run in several threads
-        self._kept: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, float | None]]] = (
-            OrderedDict()
-        )
+        self._kept: OrderedDict[tuple[Any, ...], tuple[Any, list[float | None]]] = OrderedDict()
 
-    def get(self, window: tuple[Any, ...], series: SeriesAgg) -> dict[str, float | None] | None:
-        """The metrics kept for ``series`` in ``window``, if its sums are unchanged."""
+    def get(self, key: tuple[Any, ...], sums: WindowSums) -> list[float | None]:
+        """The quantiles of ``sums``' histogram rows: kept ones while its sums are the same."""
+        fingerprint = sums.count, sums.total_ms
         with self._lock:
-            kept = self._kept.get((*window, series.series_id))
-        if kept is None or kept[0] != _sums(series):
-            return None
-        return kept[1]
-
-    def put(self, window: tuple[Any, ...], series: SeriesAgg) -> dict[str, float | None]:
-        """The metrics of ``series`` (its histogram merged), kept for ``window``."""
-        values = metric_values(series.acc)
+            kept = self._kept.get(key)
+        if kept is not None and kept[0] == fingerprint:
+            return kept[1]
+        quantiles = LogHistogram.quantiles_of(sums.hists, _QS)
         with self._lock:
-            self._kept[(*window, series.series_id)] = (_sums(series), values)
+            self._kept[key] = (fingerprint, quantiles)
             while len(self._kept) > self.max_entries:
                 self._kept.popitem(last=False)
-        return values
-
-
-def _sums(series: SeriesAgg) -> tuple[Any, ...]:
-    acc = series.acc
-    return acc.count, acc.sum_ms, acc.min_ms, acc.max_ms
+        return quantiles
 
 
 def _observed(
     series: Mapping[Subject, SeriesAgg],
-    metrics: Mapping[Subject, Mapping[str, float | None]],
     seconds: float,
     resources: tuple[dict[str, float | None], int],
 ) -> dict[e.Key, e.Observed]:
-    """Each subject's rate and the ``metrics`` read for it; the means of the resources."""
+    """Each subject's rate and other metrics (histograms merged); the resource means."""
     found: dict[e.Key, e.Observed] = {}
     for key, s in series.items():
         values: dict[str, float | None] = {"rate_per_s": s.acc.count / seconds}
-        values.update(metrics.get(key, {}))
+        values.update(metric_values(s.acc))
         found[key] = e.Observed(s.acc.count, values)
+    _add_resources(found, resources)
+    return found
+
+
+def _add_resources(
+    found: dict[e.Key, e.Observed], resources: tuple[dict[str, float | None], int]
+) -> None:
     means, samples = resources
     for metric, mean in means.items():
         found["resource", metric] = e.Observed(samples, {"mean": mean})
-    return found

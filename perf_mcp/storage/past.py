@@ -1,78 +1,82 @@
-"""Reading many windows at once: each series' sums, histograms and the resource means of
-every window in one statement per table (explain reads the 12 windows before the asked one).
+"""Reading many windows at once: each series' sums and histogram rows, and the resource
+means, of every window in one statement per table (explain reads the 12 windows before the
+asked one).
 
-A window is a plan (the rows that cover it, ``core.window.plan_window``). Rows are told to
-their window by a CASE over the plans' ranges, so SQLite sums them per (window, series).
+A window is a plan (the rows that cover it, ``core.window.plan_window``). The rows are looked
+up by key, (tier, row start, series), walking the plans' row starts rather than scanning every
+series' rows in the range, and summed here per (window, series): a closed hour is one row.
+Histograms stay encoded, for the caller to decode only those it needs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
-from perf_mcp.core.sketch import LogHistogram
 from perf_mcp.core.window import TierRange
-from perf_mcp.storage.buckets import TABLES, BucketTables, SeriesAgg, plan_clause
+from perf_mcp.storage.buckets import BucketTables
 from perf_mcp.storage.series import id_list
 
+# count, errors, summed ms, tokens, cost, histogram: of a request row, of a run row
+_COLUMNS = {
+    "request_buckets": "b.count, b.s5xx, b.sum_ms, 0, 0.0, b.hist",
+    "run_buckets": "b.count, b.failures, b.sum_ms, b.input_tokens + b.output_tokens, "
+    "b.cost_usd, b.hist",
+}
 
-def _window_of(plans: Sequence[Sequence[TierRange]]) -> tuple[str, list[int]]:
-    """A CASE giving the index of the plan a row belongs to (the first, should two overlap)."""
-    cases = " ".join("WHEN tier = ? AND ts >= ? AND ts < ? THEN ?" for plan in plans for _ in plan)
-    params = [
-        v for k, plan in enumerate(plans) for r in plan for v in (r.tier_s, r.start, r.end, k)
-    ]
-    return f"CASE {cases} END", params
+
+@dataclass(slots=True)
+class WindowSums:
+    """One series over one window: summed counts, and its histogram rows still encoded."""
+
+    count: int = 0
+    errors: int = 0  # 5xx responses, or failed runs and calls
+    total_ms: float = 0.0
+    tokens: int = 0  # input and output tokens of runs
+    cost_usd: float = 0.0
+    hists: list[bytes] = field(default_factory=list)
 
 
 class PastWindowTables(BucketTables):
-    """Per-series sums and histograms, and resource means, of many windows at once."""
+    """Per-series sums and histogram rows, and resource means, of many windows at once."""
 
     def sums_by_window(
-        self, table: str, plans: Sequence[Sequence[TierRange]], ids: Mapping[int, tuple[str, str]]
-    ) -> list[dict[int, SeriesAgg]]:
-        """For each plan, the sums of each series in ``ids`` with rows in it (histograms
-        not merged), by series id."""
-        found: list[dict[int, SeriesAgg]] = [{} for _ in plans]
-        rows = self._by_window(table, TABLES[table].sums, plans, ids, group=True)
-        decode = TABLES[table].decode
-        for k, sid, *values in rows:
-            found[k][sid] = SeriesAgg(sid, *ids[sid], decode(values))
-        return found
-
-    def histograms_by_window(
-        self, table: str, plans: Sequence[Sequence[TierRange]], wanted: Iterable[tuple[int, int]]
-    ) -> dict[tuple[int, int], LogHistogram]:
-        """The merged histogram of each wanted (plan index, series id)."""
-        wanted = set(wanted)
-        ids = {sid for _, sid in wanted}
-        blobs: dict[tuple[int, int], list[bytes]] = {}
-        for k, sid, hist in self._by_window(table, "hist", plans, ids, group=False):
-            if (k, sid) in wanted:
-                blobs.setdefault((k, sid), []).append(hist)
-        return {key: LogHistogram.merged(group) for key, group in blobs.items()}
-
-    def _by_window(
-        self,
-        table: str,
-        columns: str,
-        plans: Sequence[Sequence[TierRange]],
-        ids: Iterable[int],
-        *,
-        group: bool,
-    ) -> list[Any]:
+        self, table: str, plans: Sequence[Sequence[TierRange]], ids: Iterable[int]
+    ) -> dict[tuple[int, int], WindowSums]:
+        """What each series in ``ids`` has in each plan, by (plan index, series id); a row
+        in two plans counts in both."""
+        if table not in _COLUMNS:
+            raise ValueError(f"no bucket table {table!r}; the tables are {sorted(_COLUMNS)}")
         ids_sql = id_list(ids)
-        if not ids_sql or not any(plans):
-            return []
-        window, window_params = _window_of(plans)
-        where, params = plan_clause([r for plan in plans for r in plan])
+        ranges = [
+            (r.tier_s, -(-r.start // r.tier_s) * r.tier_s, r.end, k)
+            for k, plan in enumerate(plans)
+            for r in plan
+        ]
+        if not ids_sql or not ranges:
+            return {}
         sql = (
-            f"SELECT {window} AS k, series_id, {columns} FROM {table} "
-            f"WHERE {where} AND series_id IN ({ids_sql})"
-            + (" GROUP BY k, series_id" if group else "")
+            "WITH RECURSIVE starts(tier, ts, stop, k) AS ("
+            f"VALUES {', '.join('(?, ?, ?, ?)' for _ in ranges)} "
+            "UNION ALL SELECT tier, ts + tier, stop, k FROM starts WHERE ts + tier < stop) "
+            f"SELECT starts.k, b.series_id, {_COLUMNS[table]} FROM starts "
+            f"CROSS JOIN {table} AS b WHERE b.tier = starts.tier AND b.ts = starts.ts "
+            f"AND b.series_id IN ({ids_sql}) AND starts.ts < starts.stop"
         )
         with self._lock:
-            return self._conn.execute(sql, [*window_params, *params]).fetchall()
+            rows = self._conn.execute(sql, [v for r in ranges for v in r]).fetchall()
+        found: dict[tuple[int, int], WindowSums] = {}
+        for k, sid, count, errors, total_ms, tokens, cost, hist in rows:
+            sums = found.get((k, sid))
+            if sums is None:
+                sums = found[k, sid] = WindowSums()
+            sums.count += count
+            sums.errors += errors
+            sums.total_ms += total_ms
+            sums.tokens += tokens
+            sums.cost_usd += cost
+            sums.hists.append(hist)
+        return found
 
     def resource_means_by_window(
         self, spans: Sequence[tuple[float, float]], metrics: tuple[str, ...]

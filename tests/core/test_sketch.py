@@ -246,6 +246,29 @@ def test_merged_encodings_equal_merged_objects(hs: list[LogHistogram]) -> None:
 
 
 @settings(max_examples=100, deadline=None)
+@given(
+    hs=st.lists(any_histograms, min_size=1, max_size=3),
+    qs=st.lists(st.floats(0, 1), min_size=1, max_size=4),
+)
+def test_quantiles_of_encodings_equal_those_of_the_merged_histogram(
+    hs: list[LogHistogram], qs: list[float]
+) -> None:
+    blobs = [h.to_bytes() for h in hs]
+    assert LogHistogram.quantiles_of(blobs, qs) == LogHistogram.merged(blobs).quantiles(qs)
+
+
+def test_quantiles_of_refuses_a_dense_row_whose_counts_do_not_sum_to_its_count() -> None:
+    h = histogram([float(v) for v in range(1, 200)])
+    blob = bytearray(h.to_bytes())
+    assert blob[1] == DENSE16
+    blob[-2] += 1  # one more sample in the top bucket than the header counts
+    with pytest.raises(ValueError, match="do not sum to count"):
+        LogHistogram.quantiles_of([bytes(blob)], [0.5])
+    with pytest.raises(ValueError, match="within"):
+        LogHistogram.quantiles_of([h.to_bytes()], [1.5])
+
+
+@settings(max_examples=100, deadline=None)
 @given(h=any_histograms)
 def test_encoding_round_trips(h: LogHistogram) -> None:
     decoded = LogHistogram.from_bytes(h.to_bytes())

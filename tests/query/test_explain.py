@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from perf_mcp import Monitor
-from perf_mcp.core.series import RequestAcc
-from perf_mcp.core.window import TierRange
-from perf_mcp.query.explain import PAST_WINDOWS, PastMetrics
-from perf_mcp.storage import SeriesAgg
+from perf_mcp.core.compare import QUANTILES
+from perf_mcp.core.sketch import LogHistogram
+from perf_mcp.query.explain import PAST_WINDOWS, PastQuantiles
+from perf_mcp.storage.past import WindowSums
 
 T0 = 1_800_000_000.0
+QS = list(QUANTILES.values())
 HOUR = 3600.0
 END = T0 + (PAST_WINDOWS + 1) * HOUR
 
@@ -99,17 +100,19 @@ def test_late_records_in_past_windows_are_read_again(
     assert ("GET /search", "p95_ms") not in found
 
 
-def test_past_metrics_are_kept_while_the_sums_stay_the_same() -> None:
-    acc = RequestAcc()
-    acc.hist.add(10.0)
-    series = SeriesAgg(1, "/a", "GET", acc)
-    kept = PastMetrics(max_entries=2)
-    window = ("request_buckets", TierRange(3600, 0, 3600))
-    assert kept.get(window, series) is None
-    values = kept.put(window, series)
-    assert kept.get(window, series) == values
-    acc.sum_ms += 5.0  # a late record: the window's sums moved
-    assert kept.get(window, series) is None
+def test_past_quantiles_are_kept_while_the_sums_stay_the_same() -> None:
+    fast, slow = LogHistogram(), LogHistogram()
+    fast.add(10.0, 60)
+    slow.add(40.0, 60)
+    sums = WindowSums(count=60, total_ms=600.0, hists=[fast.to_bytes()])
+    kept = PastQuantiles(max_entries=2)
+    window = ("request_buckets", 0.0, 3600.0)  # the table and the window's span
+    assert kept.get((*window, 1), sums) == fast.quantiles(QS)
+    sums.hists = [slow.to_bytes()]  # not decoded again while the sums are the same
+    assert kept.get((*window, 1), sums) == fast.quantiles(QS)
+    sums.total_ms += 5.0  # a late record: the window's sums moved
+    assert kept.get((*window, 1), sums) == slow.quantiles(QS)
     for sid in (2, 3):  # the oldest entry goes past max_entries
-        kept.put(window, SeriesAgg(sid, "/b", "GET", acc))
-    assert kept.get(window, series) is None
+        kept.get((*window, sid), sums)
+    sums.hists = [fast.to_bytes()]
+    assert kept.get((*window, 1), sums) == fast.quantiles(QS)

@@ -1,4 +1,4 @@
-"""Many windows in one statement: the same sums, histograms and resource means as reading
+"""Many windows in one statement: the same sums, histogram rows and resource means as reading
 each window on its own."""
 
 from __future__ import annotations
@@ -7,7 +7,10 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from perf_mcp import Monitor
+from perf_mcp.core.sketch import LogHistogram
 from perf_mcp.core.window import plan_window
 from perf_mcp.storage import Storage
 
@@ -42,35 +45,37 @@ def test_windows_read_together_match_windows_read_one_by_one(db_path: Path) -> N
         plans = [plan_window(lo, hi, now=end, retention_s={}) for lo, hi in spans]
         requests = storage.series_ids("request")
         together = storage.sums_by_window("request_buckets", plans, requests)
-        hists = storage.histograms_by_window(
-            "request_buckets", plans, [(k, sid) for k in range(len(plans)) for sid in requests]
-        )
         runs = storage.series_ids("agent")
         run_sums = storage.sums_by_window("run_buckets", plans, runs)
         means = storage.resource_means_by_window(spans, ("cpu_percent",))
         for k, (span, plan) in enumerate(zip(spans, plans, strict=True)):
             alone = {s.series_id: s.acc for s in storage.request_series(plan, ids=requests)}
             assert {
-                sid: (s.acc.count, s.acc.status, s.acc.sum_ms) for sid, s in together[k].items()
-            } == {sid: (acc.count, acc.status, acc.sum_ms) for sid, acc in alone.items()}
+                sid: (w.count, w.errors, w.total_ms)
+                for (window, sid), w in together.items()
+                if window == k
+            } == {
+                sid: (acc.count, acc.status[5], pytest.approx(acc.sum_ms))
+                for sid, acc in alone.items()
+            }
             for sid, hist in storage.histograms("request_buckets", plan, requests).items():
-                assert hists[k, sid].bins == hist.bins
+                assert LogHistogram.merged(together[k, sid].hists) == hist
             [agent] = storage.run_series("agent", plan, ids=runs)
-            assert (
-                run_sums[k][agent.series_id].acc.failures,
-                run_sums[k][agent.series_id].acc.count,
-            ) == (
-                agent.acc.failures,
-                agent.acc.count,
-            )
+            window_sums = run_sums[k, agent.series_id]
+            acc = agent.acc
+            assert (window_sums.count, window_sums.errors) == (acc.count, acc.failures)
+            assert window_sums.tokens == acc.input_tokens + acc.output_tokens
+            assert window_sums.cost_usd == pytest.approx(acc.cost_usd)
             assert means[k] == storage.resource_means(*span, ("cpu_percent",))
 
 
 def test_nothing_to_read_is_empty_windows(db_path: Path) -> None:
     with Storage(db_path) as storage:
         plans = [plan_window(T0, T0 + HOUR, now=T0 + HOUR, retention_s={})]
-        assert storage.sums_by_window("request_buckets", plans, {}) == [{}]
-        assert storage.histograms_by_window("run_buckets", plans, []) == {}
+        assert storage.sums_by_window("request_buckets", plans, {}) == {}
+        assert storage.sums_by_window("run_buckets", plans, [1, 2]) == {}
+        with pytest.raises(ValueError, match="no bucket table 'series'"):
+            storage.sums_by_window("series", plans, [1])
         assert storage.resource_means_by_window([(T0, T0 + 60)], ("cpu_percent",)) == [
             ({"cpu_percent": None}, 0)
         ]
