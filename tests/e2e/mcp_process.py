@@ -96,10 +96,15 @@ def http_server(
         wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}/mcp", process
     finally:
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.communicate(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """Terminate ``process`` and wait for it, killing it if it does not stop in time."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.communicate(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.mcp_process import REPO, STOP_TIMEOUT_S, free_port, wait_for_port
+from tests.e2e.mcp_process import REPO, free_port, stop, wait_for_port
 
 PUBLIC_HOST = "perf.example.com"
 README_UPSTREAM = "127.0.0.1:8765"
@@ -75,12 +75,7 @@ def proxied(proxy: Proxy, tmp: Path, upstream: int) -> Iterator[str]:
         wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        stop(process)
 
 
 def replaced(snippet: str, changes: dict[str, str]) -> str:
