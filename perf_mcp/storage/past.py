@@ -13,7 +13,6 @@ from typing import Any
 from perf_mcp.core.sketch import LogHistogram
 from perf_mcp.core.window import TierRange
 from perf_mcp.storage.buckets import TABLES, BucketTables, SeriesAgg, plan_clause
-from perf_mcp.storage.series import id_list
 
 
 def _window_of(plans: Sequence[Sequence[TierRange]]) -> tuple[str, list[int]]:
@@ -61,7 +60,7 @@ class PastWindowTables(BucketTables):
         *,
         group: bool,
     ) -> list[Any]:
-        ids_sql = id_list(ids)
+        ids_sql = self._window_ids(ids)
         if not ids_sql or not any(plans):
             return []
         window, window_params = _window_of(plans)

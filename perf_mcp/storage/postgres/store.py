@@ -12,7 +12,7 @@ from perf_mcp.storage.base import Connection
 from perf_mcp.storage.engine import without_password
 from perf_mcp.storage.postgres.connection import PgConnection, failure
 from perf_mcp.storage.postgres.schema import prepare
-from perf_mcp.storage.postgres.tables import PgAlerts
+from perf_mcp.storage.postgres.tables import PgAlerts, PgBuckets
 from perf_mcp.storage.schema import StoreError
 from perf_mcp.storage.store import Storage
 
@@ -24,7 +24,7 @@ _OURS = (  # perf-mcp's tables: those of the schema it works in
 )
 
 
-class PostgresStorage(PgAlerts, Storage):
+class PostgresStorage(PgAlerts, PgBuckets, Storage):
     """The store in a PostgreSQL database (``PERF_MCP_DB=postgresql://user@host/db``).
 
     The same tables, rows keyed by writer and semantics as the SQLite store: each process
