@@ -55,7 +55,9 @@ class Server:
                   "--no-sync")  # fmt: skip
 
     def start(self, durable: bool = False) -> None:
-        options = f"-c listen_addresses='' -c unix_socket_directories={self.home}"
+        options = (  # connections: a pool per writer, and a bench starts 100 writers
+            f"-c listen_addresses='' -c unix_socket_directories={self.home} -c max_connections=250"
+        )
         if not durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.home / "log"), "-o", options,
