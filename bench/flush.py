@@ -202,16 +202,18 @@ def sustained_on_both(args: argparse.Namespace) -> None:
             stores["PostgreSQL"] = postgres
         for engine, location in stores.items():
             url = str(location)
-            server = partial(_server_cpu, url) if "://" in url else None
-            flushes, cores = cadence(location, args, server)
-            report(engine, flushes, args, cores)
+            server = partial(_server_use, url) if "://" in url else None
+            flushes, use = cadence(location, args, server)
+            report(engine, flushes, args, use)
 
 
 def cadence(
-    location: str | Path, args: argparse.Namespace, server_cpu: Callable[[], float] | None
-) -> tuple[list[tuple[float, float, bool]], float | None]:
+    location: str | Path,
+    args: argparse.Namespace,
+    server_use: Callable[[], tuple[float, int]] | None,
+) -> tuple[list[tuple[float, float, bool]], tuple[float, float] | None]:
     """(flush ms, ms it started late, whether it failed) of every timed flush of every writer,
-    and the cores the server used meanwhile (None: not measured)."""
+    and the server's cores and WAL bytes per second meanwhile (None: not measured)."""
     context = multiprocessing.get_context("spawn")
     ready, go, done, results = context.Queue(), context.Event(), context.Event(), context.Queue()
     writers = args.sustained
@@ -231,15 +233,16 @@ def cadence(
         ready.get()
     start_at.value = time.time() + 1.0
     go.set()
-    before, began = (server_cpu() if server_cpu else 0.0), time.perf_counter()
+    before, began = (server_use() if server_use else (0.0, 0)), time.perf_counter()
     flushes = [flush for _ in workers for flush in results.get()]
-    cores = None
-    if server_cpu is not None:  # while every writer's connection is still open
-        cores = (server_cpu() - before) / (time.perf_counter() - began)
+    use = None
+    if server_use is not None:  # while every writer's connection is still open
+        (cpu, wal), took = server_use(), time.perf_counter() - began
+        use = (cpu - before[0]) / took, (wal - before[1]) / took
     done.set()
     for worker in workers:
         worker.join()
-    return flushes, cores
+    return flushes, use
 
 
 def _writers_of_one_process(
@@ -286,7 +289,7 @@ def _writers_of_one_process(
 
 def report(
     engine: str, flushes: list[tuple[float, float, bool]], args: argparse.Namespace,
-    cores: float | None,
+    use: tuple[float, float] | None,
 ) -> None:  # fmt: skip
     """Flush times, lateness, and whether every writer kept the cadence."""
     times = sorted(ms for ms, _, _ in flushes)
@@ -301,17 +304,24 @@ def report(
         f"{rows / (args.flushes * args.interval):,.0f} rows/s"
     )
     print(f"  {'':<11} {args.interval:g} s cadence sustained: {'yes' if kept else 'no'}")
-    if cores is not None:
-        print(f"  {'':<11} the server's processes used {cores:.2f} cores meanwhile")
+    if use is not None:
+        cores, wal = use
+        per_row = wal / (rows / (args.flushes * args.interval))
+        print(
+            f"  {'':<11} the server meanwhile: {cores:.2f} cores (its processes' CPU), "
+            f"{wal / 1e6:.1f} MB/s of WAL ({per_row:.0f} bytes per row written)"
+        )
 
 
-def _server_cpu(url: str) -> float:
-    """CPU seconds used so far by the PostgreSQL server at ``url`` (a server on this machine)."""
+def _server_use(url: str) -> tuple[float, int]:
+    """CPU seconds used so far by the PostgreSQL server at ``url`` (a server on this machine)
+    and its WAL position in bytes."""
     import psutil
     import psycopg
 
     with psycopg.connect(url) as conn:
         (data,) = conn.execute("SHOW data_directory").fetchone() or ("",)
+        (wal,) = conn.execute("SELECT pg_current_wal_lsn() - '0/0'").fetchone() or (0,)
     postmaster = psutil.Process(int(Path(data, "postmaster.pid").read_text().split()[0]))
     used = 0.0
     for process in [postmaster, *postmaster.children(recursive=True)]:
@@ -320,7 +330,7 @@ def _server_cpu(url: str) -> float:
         except psutil.NoSuchProcess:
             continue
         used += times.user + times.system
-    return used
+    return used, int(wal)
 
 
 if __name__ == "__main__":
