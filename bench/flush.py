@@ -15,7 +15,15 @@ also go to PostgreSQL, printed next to SQLite's.
 ``--writers N`` then also has N processes flush into it at once, back to back, and prints
 their median flush and the rows per second the server took from all of them while they did.
 
+``--sustained N`` instead runs N writers (threads of ``--procs`` processes, each writer a store
+of its own) flushing ``--series`` endpoints every ``--interval`` seconds, staggered, for
+``--flushes`` rounds, into one SQLite file and then one PostgreSQL database (``--postgres``,
+else a server of its own with PostgreSQL's default durability, fsync on): each writer's
+flush time, how late a flush started, and whether every writer kept the cadence (each flush
+done before its next one is due); for PostgreSQL, the CPU its server processes used.
+
     python bench/flush.py [--series 2000] [--runs 20] [--db-dir DIR] [--postgres URL] [--writers N]
+    python bench/flush.py --sustained 100 --series 1000 [--interval 10] [--flushes 6] [--procs 10]
 """
 
 from __future__ import annotations
@@ -29,8 +37,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from perf_mcp.core.series import RequestAcc
 from perf_mcp.core.window import TIERS, bucket_start
@@ -137,7 +147,14 @@ def main() -> None:
     parser.add_argument("--db-dir", type=Path, default=None)
     parser.add_argument("--postgres", default=None, help="a postgresql:// URL to flush into too")
     parser.add_argument("--writers", type=int, default=0, help="processes flushing at once")
+    parser.add_argument("--sustained", type=int, default=0, help="writers on a cadence")
+    parser.add_argument("--interval", type=float, default=10.0)
+    parser.add_argument("--flushes", type=int, default=6)
+    parser.add_argument("--procs", type=int, default=10)
     args = parser.parse_args()
+    if args.sustained:
+        sustained_on_both(args)
+        return
     with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp:
         print(f"flush of {args.series} request series, {args.runs} flushes 1 s apart")
         for busy in (False, True):
@@ -168,6 +185,152 @@ def writers(url: str, count: int, series: int, runs: int) -> None:
         f"{count} writers x {series} series flushing at once: median flush "
         f"{medians[len(medians) // 2]:.0f} ms, {rate:,.0f} rows/s in all"
     )
+
+
+def sustained_on_both(args: argparse.Namespace) -> None:
+    """The cadence run on a SQLite file, then on PostgreSQL."""
+    from query import throwaway_postgres  # bench/ is on sys.path when run as a script
+
+    print(
+        f"{args.sustained} writers x {args.series} endpoints, a flush every {args.interval:g} s "
+        f"each (staggered), {args.flushes} rounds, in {args.procs} processes"
+    )
+    with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp, ExitStack() as stack:
+        postgres = args.postgres or stack.enter_context(throwaway_postgres())
+        stores: dict[str, str | Path] = {"SQLite": Path(tmp, "cadence.db")}
+        if postgres is not None:
+            stores["PostgreSQL"] = postgres
+        for engine, location in stores.items():
+            url = str(location)
+            server = partial(_server_use, url) if "://" in url else None
+            flushes, use = cadence(location, args, server)
+            report(engine, flushes, args, use)
+
+
+def cadence(
+    location: str | Path,
+    args: argparse.Namespace,
+    server_use: Callable[[], tuple[float, int]] | None,
+) -> tuple[list[tuple[float, float, bool]], tuple[float, float] | None]:
+    """(flush ms, ms it started late, whether it failed) of every timed flush of every writer,
+    and the server's cores and WAL bytes per second meanwhile (None: not measured)."""
+    context = multiprocessing.get_context("spawn")
+    ready, go, done, results = context.Queue(), context.Event(), context.Event(), context.Queue()
+    writers = args.sustained
+    groups = [list(range(writers))[i :: args.procs] for i in range(min(args.procs, writers))]
+    start_at = context.Value("d", 0.0)
+    plan = (location, writers, args.series, args.interval, args.flushes)
+    workers = [
+        context.Process(
+            target=_writers_of_one_process,
+            args=(plan, group, ready, go, done, start_at, results),
+        )
+        for group in groups
+    ]
+    for worker in workers:
+        worker.start()
+    for _ in workers:
+        ready.get()
+    start_at.value = time.time() + 1.0
+    go.set()
+    before, began = (server_use() if server_use else (0.0, 0)), time.perf_counter()
+    flushes = [flush for _ in workers for flush in results.get()]
+    use = None
+    if server_use is not None:  # while every writer's connection is still open
+        (cpu, wal), took = server_use(), time.perf_counter() - began
+        use = (cpu - before[0]) / took, (wal - before[1]) / took
+    done.set()
+    for worker in workers:
+        worker.join()
+    return flushes, use
+
+
+def _writers_of_one_process(
+    plan: tuple[str | Path, int, int, float, int], group: list[int],
+    ready: Any, go: Any, done: Any, start_at: Any, results: Any,
+) -> None:  # fmt: skip
+    """Each writer of ``group``: a store of its own, a thread flushing on its slot."""
+    location, writers, series, interval, rounds = plan
+    rng = random.Random(group[0])
+    now = [float(T0)]
+    stores, batches = [], []
+    for _ in group:  # set-up, untimed: the series rows and every round's batch
+        store = open_storage(location, clock=lambda: now[0], busy_timeout_s=60.0)
+        store.write(make_batch(series, T0 + 1, rng))
+        stores.append(store)
+        batches.append([make_batch(series, T0 + interval * (k + 1), rng) for k in range(rounds)])
+    ready.put(True)
+    go.wait()
+    found: list[tuple[float, float, bool]] = []
+
+    def flush_on_cadence(index: int, writer: int) -> None:
+        for k in range(rounds):
+            due = start_at.value + interval * (k + writer / writers)
+            time.sleep(max(0.0, due - time.time()))
+            late = max(0.0, time.time() - due)
+            began = time.perf_counter()
+            try:
+                stores[index].write(batches[index][k])
+                failed = False
+            except Exception:
+                failed = True
+            found.append(((time.perf_counter() - began) * 1000, late * 1000, failed))
+
+    threads = [threading.Thread(target=flush_on_cadence, args=pair) for pair in enumerate(group)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put(found)
+    done.wait()
+    for store in stores:
+        store.close()
+
+
+def report(
+    engine: str, flushes: list[tuple[float, float, bool]], args: argparse.Namespace,
+    use: tuple[float, float] | None,
+) -> None:  # fmt: skip
+    """Flush times, lateness, and whether every writer kept the cadence."""
+    times = sorted(ms for ms, _, _ in flushes)
+    late = max(lag for _, lag, _ in flushes)
+    failed = sum(1 for *_, bad in flushes if bad)
+    kept = failed == 0 and all(ms + lag < args.interval * 1000 for ms, lag, _ in flushes)
+    rows = (args.series + 1) * len(TIERS) * (len(flushes) - failed)
+    print(
+        f"  {engine:<11} flush per writer median {statistics.median(times):6.0f} ms, p95 "
+        f"{times[int(len(times) * 0.95)]:6.0f} ms, max {times[-1]:6.0f} ms; latest start "
+        f"{late:6.0f} ms late; {failed} of {len(flushes)} failed; "
+        f"{rows / (args.flushes * args.interval):,.0f} rows/s"
+    )
+    print(f"  {'':<11} {args.interval:g} s cadence sustained: {'yes' if kept else 'no'}")
+    if use is not None:
+        cores, wal = use
+        per_row = wal / (rows / (args.flushes * args.interval))
+        print(
+            f"  {'':<11} the server meanwhile: {cores:.2f} cores (its processes' CPU), "
+            f"{wal / 1e6:.1f} MB/s of WAL ({per_row:.0f} bytes per row written)"
+        )
+
+
+def _server_use(url: str) -> tuple[float, int]:
+    """CPU seconds used so far by the PostgreSQL server at ``url`` (a server on this machine)
+    and its WAL position in bytes."""
+    import psutil
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        (data,) = conn.execute("SHOW data_directory").fetchone() or ("",)
+        (wal,) = conn.execute("SELECT pg_current_wal_lsn() - '0/0'").fetchone() or (0,)
+    postmaster = psutil.Process(int(Path(data, "postmaster.pid").read_text().split()[0]))
+    used = 0.0
+    for process in [postmaster, *postmaster.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        used += times.user + times.system
+    return used, int(wal)
 
 
 if __name__ == "__main__":

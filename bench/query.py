@@ -11,9 +11,16 @@ a server starts) and again later, each timed right after get_endpoint_stats over
 window (the ratio is the median of those pairs; target: under 3x); and a
 chart's series (``get_timeline``: the window split into points, for the hottest endpoint
 and for all requests) next to the window query over the same rows. Prints the store's size.
-``--db postgresql://...`` (an empty database) runs it all on PostgreSQL instead.
 
-    python bench/query.py [--requests 10000000] [--endpoints 1000] [--db PATH-OR-URL]
+It runs on both engines in one run and prints their window queries side by side: a SQLite
+file, and a PostgreSQL database (``--db postgresql://...``, an empty database or one this
+bench filled; without one, a server of its own started by initdb in a temporary directory
+with PostgreSQL's default durability, when PostgreSQL is installed). ``--db PATH`` reuses or
+creates that SQLite file; a store that already holds the day is not filled again.
+
+``--windows-only`` times only get_endpoint_stats and the summary (the side-by-side figures).
+
+    python bench/query.py [--requests 10000000] [--endpoints 1000] [--db PATH] [--db URL]
 """
 
 from __future__ import annotations
@@ -21,9 +28,11 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from perf_mcp import Monitor
@@ -128,65 +137,126 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000_000)
     parser.add_argument("--endpoints", type=int, default=1000)
     parser.add_argument(
-        "--db", help="reuse or create this store file, or fill this empty postgresql:// database"
+        "--db",
+        action="append",
+        default=[],
+        help="a SQLite file to reuse or create, and/or a postgresql:// database to fill",
     )
+    parser.add_argument("--windows-only", action="store_true")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = args.db or str(Path(tmp) / "bench.db")
-        now = T0 + DAY_S
-        if "://" in path or not Path(path).exists():
-            start = time.perf_counter()
-            now = fill(path, args.requests, args.endpoints)
-            print(
-                f"filled {args.requests:,} requests across {args.endpoints:,} endpoints over "
-                f"24 h in {time.perf_counter() - start:.0f} s"
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        given = {"PostgreSQL" if "://" in db else "SQLite": db for db in args.db}
+        stores = {"SQLite": given.get("SQLite", str(Path(tmp) / "bench.db"))}
+        postgres = given.get("PostgreSQL") or stack.enter_context(throwaway_postgres())
+        if postgres is not None:
+            stores["PostgreSQL"] = postgres
+        results = {}
+        for engine, location in stores.items():
+            print(f"=== {engine}")
+            results[engine] = measure(location, args.requests, args.endpoints, args.windows_only)
+    side_by_side(results)
+
+
+def measure(path: str, requests: int, endpoints: int, windows_only: bool) -> dict[str, float]:
+    """Fill the store unless it holds the day already, then time every query on it."""
+    now = T0 + DAY_S
+    with Monitor(path, clock=lambda: now, start_flusher=False) as probe:
+        filled = probe.get_performance_summary(window="24h").requests.count >= requests
+    if not filled:
+        start = time.perf_counter()
+        now = fill(path, requests, endpoints)
+        print(
+            f"filled {requests:,} requests across {endpoints:,} endpoints over "
+            f"24 h in {time.perf_counter() - start:.0f} s"
+        )
+
+    with Monitor(path, clock=lambda: now, start_flusher=False) as reader:
+        size = reader.store_size_bytes()
+        print(f"store: {size / 1e6:.1f} MB ({size / requests:.1f} bytes per request)\n")
+
+        def ask(query: str, window: str, flush: bool = False, **args: str) -> None:
+            """An answer after a write, as in a live store (so no answer is reused).
+
+            The summary adds a write still in memory to what it last read; ``flush`` makes
+            it read the store again, as it does once per flush interval.
+            """
+            reader.record_request(HOT, "GET", 200, 20.0)
+            if flush:
+                reader.flush()
+            getattr(reader, query)(window=window, **args)
+
+        results: dict[str, float] = {}
+        for window in ("5m", "1h", "24h"):
+            print(f"window {window} (target {TARGETS_MS[window]} ms; a write before each):")
+            results[window] = time_query(
+                "get_endpoint_stats(sort_by='p95_ms', limit=20)",
+                lambda w=window: ask("get_endpoint_stats", w),
             )
-
-        with Monitor(path, clock=lambda: now, start_flusher=False) as reader:
-            size = reader.store_size_bytes()
-            print(f"store: {size / 1e6:.1f} MB ({size / args.requests:.1f} bytes per request)\n")
-
-            def ask(query: str, window: str, flush: bool = False, **args: str) -> None:
-                """An answer after a write, as in a live store (so no answer is reused).
-
-                The summary adds a write still in memory to what it last read; ``flush`` makes
-                it read the store again, as it does once per flush interval.
-                """
-                reader.record_request(HOT, "GET", 200, 20.0)
-                if flush:
-                    reader.flush()
-                getattr(reader, query)(window=window, **args)
-
-            results: dict[str, float] = {}
-            for window in ("5m", "1h", "24h"):
-                print(f"window {window} (target {TARGETS_MS[window]} ms; a write before each):")
-                results[window] = time_query(
-                    "get_endpoint_stats(sort_by='p95_ms', limit=20)",
-                    lambda w=window: ask("get_endpoint_stats", w),
-                )
-                results[window + " summary"] = time_query(
-                    "get_performance_summary(), after a flush",
-                    lambda w=window: ask("get_performance_summary", w, flush=True),
-                )
-                time_query(
-                    "get_performance_summary(), write in memory",
-                    lambda w=window: ask("get_performance_summary", w),
-                )
-                investigation_rows(path, now, window, ask)
-                series_next_to_its_window_query(window, ask, results)
-            day = reader.get_performance_summary(window="24h")
+            results[window + " summary"] = time_query(
+                "get_performance_summary(), after a flush",
+                lambda w=window: ask("get_performance_summary", w, flush=True),
+            )
+            if windows_only:
+                continue
             time_query(
-                "get_performance_summary('24h'), store unchanged (reused)",
-                lambda: reader.get_performance_summary(window="24h"),
+                "get_performance_summary(), write in memory",
+                lambda w=window: ask("get_performance_summary", w),
             )
-        print(f"\n24 h summary: {day.requests.count:,} requests, p95 {day.requests.p95_ms:.1f} ms")
-        charts = {w: took for w, took in results.items() if w.endswith(" series")}
-        answers = {w: took for w, took in results.items() if w not in charts}
-        verdict = all(took <= TARGETS_MS[w.split()[0]] for w, took in answers.items())
-        print(f"endpoint stats and summary within targets: {'yes' if verdict else 'no'}")
+            investigation_rows(path, now, window, ask)
+            series_next_to_its_window_query(window, ask, results)
+        day = reader.get_performance_summary(window="24h")
+        time_query(
+            "get_performance_summary('24h'), store unchanged (reused)",
+            lambda: reader.get_performance_summary(window="24h"),
+        )
+    print(f"\n24 h summary: {day.requests.count:,} requests, p95 {day.requests.p95_ms:.1f} ms")
+    charts = {w: took for w, took in results.items() if w.endswith(" series")}
+    answers = {w: took for w, took in results.items() if len(w.split()) == 1 or "summary" in w}
+    verdict = all(took <= TARGETS_MS[w.split()[0]] for w, took in answers.items())
+    print(f"endpoint stats and summary within targets: {'yes' if verdict else 'no'}")
+    if charts:
         fast = max(charts.values()) <= SERIES_TARGET_MS
-        print(f"chart series within {SERIES_TARGET_MS} ms: {'yes' if fast else 'no'}")
+        print(f"chart series within {SERIES_TARGET_MS} ms: {'yes' if fast else 'no'}\n")
+    return results
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[str | None]:
+    """A PostgreSQL server of this run's own (tests/pg_server.py: initdb in a temporary
+    directory, default durability); None, saying so, where PostgreSQL is not installed."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's tests/
+    from tests.pg_server import find_binaries, running_server
+
+    binaries = find_binaries()
+    if binaries is None:
+        print("PostgreSQL is not installed (apt-get install postgresql): SQLite only\n")
+        yield None
+        return
+    with running_server(binaries, durable=True) as server:
+        yield server.database("postgres")
+
+
+def side_by_side(results: dict[str, dict[str, float]]) -> None:
+    """Each engine's median per query, and PostgreSQL's over SQLite's (target: within 2x)."""
+    if len(results) < 2:
+        return
+    sqlite, postgres = results["SQLite"], results["PostgreSQL"]
+    print(f"{'median ms, a write before each':<40} {'SQLite':>9} {'PostgreSQL':>11} {'ratio':>7}")
+    for query, label in (("", "get_endpoint_stats"), (" summary", "get_performance_summary")):
+        for window in ("5m", "1h", "24h"):
+            key = window + query
+            ratio = postgres[key] / sqlite[key]
+            print(
+                f"  {label + ' ' + window:<38} {sqlite[key]:9.1f} {postgres[key]:11.1f} "
+                f"{ratio:6.2f}x{'' if ratio <= 2 else '  (over 2x)'}"
+            )
+    others = [k for k in sqlite if k not in ("5m", "1h", "24h") and "summary" not in k]
+    for key in others:
+        print(
+            f"  {key:<38} {sqlite[key]:9.1f} {postgres[key]:11.1f} "
+            f"{postgres[key] / sqlite[key]:6.2f}x"
+        )
 
 
 def series_next_to_its_window_query(

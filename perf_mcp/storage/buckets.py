@@ -293,7 +293,7 @@ class BucketTables(SeriesTables):
     def _sums(
         self, table: str, sums: str, plan: Sequence[TierRange], ids: Iterable[int]
     ) -> list[Any]:
-        ids_sql = id_list(ids)
+        ids_sql = self._window_ids(ids)
         if not ids_sql:
             return []
         where, params = plan_clause(plan)
@@ -321,7 +321,7 @@ class BucketTables(SeriesTables):
     ) -> dict[int, tuple[LogHistogram, int]]:
         if table not in TABLES:
             raise ValueError(f"no bucket table {table!r}; the tables are {sorted(TABLES)}")
-        ids_sql = id_list(ids)
+        ids_sql = self._window_ids(ids)
         if not ids_sql:
             return {}
         where, params = plan_clause(plan)

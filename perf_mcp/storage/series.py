@@ -70,6 +70,11 @@ class SeriesTables(StoreBase):
             ).fetchall()
         return [r[0] for r in rows]
 
+    def _window_ids(self, ids: Iterable[int]) -> str:
+        """What goes in ``series_id IN (...)`` beside a window's tier and time ranges ('' for
+        no ids): the ids themselves here; PostgreSQL's differs (``postgres/tables.py``)."""
+        return id_list(ids)
+
 
 def id_list(ids: Iterable[int]) -> str:
     """Series ids for an IN (...) clause: integers from our own table, so inlined."""

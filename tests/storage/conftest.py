@@ -5,35 +5,20 @@ where .ci/run installs it, a failure instead)."""
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.storage.postgres_server import Server, find_binaries, running_server
+from tests.pg_server import Server, require_postgres, running_server
 
 _databases = itertools.count()
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def postgres_binaries() -> Path:
     """The directory of PostgreSQL's initdb and pg_ctl (and psycopg importable)."""
-    binaries = find_binaries()
-    if binaries is None:
-        _missing("PostgreSQL's initdb and pg_ctl are not installed (apt-get install postgresql)")
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        _missing("psycopg is not installed (pip install -e '.[test]')")
-    assert binaries is not None
-    return binaries
+    return require_postgres()
 
 
 @pytest.fixture(scope="session")

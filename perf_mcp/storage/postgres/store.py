@@ -13,7 +13,7 @@ from perf_mcp.storage.base import Connection
 from perf_mcp.storage.engine import without_password
 from perf_mcp.storage.postgres.connection import CommitInDoubt, PgConnection, failure
 from perf_mcp.storage.postgres.schema import prepare
-from perf_mcp.storage.postgres.tables import PgAlerts
+from perf_mcp.storage.postgres.tables import PgAlerts, PgBuckets
 from perf_mcp.storage.postgres.writes import PgWrites
 from perf_mcp.storage.schema import StoreError
 
@@ -51,7 +51,7 @@ def pool_size(url: str) -> tuple[str, int]:
     return urlunsplit(parts._replace(query=rest)), int(size)
 
 
-class PostgresStorage(PgAlerts, PgWrites):
+class PostgresStorage(PgAlerts, PgBuckets, PgWrites):
     """The store in a PostgreSQL database (``PERF_MCP_DB=postgresql://user@host/db``).
 
     The same tables, rows keyed by writer and semantics as the SQLite store: each process

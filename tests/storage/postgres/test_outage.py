@@ -11,7 +11,7 @@ import pytest
 from perf_mcp.core.series import RequestAcc
 from perf_mcp.core.window import TierRange
 from perf_mcp.storage import FlushBatch, StoreError, open_storage
-from tests.storage.postgres_server import running_server
+from tests.pg_server import running_server
 
 T0 = 1_800_000_000
 

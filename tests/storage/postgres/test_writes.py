@@ -19,7 +19,7 @@ from perf_mcp import Monitor
 from perf_mcp.core.window import TierRange
 from perf_mcp.storage import FlushBatch, StoreError, open_storage
 from perf_mcp.storage.postgres.store import POOL_SIZE
-from tests.storage.postgres_server import Server, running_server
+from tests.pg_server import Server, running_server
 from tests.storage.test_buckets import T0, request_delta
 
 psycopg = pytest.importorskip("psycopg")

@@ -1,8 +1,9 @@
-"""A throwaway PostgreSQL server for the tests: made by initdb in a temporary directory,
-listening only on a unix socket there, stopped and deleted at the end.
+"""A throwaway PostgreSQL server for the tests and benches: made by initdb in a temporary
+directory, listening only on a unix socket there, stopped and deleted at the end.
 
 As root (CI runs as root), initdb refuses to run: the server then runs as the ``postgres``
-user that Debian's package creates.
+user that Debian's package creates. Tests start it with ``fsync`` off (nothing they check
+needs the disk); ``durable=True`` keeps PostgreSQL's default durability, for benches.
 """
 
 from __future__ import annotations
@@ -53,11 +54,12 @@ class Server:
         self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
                   "--no-sync")  # fmt: skip
 
-    def start(self) -> None:
-        options = (
-            f"-c listen_addresses='' -c unix_socket_directories={self.home} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    def start(self, durable: bool = False) -> None:
+        options = (  # connections: a pool per writer, and a bench starts 100 writers
+            f"-c listen_addresses='' -c unix_socket_directories={self.home} -c max_connections=250"
         )
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.home / "log"), "-o", options,
                   "-w", "start")  # fmt: skip
 
@@ -69,14 +71,34 @@ class Server:
         subprocess.run(command, check=True, capture_output=True, timeout=120)
 
 
+def require_postgres() -> Path:
+    """The directory of PostgreSQL's initdb and pg_ctl, with psycopg importable; else the
+    test skips saying why, or fails under CI (where .ci/run installs them)."""
+    import pytest
+
+    binaries, reason = find_binaries(), None
+    if binaries is None:
+        reason = "PostgreSQL's initdb and pg_ctl are not installed (apt-get install postgresql)"
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        reason = "psycopg is not installed (pip install -e '.[test]')"
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
+        pytest.skip(reason)
+    assert binaries is not None
+    return binaries
+
+
 @contextlib.contextmanager
-def running_server(binaries: Path) -> Iterator[Server]:
+def running_server(binaries: Path, durable: bool = False) -> Iterator[Server]:
     """A new server, started; stopped and deleted afterwards."""
     home = Path(tempfile.mkdtemp(prefix="perf-mcp-pg-"))
     try:
         server = Server(binaries, home)
         server.init()
-        server.start()
+        server.start(durable)
         try:
             yield server
         finally:
