@@ -15,9 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from tests.e2e.mcp_process import REPO, free_port, stop, wait_for_port
+from tests.required import missing
 
 PUBLIC_HOST = "perf.example.com"
 README_UPSTREAM = "127.0.0.1:8765"
@@ -49,9 +48,7 @@ def required_binary(proxy: Proxy) -> str:
     binary = proxy.binary()
     if binary is None:
         reason = f"{proxy.name} is not installed (apt-get install {proxy.package})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the {proxy.name} test: {reason}")
-        pytest.skip(reason)
+        missing(reason)
     return binary
 
 

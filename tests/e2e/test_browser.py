@@ -8,7 +8,6 @@ Skipped when Chromium or Playwright is missing, except under CI=true, where it m
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -25,6 +24,7 @@ from mcp.types import TextResourceContents
 
 from tests.e2e.mcp_process import REPO, http_server
 from tests.quiet_machine import quiet_machine
+from tests.required import missing
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -86,13 +86,11 @@ async def browser() -> AsyncIterator[Browser]:
     try:
         from playwright.async_api import async_playwright
     except ImportError:
-        missing = "the playwright package (pip install -e '.[test]')"
+        lacking = "the playwright package (pip install -e '.[test]')"
     else:
-        missing = "" if Path(CHROMIUM).exists() else "Chromium (apt-get install chromium)"
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the browser test must run under CI, but {missing} is missing")
-        pytest.skip(f"needs {missing}")
+        lacking = "" if Path(CHROMIUM).exists() else "Chromium (apt-get install chromium)"
+    if lacking:
+        missing(f"needs {lacking}")
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         try:

@@ -74,7 +74,7 @@ async def client(
         httpx2.AsyncClient(headers=headers, timeout=30) as http,
         Client(
             streamable_http_client(url, http_client=http),
-            mode=mode,  # type: ignore[arg-type]
+            mode=mode,
             client_info=Implementation(name="team-bot", version="1.0"),
         ) as connected,
     ):
