@@ -14,6 +14,7 @@ class SeriesTables(StoreBase):
     """Series ids, resolved in bulk and cached once committed."""
 
     _series_ids: dict[SeriesKey, int]
+    _totals_ids: dict[str, dict[int, tuple[str, str]]]  # per kind, once its row exists
 
     def _resolve_series(self, keys: Iterable[SeriesKey]) -> dict[SeriesKey, int]:
         """The ids of ``keys`` not cached yet, creating missing series rows (inside the
@@ -44,6 +45,8 @@ class SeriesTables(StoreBase):
         totals: bool = False,
     ) -> dict[int, tuple[str, str]]:
         """Series of a kind by id, as (name, method): the all-series total, or the others."""
+        if totals and kind in self._totals_ids:  # one row per kind, its id fixed once made
+            return dict(self._totals_ids[kind])
         sql = "SELECT id, name, method FROM series WHERE kind = ?"
         params: list[str] = [kind]
         if totals:
@@ -58,7 +61,10 @@ class SeriesTables(StoreBase):
                 params.append(method)
         with self._lock:
             rows = self._conn.execute(sql, params).fetchall()
-        return {sid: (n, m) for sid, n, m in rows}
+        found = {sid: (n, m) for sid, n, m in rows}
+        if totals and found:
+            self._totals_ids[kind] = dict(found)
+        return found
 
     def known_names(self, kind: str, limit: int = 500) -> list[str]:
         """Series names of a kind, for completion (totals and __other__ left out)."""

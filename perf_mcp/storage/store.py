@@ -79,6 +79,7 @@ class Storage(
         self._clock = clock
         self._lock = threading.RLock()
         self._series_ids = {}
+        self._totals_ids = {}
         self._open_rows = {REQUESTS.name: {}, RUNS.name: {}}
         self._forgotten_before = -math.inf
         self._last_expiry = 0.0
