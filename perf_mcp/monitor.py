@@ -36,6 +36,9 @@ from perf_mcp.recording.flusher import Flusher, FlushFailure, RefusedBuffer
 from perf_mcp.recording.target import open_target
 from perf_mcp.storage import SeriesAgg, Storage, StoreError
 
+RequestRecorder = Callable[[str, str, int, float, int | None, int | None], None]
+"""``record_request``'s positional arguments without ``timestamp`` (``request_recorder``)."""
+
 
 class Monitor:
     """Records requests, agent runs and tool calls; answers window queries over the store.
@@ -126,7 +129,7 @@ class Monitor:
         else:
             self._flusher.drop()
 
-    def request_recorder(self) -> Callable[[str, str, int, float, int | None, int | None], None]:
+    def request_recorder(self) -> RequestRecorder:
         """``record_request`` without ``timestamp``, its clock, checks and buffer bound once:
         the handle a middleware keeps for every request (a subclass's own ``record_request``
         is handed back as is)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Iterable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +15,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from perf_mcp.monitor import Monitor
-
-    RequestRecorder = Callable[[str, str, int, float, int | None, int | None], None]
+    from perf_mcp.monitor import Monitor, RequestRecorder
 
 __all__ = [
     "DEFAULT_EXCLUDE",
