@@ -48,8 +48,8 @@ class Monitor:
     to a perf-mcp server over OTLP instead (perf_mcp.recording.push). A record call checks
     its values (raising InvalidInputError, naming the field) and queues the sample; a daemon
     thread folds the queued samples into 10 s accumulators and writes them every
-    ``flush_interval_s``. Queries flush first, except
-    the summary, which adds the records still in memory to the stored ones.
+    ``flush_interval_s``. Queries flush first, except the summary, which adds the records
+    still in memory to the stored ones.
     """
 
     def __init__(
