@@ -41,6 +41,7 @@ from perf_mcp.otlp.decode import (
 )
 from perf_mcp.otlp.metrics_points import Streams
 from perf_mcp.otlp.stats import IGNORED, IngestStats
+from perf_mcp.otlp.versions import VersionWatch
 from perf_mcp.storage import StoreError
 
 MAX_SPANS = 20_000  # in one export (the SDK sends 512 at most by default)
@@ -110,7 +111,7 @@ def trace_receiver(
     monitor: Callable[[], Monitor], may_write: Callable[[], str | None], stats: IngestStats
 ) -> Receiver:
     """The POST /v1/traces handler (a new service.version in its spans marks a deploy)."""
-    versions = mapping.VersionWatch()
+    versions = VersionWatch()
     return Receiver(
         functools.partial(ingest, versions=versions),
         ExportTraceServiceResponse,
@@ -143,7 +144,7 @@ def ingest(
     content_type: str | None,
     content_encoding: str | None,
     monitor: Monitor,
-    versions: mapping.VersionWatch | None = None,
+    versions: VersionWatch | None = None,
 ) -> mapping.Outcome:
     """Decode an export, map its spans and record them (blocking: run it in a thread)."""
     fmt = body_format(content_type)

@@ -9,8 +9,9 @@ from opentelemetry.trace import SpanKind, Tracer
 
 from perf_mcp import Monitor
 from perf_mcp.integrations.asgi import UNMATCHED
-from perf_mcp.otlp.mapping import MAX_SERVICES, VersionWatch, plan, record
+from perf_mcp.otlp.mapping import plan, record
 from perf_mcp.otlp.stats import INVALID, MODEL_CALL_ALONE, NO_STATUS, NOT_MAPPED, OTHER_MCP
+from perf_mcp.otlp.versions import MAX_SERVICES, VersionWatch
 from tests.otlp.spans import (
     agent_run,
     http_request,
