@@ -10,8 +10,10 @@ own tracer provider), every agent run and tool call a Monitor records becomes a 
 the OpenTelemetry GenAI conventions, ``invoke_agent {agent}`` with its tool calls'
 ``execute_tool {tool}`` as children, at the run's real start and end. Records made inside
 ``received()`` (the OTLP receiver's) are not: they are OpenTelemetry already, and a server
-exporting to itself would receive them again, without end. Nothing of OpenTelemetry is imported
-until then::
+exporting to itself would receive them again, without end. Each span carries this process's
+random ``RECORDED_BY`` mark, so the process's own receiver knows the run is recorded already
+(a server exporting its telemetry to itself counts a run once). Nothing of OpenTelemetry is
+imported until then::
 
     from opentelemetry.sdk.trace import TracerProvider
     from perf_mcp import telemetry
@@ -21,6 +23,7 @@ until then::
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -67,6 +70,10 @@ def logfire_instance() -> logfire.Logfire:
 # ---------------------------------------------------------------- GenAI spans
 
 _spans: GenAISpans | None = None  # None: recorded runs and calls are not emitted
+RECORDED_BY = "perf_mcp.recorded_by"
+"""The span attribute holding the mark of the process whose Monitor recorded the run or call."""
+PROCESS_MARK = secrets.token_hex(8)
+"""This process's mark: spans carrying it came back to the process that recorded them."""
 _received: ContextVar[bool] = ContextVar("perf_mcp_received", default=False)
 
 
@@ -132,6 +139,7 @@ class GenAISpans:
             "gen_ai.agent.name": agent,
             "gen_ai.usage.input_tokens": input_tokens,
             "gen_ai.usage.output_tokens": output_tokens,
+            RECORDED_BY: PROCESS_MARK,
         }
         optional = {
             "gen_ai.request.model": model,
@@ -154,7 +162,11 @@ class GenAISpans:
     def call(self, call: ToolCallSample, parent: Context | None) -> None:
         """One ``execute_tool`` span (a child of ``parent``, the run's, when given)."""
         end, tool, duration_ms, success, error_type, agent, call_id, _result_chars = call
-        attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool}
+        attributes = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": tool,
+            RECORDED_BY: PROCESS_MARK,
+        }
         if call_id is not None:
             attributes["gen_ai.tool.call.id"] = call_id
         if agent is not None:

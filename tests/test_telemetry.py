@@ -16,6 +16,7 @@ from opentelemetry.trace import StatusCode
 from perf_mcp import Monitor, telemetry
 from perf_mcp.otlp import mapping, metrics
 from perf_mcp.otlp.metrics_points import Streams
+from perf_mcp.otlp.stats import RECORDED_HERE
 from tests.otlp.test_metrics import AGENT, duration_metric, export
 
 END = 1_800_000_000.25
@@ -75,6 +76,7 @@ def test_a_run_is_an_invoke_agent_span_with_its_tool_calls_as_children_at_real_t
         "gen_ai.usage.cache_read.input_tokens": 200,
         "gen_ai.conversation.id": "conv-7",
         "operation.cost": 0.0075,
+        telemetry.RECORDED_BY: telemetry.PROCESS_MARK,
     }
     assert run.status.status_code == StatusCode.UNSET
     assert search.parent is not None
@@ -87,6 +89,7 @@ def test_a_run_is_an_invoke_agent_span_with_its_tool_calls_as_children_at_real_t
         "gen_ai.operation.name": "execute_tool",
         "gen_ai.tool.name": "search",
         "gen_ai.tool.call.id": "c1",
+        telemetry.RECORDED_BY: telemetry.PROCESS_MARK,
     }
     assert fetch.attributes is not None
     assert fetch.attributes["error.type"] == "Timeout"
@@ -113,11 +116,17 @@ def test_a_lone_failed_tool_call_is_an_execute_tool_span_with_its_error(
     assert call.status.status_code == StatusCode.ERROR
 
 
+def in_another_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From here on, spans emitted so far read as another process's."""
+    monkeypatch.setattr(telemetry, "PROCESS_MARK", "another process")
+
+
 def test_an_otlp_receiver_reads_the_spans_back_as_the_same_run(
-    spans: InMemorySpanExporter,
+    spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with Monitor(":memory:", clock=lambda: END + 5) as monitor:
         monitor.record_agent_run(**RUN)
+    in_another_process(monkeypatch)
     plan = mapping.plan(encode_spans(spans.get_finished_spans()))
     [(run, used)] = plan.runs
     assert used == 3
@@ -130,8 +139,24 @@ def test_an_otlp_receiver_reads_the_spans_back_as_the_same_run(
     assert calls == {("search", True), ("fetch", False)}
 
 
-def test_runs_and_calls_received_over_otlp_are_not_emitted_again(
+def test_a_server_receiving_its_own_spans_counts_each_run_once(
     spans: InMemorySpanExporter,
+) -> None:
+    """A server exporting its telemetry to its own OTLP receiver: what it recorded comes back,
+    and is known by its mark."""
+    with Monitor(":memory:", clock=lambda: END + 5) as monitor:
+        monitor.record_agent_run(**RUN)
+        monitor.record_tool_call("lone", 12.0, timestamp=END)
+        emitted = spans.get_finished_spans()
+        outcome = mapping.record(mapping.plan(encode_spans(emitted)), monitor)
+        assert outcome.recorded == {}
+        assert outcome.unused == {RECORDED_HERE: 4}
+        assert monitor.get_agent_stats().agents[0].runs == 1
+        assert len(spans.get_finished_spans()) == 4
+
+
+def test_runs_and_calls_received_over_otlp_are_not_emitted_again(
+    spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A server exporting its telemetry to its own OTLP receiver would otherwise receive each
     run again, and again."""
@@ -141,6 +166,7 @@ def test_runs_and_calls_received_over_otlp_are_not_emitted_again(
         emitted = spans.get_finished_spans()
         assert len(emitted) == 4
         spans.clear()
+        in_another_process(monkeypatch)
 
         outcome = mapping.record(mapping.plan(encode_spans(emitted)), monitor)
         assert outcome.recorded == {"agent_run": 1, "tool_call": 1}

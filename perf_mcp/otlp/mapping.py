@@ -35,6 +35,7 @@ from perf_mcp.otlp.stats import (
     NO_TOOL,
     NOT_MAPPED,
     OTHER_MCP,
+    RECORDED_HERE,
 )
 from perf_mcp.otlp.versions import VersionWatch
 
@@ -171,6 +172,8 @@ def _error(span: Span, attrs: Attrs) -> str | None:
 
 def classify(span: SpanView) -> str:
     """ "agent_run", "tool_call", "model_call", "request", or the reason it is not used."""
+    if span.attrs.get(telemetry.RECORDED_BY) == telemetry.PROCESS_MARK:
+        return RECORDED_HERE
     operation = span.text("gen_ai.operation.name")
     mcp_method = span.text("mcp.method.name")
     if operation == "invoke_agent" or (span.name == "agent run" and "agent_name" in span.attrs):

@@ -16,13 +16,22 @@ if TYPE_CHECKING:  # the mapping imports protobuf; health needs only these count
 NOT_MAPPED = "not an HTTP server, agent, tool or MCP tools/call span"
 MODEL_CALL_ALONE = "model call without its invoke_agent span in the same export"
 OTHER_MCP = "MCP span of a method other than tools/call"
+RECORDED_HERE = "run or tool call this server recorded itself (its own telemetry, sent back)"
 # Metric data points: the same split.
 METRIC_NOT_MAPPED = "metric perf-mcp does not map"
 MODEL_METRIC = "GenAI duration of a model call (perf-mcp keeps agent runs and tool calls)"
 BASELINE = "first cumulative point of a stream older than the server: kept as its baseline"
 TOKENS_ALONE = "token usage without an invoke_agent duration of the same attributes"
 IGNORED = frozenset(
-    {NOT_MAPPED, MODEL_CALL_ALONE, OTHER_MCP, METRIC_NOT_MAPPED, MODEL_METRIC, BASELINE}
+    {
+        NOT_MAPPED,
+        MODEL_CALL_ALONE,
+        OTHER_MCP,
+        RECORDED_HERE,
+        METRIC_NOT_MAPPED,
+        MODEL_METRIC,
+        BASELINE,
+    }
 )
 NOT_HISTOGRAM = "duration metric that is not a histogram"
 NOT_COUNTER = "token usage counter that is not a monotonic sum"
