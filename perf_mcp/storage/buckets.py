@@ -12,15 +12,17 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.core.sketch import LogHistogram
 from perf_mcp.core.window import TIERS, TierRange, bucket_start
+from perf_mcp.storage.base import Read
 from perf_mcp.storage.series import SeriesKey, SeriesTables, id_list
 
 RowKey = tuple[int, int, int]  # tier, bucket start, series id
 Deltas = Mapping[int, Mapping[tuple[str, str], Any]]  # bucket start -> series -> accumulator
+T = TypeVar("T")
 OPEN_ROWS_KEPT_S = 60  # cached rows are forgotten this long after their bucket ended
 
 
@@ -279,63 +281,97 @@ class BucketTables(SeriesTables):
     def _series_sums(
         self, table: BucketTable, plan: Sequence[TierRange], ids: Mapping[int, tuple[str, str]]
     ) -> list[SeriesAgg]:
-        rows = self._sums(table.name, table.sums, plan, ids)
-        return [SeriesAgg(sid, *ids[sid], table.decode(values)) for sid, *values in rows]
+        return self.read(self.sums_read(table, plan, ids))
+
+    def sums_read(
+        self, table: BucketTable, plan: Sequence[TierRange], ids: Mapping[int, tuple[str, str]]
+    ) -> Read[list[SeriesAgg]]:
+        """Each series' sums over the plan's rows (histograms not merged), as a Read."""
+        ids = dict(ids)
+
+        def decode(rows: list[Any]) -> list[SeriesAgg]:
+            return [SeriesAgg(sid, *ids[sid], table.decode(values)) for sid, *values in rows]
+
+        return self._sums(table.name, table.sums, plan, ids, decode)
 
     def request_counts(
         self, plan: Sequence[TierRange], ids: Iterable[int]
     ) -> dict[int, tuple[int, int, float]]:
         """Each request series' count, 5xx count and summed ms over the plan's rows: enough to
         tell whether they changed, without building accumulators."""
-        rows = self._sums(REQUESTS.name, "SUM(count), SUM(s5xx), SUM(sum_ms)", plan, ids)
-        return {sid: (count, errors, total_ms) for sid, count, errors, total_ms in rows}
+        return self.read(self.request_counts_read(plan, ids))
+
+    def request_counts_read(
+        self, plan: Sequence[TierRange], ids: Iterable[int]
+    ) -> Read[dict[int, tuple[int, int, float]]]:
+        """``request_counts`` as a Read."""
+
+        def decode(rows: list[Any]) -> dict[int, tuple[int, int, float]]:
+            return {sid: (count, errors, total_ms) for sid, count, errors, total_ms in rows}
+
+        return self._sums(REQUESTS.name, "SUM(count), SUM(s5xx), SUM(sum_ms)", plan, ids, decode)
 
     def _sums(
-        self, table: str, sums: str, plan: Sequence[TierRange], ids: Iterable[int]
-    ) -> list[Any]:
+        self,
+        table: str,
+        sums: str,
+        plan: Sequence[TierRange],
+        ids: Iterable[int],
+        decode: Callable[[list[Any]], T],
+    ) -> Read[T]:
         ids_sql = self._window_ids(ids)
         if not ids_sql:
-            return []
+            return Read(None, (), decode)
         where, params = plan_clause(plan)
         sql = (
             f"SELECT series_id, {sums} FROM {table} "
             f"WHERE {where} AND series_id IN ({ids_sql}) GROUP BY series_id"
         )
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+        return Read(sql, params, decode)
 
     def histograms(
         self, table: str, plan: Sequence[TierRange], ids: Iterable[int]
     ) -> dict[int, LogHistogram]:
         """The merged latency histogram of each series in ``ids`` that has rows in the plan."""
-        return {sid: h for sid, (h, _) in self._histograms(table, "0", plan, ids).items()}
+        return self.read(self.histograms_read(table, plan, ids))
+
+    def histograms_read(
+        self, table: str, plan: Sequence[TierRange], ids: Iterable[int]
+    ) -> Read[dict[int, LogHistogram]]:
+        """``histograms`` as a Read."""
+        merged = self._histograms(table, "0", plan, ids)
+        return Read(
+            merged.sql,
+            merged.params,
+            lambda rows: {sid: h for sid, (h, _) in merged.decode(rows).items()},
+        )
 
     def histograms_and_errors(
         self, plan: Sequence[TierRange], ids: Iterable[int]
     ) -> dict[int, tuple[LogHistogram, int]]:
         """Each request series' merged histogram and 5xx count, in one pass over its rows."""
+        return self.read(self.histograms_and_errors_read(plan, ids))
+
+    def histograms_and_errors_read(
+        self, plan: Sequence[TierRange], ids: Iterable[int]
+    ) -> Read[dict[int, tuple[LogHistogram, int]]]:
+        """``histograms_and_errors`` as a Read."""
         return self._histograms(REQUESTS.name, "s5xx", plan, ids)
 
     def _histograms(
         self, table: str, column: str, plan: Sequence[TierRange], ids: Iterable[int]
-    ) -> dict[int, tuple[LogHistogram, int]]:
+    ) -> Read[dict[int, tuple[LogHistogram, int]]]:
         if table not in TABLES:
             raise ValueError(f"no bucket table {table!r}; the tables are {sorted(TABLES)}")
         ids_sql = self._window_ids(ids)
         if not ids_sql:
-            return {}
+            return Read(None, (), _merged)
         where, params = plan_clause(plan)
         sql = (
             f"SELECT series_id, {column}, hist FROM {table} "
             f"WHERE {where} AND series_id IN ({ids_sql})"
         )
-        blobs: dict[int, list[bytes]] = {}
-        sums: dict[int, int] = {}
-        with self._lock:
-            for sid, value, hist in self._conn.execute(sql, params):
-                blobs.setdefault(sid, []).append(hist)
-                sums[sid] = sums.get(sid, 0) + value
-        return {sid: (LogHistogram.merged(group), sums[sid]) for sid, group in blobs.items()}
+        return Read(sql, params, _merged)
 
     def rows_over_time(
         self, table: str, column: str, plan: Sequence[TierRange], ids: Iterable[int]
@@ -369,6 +405,16 @@ class BucketTables(SeriesTables):
         by_id = {s.series_id: s for s in series}
         for sid, hist in self.histograms(table, plan, by_id).items():
             by_id[sid].acc.hist = hist
+
+
+def _merged(rows: list[Any]) -> dict[int, tuple[LogHistogram, int]]:
+    """Per series: its rows' histograms merged, and their ``column`` summed."""
+    blobs: dict[int, list[bytes]] = {}
+    sums: dict[int, int] = {}
+    for sid, value, hist in rows:
+        blobs.setdefault(sid, []).append(hist)
+        sums[sid] = sums.get(sid, 0) + value
+    return {sid: (LogHistogram.merged(group), sums[sid]) for sid, group in blobs.items()}
 
 
 def _sum_labels(dicts: Iterable[dict[str, int]]) -> dict[str, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -106,6 +106,9 @@ class PostgresStorage(PgAlerts, PgBuckets, PgWrites):
                 ) from exc
 
     _transaction = _writing  # every change is one transaction already
+
+    def _rows_of_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
+        return self._pg.execute_all(statements)
 
     @staticmethod
     def _json_number(column: str, field: str) -> str:
