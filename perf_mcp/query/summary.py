@@ -20,6 +20,7 @@ from perf_mcp.query.windows import WindowQueries
 from perf_mcp.recording.flusher import Flusher
 from perf_mcp.storage.buckets import REQUESTS, RUNS
 
+SUMMARY_KINDS = ("request", "agent", "tool")
 RECENT_S = 30  # rows that ended this recently may still change (flush lag): re-read per summary
 
 
@@ -34,6 +35,9 @@ class SummaryQuery:
         # Per window: the summary of the stored rows, as of (store version, plan, put-backs),
         # and the records in memory added to it. One per window: each holds every endpoint.
         self._heads: dict[str, tuple[tuple[Any, ...], Head]] = {}
+        # The series of SUMMARY_KINDS by kind and id, as the last summary read them: a
+        # series' id never changes, and the next summary reads them again to check.
+        self._series: dict[str, dict[int, tuple[str, str]]] = {k: {} for k in SUMMARY_KINDS}
 
     def answer(self, window: str) -> m.PerformanceSummary:
         """Totals, the slowest and most failing endpoints, with what is still in memory."""
@@ -80,44 +84,36 @@ class SummaryQuery:
     def _stored(self, window: str, seconds: int, plan: list[TierRange]) -> StoredSummary:
         """The summary's parts as the store holds them now (the Head adds what is in memory).
 
-        Read in three batches, each one round trip on PostgreSQL: what needs no series id
-        (the series among it), the sums of the series, the histograms of the endpoints whose
-        rows changed.
+        One batch of reads (one round trip on PostgreSQL) with the series known from the last
+        summary, read again at once if the series it also reads differ (a series is new);
+        then the histograms of the endpoints whose rows changed (see ``_ranking``).
         """
         now = self.queries.clock()
         storage = self.storage
-        since = plan[0].start if plan else None
-        series, slowest, folded, deploys = storage.read_all(
-            storage.series_read(("request", "agent", "tool")),
-            # the rows of the plan's time, like every other number of the summary
-            storage.slowest_requests_read(now if since is None else since, m.SUMMARY_ROWS),
-            storage.folded_counts_read(since=since),
-            storage.deploy_markers_read(now if since is None else since, limit=m.SUMMARY_DEPLOYS),
-        )
-        totals: dict[str, dict[int, tuple[str, str]]] = {}
-        named: dict[str, dict[int, tuple[str, str]]] = {}
-        for kind, of_kind in series.items():
-            totals[kind] = {sid: n for sid, n in of_kind.items() if n[0] == TOTAL}
-            named[kind] = {sid: n for sid, n in of_kind.items() if n[0] != TOTAL}
-        run_totals = {**totals["agent"], **totals["tool"]}
+        since = now if not plan else plan[0].start
         settled, recent = _split_plan(plan, now - RECENT_S)
-        request_total, request_hist, run_total, run_hists, settled_total, sums, tools = (
-            storage.read_all(
-                storage.sums_read(REQUESTS, plan, totals["request"]),
-                storage.histograms_read(REQUESTS.name, plan, totals["request"]),
-                storage.sums_read(RUNS, plan, run_totals),
-                storage.histograms_read(RUNS.name, plan, run_totals),
-                # the ranking's (see _ranking): the settled rows' total, the recent rows' sums
+        for _ in range(2):  # the second time with the series the first found
+            known = self._series
+            totals, named = _by_role(known)
+            run_totals = {**totals["agent"], **totals["tool"]}
+            series, slowest, folded, deploys, *sums = storage.read_all(
+                storage.series_read(SUMMARY_KINDS),
+                # the rows of the plan's time, like every other number of the summary
+                storage.slowest_requests_read(since, m.SUMMARY_ROWS),
+                storage.folded_counts_read(since=plan[0].start if plan else None),
+                storage.deploy_markers_read(since, limit=m.SUMMARY_DEPLOYS),
+                storage.sums_read(REQUESTS, plan, totals["request"], with_hist=True),
+                storage.sums_read(RUNS, plan, run_totals, with_hist=True),
+                storage.sums_read(RUNS, plan, named["tool"]),
+                # the ranking's: the settled rows' total, every endpoint's recent rows' sums
                 storage.request_counts_read(settled, totals["request"]),
                 storage.request_counts_read(recent, named["request"]),
-                storage.sums_read(RUNS, plan, named["tool"]),
             )
-        )
-        hists = {**request_hist, **run_hists}
-        accs: dict[int, Any] = {}
-        for total in (*request_total, *run_total):
-            total.acc.hist = hists.get(total.series_id, total.acc.hist)
-            accs[total.series_id] = total.acc
+            self._series = series
+            if series == known:
+                break
+        request_total, run_total, tools, settled_total, recent_sums = sums
+        accs = {s.series_id: s.acc for s in (*request_total, *run_total)}
         by_kind = {
             kind: next((accs[sid] for sid in of_kind if sid in accs), None)
             for kind, of_kind in totals.items()
@@ -129,7 +125,7 @@ class SummaryQuery:
             ids,
             _fingerprint(by_kind["request"]),
             next(iter(settled_total.values()), (0, 0, 0.0)),
-            sums,
+            recent_sums,
         )
         return StoredSummary(
             window=window,  # type: ignore[arg-type]
@@ -224,6 +220,21 @@ class _Ranking:
     ) -> _Ranking:
         merged = {sid: (h, errors, h.quantile(0.95) or 0.0) for sid, (h, errors) in settled.items()}
         return cls(plan, total, settled_total, settled, {}, merged)
+
+
+def _by_role(
+    series: dict[str, dict[int, tuple[str, str]]],
+) -> tuple[dict[str, dict[int, tuple[str, str]]], dict[str, dict[int, tuple[str, str]]]]:
+    """Per kind: its all-series total, and its named series."""
+    totals = {
+        kind: {i: n for i, n in of_kind.items() if n[0] == TOTAL}
+        for kind, of_kind in series.items()
+    }
+    named = {
+        kind: {i: n for i, n in of_kind.items() if n[0] != TOTAL}
+        for kind, of_kind in series.items()
+    }
+    return totals, named
 
 
 def _split_plan(plan: list[TierRange], cutoff: float) -> tuple[list[TierRange], list[TierRange]]:

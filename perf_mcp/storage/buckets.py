@@ -99,11 +99,16 @@ def _decode_run(row: Sequence[Any]) -> RunAcc:
     acc.tool_calls = row[13]
     acc.errors, acc.tools = _sum_labels(json.loads(row[14])), _sum_labels(json.loads(row[15]))
     acc.result_chars = row[16]
-    # one blob (a row, or SQLite's merge_hist), or PostgreSQL's array of a group's (NULLs too)
-    given = row[17] if isinstance(row[17], list) else [row[17]]
-    blobs = [blob for blob in given if blob is not None]
-    acc.result_hist = LogHistogram.merged(blobs) if blobs else None
+    acc.result_hist = merged_hist(row[17])
     return acc
+
+
+def merged_hist(value: bytes | list[bytes | None] | None) -> LogHistogram | None:
+    """A ``merge_hist`` column as a histogram (None: the group had none): one blob (a row, or
+    SQLite's merge_hist), or PostgreSQL's array of a group's (NULLs too)."""
+    given = value if isinstance(value, list) else [value]
+    blobs = [blob for blob in given if blob is not None]
+    return LogHistogram.merged(blobs) if blobs else None
 
 
 def _copy_run(acc: RunAcc) -> RunAcc:
@@ -284,15 +289,29 @@ class BucketTables(SeriesTables):
         return self.read(self.sums_read(table, plan, ids))
 
     def sums_read(
-        self, table: BucketTable, plan: Sequence[TierRange], ids: Mapping[int, tuple[str, str]]
+        self,
+        table: BucketTable,
+        plan: Sequence[TierRange],
+        ids: Mapping[int, tuple[str, str]],
+        *,
+        with_hist: bool = False,
     ) -> Read[list[SeriesAgg]]:
-        """Each series' sums over the plan's rows (histograms not merged), as a Read."""
+        """Each series' sums over the plan's rows, as a Read; its histograms merged too if
+        ``with_hist`` (worth it for a few series: SQLite merges them in ``merge_hist``)."""
         ids = dict(ids)
 
         def decode(rows: list[Any]) -> list[SeriesAgg]:
-            return [SeriesAgg(sid, *ids[sid], table.decode(values)) for sid, *values in rows]
+            found = []
+            for sid, *values in rows:
+                acc = table.decode(values)
+                hist = merged_hist(values[-1]) if with_hist else None
+                if hist is not None:
+                    acc.hist = hist
+                found.append(SeriesAgg(sid, *ids[sid], acc))
+            return found
 
-        return self._sums(table.name, table.sums, plan, ids, decode)
+        sums = f"{table.sums}, merge_hist(hist)" if with_hist else table.sums
+        return self._sums(table.name, sums, plan, ids, decode)
 
     def request_counts(
         self, plan: Sequence[TierRange], ids: Iterable[int]
