@@ -54,15 +54,18 @@ class SummaryQuery:
         if not flusher.flush_lock.acquire(blocking=not only_cached):
             raise NotCached  # a flush is moving records from memory to the store
         try:  # held: no record is between memory and store, and the heads are ours
-            version = self.storage.data_version(wait=not only_cached)
-            if version is None:
-                raise NotCached
-            key = (version, flusher.put_backs, *plan)
             key_and_head = self._heads.get(window)
-            if key_and_head is None or key_and_head[0] != key:
+            if key_and_head is None or not self._may_be_current(key_and_head[0], plan):
+                version = None  # the stored part changed: its reads bring the version along
+            else:
+                version = self.storage.data_version(wait=not only_cached)
+                if version is None:
+                    raise NotCached
+            if version is None or key_and_head is None or key_and_head[0][0] != version:
                 if only_cached:
                     raise NotCached
-                key_and_head = key, Head(self._stored(window, seconds, plan))
+                version, stored = self._stored(window, seconds, plan)
+                key_and_head = (version, flusher.put_backs, *plan), Head(stored)
                 self._heads[window] = key_and_head
             head = key_and_head[1]
             lo, hi = (plan[0].start, plan[-1].end) if plan else (0, 0)  # [lo, hi) has no gap
@@ -81,8 +84,17 @@ class SummaryQuery:
         finally:
             flusher.flush_lock.release()
 
-    def _stored(self, window: str, seconds: int, plan: list[TierRange]) -> StoredSummary:
-        """The summary's parts as the store holds them now (the Head adds what is in memory).
+    def _may_be_current(self, key: tuple[Any, ...], plan: list[TierRange]) -> bool:
+        """Whether a head made as of ``key`` may still hold the store's rows of ``plan``: not
+        when this process wrote since, nor when the plan or the put-backs changed."""
+        ours = key[0][1]  # the store version's count of this process's writes
+        return key[1:] == (self.flusher.put_backs, *plan) and ours == self.storage.writes
+
+    def _stored(
+        self, window: str, seconds: int, plan: list[TierRange]
+    ) -> tuple[tuple[int, int], StoredSummary]:
+        """The store's version, and the summary's parts as the store holds them (the Head adds
+        what is in memory).
 
         One batch of reads (one round trip on PostgreSQL) with the series known from the last
         summary, read again at once if the series it also reads differ (a series is new);
@@ -96,7 +108,8 @@ class SummaryQuery:
             known = self._series
             totals, named = _by_role(known)
             run_totals = {**totals["agent"], **totals["tool"]}
-            series, slowest, folded, deploys, *sums = storage.read_all(
+            version, series, slowest, folded, deploys, *sums = storage.read_all(
+                storage.data_version_read(),
                 storage.series_read(SUMMARY_KINDS),
                 # the rows of the plan's time, like every other number of the summary
                 storage.slowest_requests_read(since, m.SUMMARY_ROWS),
@@ -105,29 +118,27 @@ class SummaryQuery:
                 storage.sums_read(REQUESTS, plan, totals["request"], with_hist=True),
                 storage.sums_read(RUNS, plan, run_totals, with_hist=True),
                 storage.sums_read(RUNS, plan, named["tool"]),
-                # the ranking's: the settled rows' total, every endpoint's recent rows' sums
-                storage.request_counts_read(settled, totals["request"]),
-                storage.request_counts_read(recent, named["request"]),
+                # the ranking's: every endpoint's recent rows' sums, and the total's
+                storage.request_counts_read(recent, {**named["request"], **totals["request"]}),
             )
             self._series = series
             if series == known:
                 break
-        request_total, run_total, tools, settled_total, recent_sums = sums
+        request_total, run_total, tools, recent_sums = sums
         accs = {s.series_id: s.acc for s in (*request_total, *run_total)}
         by_kind = {
             kind: next((accs[sid] for sid in of_kind if sid in accs), None)
             for kind, of_kind in totals.items()
         }
         ids = named["request"]
+        total = _fingerprint(by_kind["request"])
+        recent_total = [recent_sums.pop(sid) for sid in totals["request"] if sid in recent_sums]
+        count, errors, _ = recent_total[0] if recent_total else (0, 0, 0.0)
+        settled_total = (total[0] - count, total[1] - errors)  # exact: whole numbers
         ranking = self._ranking(
-            window,
-            (plan, settled, recent),
-            ids,
-            _fingerprint(by_kind["request"]),
-            next(iter(settled_total.values()), (0, 0, 0.0)),
-            recent_sums,
+            window, (plan, settled, recent), ids, total, settled_total, recent_sums
         )
-        return StoredSummary(
+        return version, StoredSummary(
             window=window,  # type: ignore[arg-type]
             seconds=seconds,
             generated_at=now,
@@ -149,7 +160,7 @@ class SummaryQuery:
         plans: tuple[list[TierRange], list[TierRange], list[TierRange]],
         ids: dict[int, tuple[str, str]],
         total: tuple[int, int, float],
-        settled_total: tuple[int, int, float],
+        settled_total: tuple[int, int],
         sums: dict[int, tuple[int, int, float]],
     ) -> _Ranking:
         """Every endpoint's merged histogram, 5xx count and p95 over the window's rows.
@@ -159,9 +170,10 @@ class SummaryQuery:
         plan and kept; each summary re-reads the newer rows' sums (``sums``) and merges again
         only the endpoints whose newer rows changed. Rows only ever grow while they are in a
         plan (every write adds to the all-endpoint total too), so the settled rows are unchanged
-        exactly when their total (``settled_total``) is: when it is not (late data, another
-        process catching up), everything is merged anew. Likewise no endpoint changed when the
-        window's ``total`` did not (the write was an agent run or a tool call).
+        exactly when their count is (``settled_total``: the window's total less the recent
+        rows'): when it is not (late data, another process catching up), everything is merged
+        anew. Likewise no endpoint changed when the window's ``total`` did not (the write was
+        an agent run or a tool call).
         """
         storage = self.storage
         plan, settled, recent = plans
@@ -205,7 +217,7 @@ class _Ranking:
 
     plan: list[TierRange]
     total: tuple[int, int, float]  # the all-endpoint total of the plan's rows
-    settled_total: tuple[int, int, float]  # the all-endpoint total of the settled rows
+    settled_total: tuple[int, int]  # the settled rows' all-endpoint count and 5xx count
     settled: Merged  # per endpoint, its settled rows merged
     recent: dict[int, tuple[int, int, float]]  # per endpoint, its recent rows' sums
     merged: dict[int, tuple[LogHistogram, int, float]]  # per endpoint: all rows, 5xx, p95
@@ -215,7 +227,7 @@ class _Ranking:
         cls,
         plan: list[TierRange],
         total: tuple[int, int, float],
-        settled_total: tuple[int, int, float],
+        settled_total: tuple[int, int],
         settled: Merged,
     ) -> _Ranking:
         merged = {sid: (h, errors, h.quantile(0.95) or 0.0) for sid, (h, errors) in settled.items()}
