@@ -352,18 +352,8 @@ class BucketTables(SeriesTables):
         self, table: str, plan: Sequence[TierRange], ids: Iterable[int]
     ) -> dict[int, LogHistogram]:
         """The merged latency histogram of each series in ``ids`` that has rows in the plan."""
-        return self.read(self.histograms_read(table, plan, ids))
-
-    def histograms_read(
-        self, table: str, plan: Sequence[TierRange], ids: Iterable[int]
-    ) -> Read[dict[int, LogHistogram]]:
-        """``histograms`` as a Read."""
-        merged = self._histograms(table, "0", plan, ids)
-        return Read(
-            merged.sql,
-            merged.params,
-            lambda rows: {sid: h for sid, (h, _) in merged.decode(rows).items()},
-        )
+        merged = self.read(self._histograms(table, "0", plan, ids))
+        return {sid: hist for sid, (hist, _) in merged.items()}
 
     def histograms_and_errors(
         self, plan: Sequence[TierRange], ids: Iterable[int]
