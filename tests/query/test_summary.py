@@ -68,7 +68,8 @@ def _rounded(value: Any) -> Any:
 
 
 def story(location: str) -> list[dict[str, Any]]:
-    """A reader's summaries through a day of changes, each checked against a fresh reader's."""
+    """A reader's summaries through a series of writes (its own and another writer's, new
+    series among them), each checked against a fresh reader's."""
     rng, clock = random.Random(7), Clock(T0 + 2 * 3600 + 1234.5)
     seen = []
     with (
