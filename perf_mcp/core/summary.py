@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain, compress
 from operator import attrgetter, ne
 from typing import Any, TypeVar
@@ -46,6 +46,7 @@ class StoredSummary:
     slowest: list[m.SlowRequest]
     folded: dict[str, int]
     large_results: list[str]  # tools whose results are large for a context
+    deploys: list[m.DeployMarker] = field(default_factory=list)
 
 
 @dataclass
@@ -105,6 +106,7 @@ class Head:
             slowest_requests=stored.slowest,
             folded_series=stored.folded,
             large_results=stored.large_results,
+            deploys=stored.deploys,
         )
 
     def changes(self, buckets: Iterable[PendingBucket]) -> Changes | None:

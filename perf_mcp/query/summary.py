@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perf_mcp.core import models as m
-from perf_mcp.core.series import RequestAcc
+from perf_mcp.core.series import TOTAL, RequestAcc
 from perf_mcp.core.sketch import LogHistogram
 from perf_mcp.core.summary import Head, PendingBucket, StoredSummary
 from perf_mcp.core.window import TierRange, bucket_start
@@ -18,8 +18,9 @@ from perf_mcp.query import rows
 from perf_mcp.query.cache import NotCached, cached_only
 from perf_mcp.query.windows import WindowQueries
 from perf_mcp.recording.flusher import Flusher
-from perf_mcp.storage import SeriesAgg
+from perf_mcp.storage.buckets import REQUESTS, RUNS
 
+SUMMARY_KINDS = ("request", "agent", "tool")
 RECENT_S = 30  # rows that ended this recently may still change (flush lag): re-read per summary
 
 
@@ -34,7 +35,9 @@ class SummaryQuery:
         # Per window: the summary of the stored rows, as of (store version, plan, put-backs),
         # and the records in memory added to it. One per window: each holds every endpoint.
         self._heads: dict[str, tuple[tuple[Any, ...], Head]] = {}
-        self._deploys: dict[str, list[m.DeployMarker]] = {}  # per window, with its head
+        # The series of SUMMARY_KINDS by kind and id, as the last summary read them: a
+        # series' id never changes, and the next summary reads them again to check.
+        self._series: dict[str, dict[int, tuple[str, str]]] = {k: {} for k in SUMMARY_KINDS}
 
     def answer(self, window: str) -> m.PerformanceSummary:
         """Totals, the slowest and most failing endpoints, with what is still in memory."""
@@ -51,18 +54,19 @@ class SummaryQuery:
         if not flusher.flush_lock.acquire(blocking=not only_cached):
             raise NotCached  # a flush is moving records from memory to the store
         try:  # held: no record is between memory and store, and the heads are ours
-            version = self.storage.data_version(wait=not only_cached)
-            if version is None:
-                raise NotCached
-            key = (version, flusher.put_backs, *plan)
             key_and_head = self._heads.get(window)
-            if key_and_head is None or key_and_head[0] != key:
+            if key_and_head is None or not self._may_be_current(key_and_head[0], plan):
+                version = None  # the stored part changed: its reads bring the version along
+            else:
+                version = self.storage.data_version(wait=not only_cached)
+                if version is None:
+                    raise NotCached
+            if version is None or key_and_head is None or key_and_head[0][0] != version:
                 if only_cached:
                     raise NotCached
-                key_and_head = key, Head(self._stored(window, seconds, plan))
+                version, stored = self._stored(window, seconds, plan)
+                key_and_head = (version, flusher.put_backs, *plan), Head(stored)
                 self._heads[window] = key_and_head
-                since = plan[0].start if plan else self.queries.clock()
-                self._deploys[window] = self.storage.deploy_markers(since, limit=m.SUMMARY_DEPLOYS)
             head = key_and_head[1]
             lo, hi = (plan[0].start, plan[-1].end) if plan else (0, 0)  # [lo, hi) has no gap
             if not flusher.fold_lock.acquire(blocking=not only_cached):
@@ -76,81 +80,124 @@ class SummaryQuery:
                 )
             finally:
                 flusher.fold_lock.release()
-            answer = head.update(changes, self.queries.clock())
-            deploys = self._deploys[window]
-            return answer.model_copy(update={"deploys": deploys}) if deploys else answer
+            return head.update(changes, self.queries.clock())
         finally:
             flusher.flush_lock.release()
 
-    def _stored(self, window: str, seconds: int, plan: list[TierRange]) -> StoredSummary:
-        """The summary's parts as the store holds them now (the Head adds what is in memory)."""
+    def _may_be_current(self, key: tuple[Any, ...], plan: list[TierRange]) -> bool:
+        """Whether a head made as of ``key`` may still hold the store's rows of ``plan``: not
+        when this process wrote since, nor when the plan or the put-backs changed."""
+        ours = key[0][1]  # the store version's count of this process's writes
+        return key[1:] == (self.flusher.put_backs, *plan) and ours == self.storage.writes
+
+    def _stored(
+        self, window: str, seconds: int, plan: list[TierRange]
+    ) -> tuple[tuple[int, int], StoredSummary]:
+        """The store's version, and the summary's parts as the store holds them (the Head adds
+        what is in memory).
+
+        One batch of reads (one round trip on PostgreSQL) with the series known from the last
+        summary, read again at once if the series it also reads differ (a series is new);
+        then the histograms of the endpoints whose rows changed (see ``_ranking``).
+        """
         now = self.queries.clock()
         storage = self.storage
-        request_total = storage.request_series(plan, totals=True)
-        storage.fill_histograms("request_buckets", plan, request_total)
-        agent_total = storage.run_series("agent", plan, totals=True)
-        tool_total = storage.run_series("tool", plan, totals=True)
-        storage.fill_histograms("run_buckets", plan, agent_total + tool_total)
-        ids = storage.series_ids("request")
-        ranking = self._ranking(window, plan, now, ids, _fingerprint(request_total))
-        return StoredSummary(
+        since = now if not plan else plan[0].start
+        settled, recent = _split_plan(plan, now - RECENT_S)
+        for _ in range(2):  # the second time with the series the first found
+            known = self._series
+            totals, named = _by_role(known)
+            run_totals = {**totals["agent"], **totals["tool"]}
+            version, series, slowest, folded, deploys, *sums = storage.read_all(
+                storage.data_version_read(),
+                storage.series_read(SUMMARY_KINDS),
+                # the rows of the plan's time, like every other number of the summary
+                storage.slowest_requests_read(since, m.SUMMARY_ROWS),
+                storage.folded_counts_read(since=plan[0].start if plan else None),
+                storage.deploy_markers_read(since, limit=m.SUMMARY_DEPLOYS),
+                storage.sums_read(REQUESTS, plan, totals["request"], with_hist=True),
+                storage.sums_read(RUNS, plan, run_totals, with_hist=True),
+                storage.sums_read(RUNS, plan, named["tool"]),
+                # the ranking's: every endpoint's recent rows' sums, and the total's
+                storage.request_counts_read(recent, {**named["request"], **totals["request"]}),
+            )
+            self._series = series
+            if series == known:
+                break
+        request_total, run_total, tools, recent_sums = sums
+        accs = {s.series_id: s.acc for s in (*request_total, *run_total)}
+        by_kind = {
+            kind: next((accs[sid] for sid in of_kind if sid in accs), None)
+            for kind, of_kind in totals.items()
+        }
+        ids = named["request"]
+        total = _fingerprint(by_kind["request"])
+        recent_total = [recent_sums.pop(sid) for sid in totals["request"] if sid in recent_sums]
+        count, errors, _ = recent_total[0] if recent_total else (0, 0, 0.0)
+        settled_total = (total[0] - count, total[1] - errors)  # exact: whole numbers
+        ranking = self._ranking(
+            window, (plan, settled, recent), ids, total, settled_total, recent_sums
+        )
+        return version, StoredSummary(
             window=window,  # type: ignore[arg-type]
             seconds=seconds,
             generated_at=now,
-            requests=request_total[0].acc if request_total else None,
-            agents=agent_total[0].acc if agent_total else None,
-            tools=tool_total[0].acc if tool_total else None,
+            requests=by_kind["request"],
+            agents=by_kind["agent"],
+            tools=by_kind["tool"],
             endpoints={ids[sid]: row for sid, row in ranking.merged.items()},
-            # the rows of the plan's time, like every other number of the summary
-            slowest=storage.slowest_requests(plan[0].start, m.SUMMARY_ROWS) if plan else [],
-            folded=storage.folded_counts(since=plan[0].start if plan else None),
+            slowest=slowest if plan else [],
+            folded=folded,
             large_results=rows.large_results(
-                (s.name, rows.result_sizes(s.acc).get("result_tokens_p95"))
-                for s in storage.run_series("tool", plan)
+                (s.name, rows.result_sizes(s.acc).get("result_tokens_p95")) for s in tools
             ),
+            deploys=deploys,
         )
 
     def _ranking(
         self,
         window: str,
-        plan: list[TierRange],
-        now: float,
+        plans: tuple[list[TierRange], list[TierRange], list[TierRange]],
         ids: dict[int, tuple[str, str]],
         total: tuple[int, int, float],
+        settled_total: tuple[int, int],
+        sums: dict[int, tuple[int, int, float]],
     ) -> _Ranking:
         """Every endpoint's merged histogram, 5xx count and p95 over the window's rows.
 
         Merging every endpoint's rows is most of a summary's cost, and after a write only the
         rows of the last minute or so change. So the older ("settled") rows are merged once per
-        plan and kept; each summary re-reads the newer rows' sums and merges again only the
-        endpoints whose newer rows changed. Rows only ever grow while they are in a plan (every
-        write adds to the all-endpoint total too), so the settled rows are unchanged exactly
-        when their total is: when it is not (late data, another process catching up),
-        everything is merged anew. Likewise no endpoint changed when the window's total did not
-        (the write was an agent run or a tool call).
+        plan and kept; each summary re-reads the newer rows' sums (``sums``) and merges again
+        only the endpoints whose newer rows changed. Rows only ever grow while they are in a
+        plan (every write adds to the all-endpoint total too), so the settled rows are unchanged
+        exactly when their count is (``settled_total``: the window's total less the recent
+        rows'): when it is not (late data, another process catching up), everything is merged
+        anew. Likewise no endpoint changed when the window's ``total`` did not (the write was
+        an agent run or a tool call).
         """
         storage = self.storage
+        plan, settled, recent = plans
         old = self._rankings.get(window)
         if old is not None and old.plan == plan and old.total == total:
             return old
-        settled, recent = _split_plan(plan, now - RECENT_S)
-        total_id = storage.series_ids("request", totals=True)
-        settled_counts = storage.request_counts(settled, total_id)
-        settled_total = next(iter(settled_counts.values()), (0, 0, 0.0))
-        sums = storage.request_counts(recent, ids)
-        if (
+        renew = (
             old is None
             or old.plan != plan
             or old.settled_total != settled_total
             or not sums.keys() >= old.recent.keys()  # recent rows went away (expired)
-        ):
-            settled_rows = storage.histograms_and_errors(settled, ids)
+        )
+        known = {} if renew or old is None else old.recent
+        changed = {sid: ids[sid] for sid, fp in sums.items() if known.get(sid) != fp}
+        recent_read = storage.histograms_and_errors_read(recent, changed)
+        if renew or old is None:
+            settled_rows, recent_rows = storage.read_all(
+                storage.histograms_and_errors_read(settled, ids), recent_read
+            )
             old = _Ranking.settled_only(plan, total, settled_total, settled_rows)
-        changed = {sid: ids[sid] for sid, fp in sums.items() if old.recent.get(sid) != fp}
+        else:
+            recent_rows = storage.read(recent_read)
         ranking = _Ranking(plan, total, settled_total, old.settled, sums, dict(old.merged))
-        for sid, (recent_hist, recent_errors) in storage.histograms_and_errors(
-            recent, changed
-        ).items():
+        for sid, (recent_hist, recent_errors) in recent_rows.items():
             hist, errors = LogHistogram(), recent_errors
             hist.merge(recent_hist)
             if sid in old.settled:
@@ -170,7 +217,7 @@ class _Ranking:
 
     plan: list[TierRange]
     total: tuple[int, int, float]  # the all-endpoint total of the plan's rows
-    settled_total: tuple[int, int, float]  # the all-endpoint total of the settled rows
+    settled_total: tuple[int, int]  # the settled rows' all-endpoint count and 5xx count
     settled: Merged  # per endpoint, its settled rows merged
     recent: dict[int, tuple[int, int, float]]  # per endpoint, its recent rows' sums
     merged: dict[int, tuple[LogHistogram, int, float]]  # per endpoint: all rows, 5xx, p95
@@ -180,11 +227,26 @@ class _Ranking:
         cls,
         plan: list[TierRange],
         total: tuple[int, int, float],
-        settled_total: tuple[int, int, float],
+        settled_total: tuple[int, int],
         settled: Merged,
     ) -> _Ranking:
         merged = {sid: (h, errors, h.quantile(0.95) or 0.0) for sid, (h, errors) in settled.items()}
         return cls(plan, total, settled_total, settled, {}, merged)
+
+
+def _by_role(
+    series: dict[str, dict[int, tuple[str, str]]],
+) -> tuple[dict[str, dict[int, tuple[str, str]]], dict[str, dict[int, tuple[str, str]]]]:
+    """Per kind: its all-series total, and its named series."""
+    totals = {
+        kind: {i: n for i, n in of_kind.items() if n[0] == TOTAL}
+        for kind, of_kind in series.items()
+    }
+    named = {
+        kind: {i: n for i, n in of_kind.items() if n[0] != TOTAL}
+        for kind, of_kind in series.items()
+    }
+    return totals, named
 
 
 def _split_plan(plan: list[TierRange], cutoff: float) -> tuple[list[TierRange], list[TierRange]]:
@@ -199,9 +261,8 @@ def _split_plan(plan: list[TierRange], cutoff: float) -> tuple[list[TierRange], 
     return settled, recent
 
 
-def _fingerprint(series: list[SeriesAgg]) -> tuple[int, int, float]:
+def _fingerprint(acc: RequestAcc | None) -> tuple[int, int, float]:
     """Count, 5xx and summed time of a series' rows: any write to them changes the count."""
-    if not series:
+    if acc is None:
         return (0, 0, 0.0)
-    acc: RequestAcc = series[0].acc
     return (acc.count, acc.status[5], acc.sum_ms)

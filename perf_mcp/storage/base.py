@@ -7,8 +7,9 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import chain
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from perf_mcp.storage.schema import StoreError
 
@@ -49,6 +50,20 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Read(Generic[T]):
+    """A statement and what its rows mean: run alone (``StoreBase.read``) or with others
+    (``StoreBase.read_all``: one round trip on PostgreSQL). No statement (``sql`` None):
+    nothing to ask, the answer is ``decode([])``."""
+
+    sql: str | None
+    params: Sequence[Any]
+    decode: Callable[[list[Any]], T]
+
+
 class StoreBase:
     """The state the table parts (series, buckets, raw records, alerts, resources) work on."""
 
@@ -60,6 +75,23 @@ class StoreBase:
     _clock: Callable[[], float]
     _lock: threading.RLock
     _conn: Connection
+
+    def read(self, read: Read[T]) -> T:
+        """The answer of one read."""
+        answer: T = self.read_all(read)[0]
+        return answer
+
+    def read_all(self, *reads: Read[Any]) -> list[Any]:
+        """The answers of ``reads``, in order, their statements sent together."""
+        asked = [(r.sql, r.params) for r in reads if r.sql is not None]
+        with self._lock:
+            found = iter(self._rows_of_all(asked))
+        return [r.decode([] if r.sql is None else next(found)) for r in reads]
+
+    def _rows_of_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
+        """The rows of each statement (under the lock): one after another here; PostgreSQL
+        sends them all before reading any answer."""
+        return [self._conn.execute(sql, params).fetchall() for sql, params in statements]
 
     @staticmethod
     def _json_number(column: str, field: str) -> str:

@@ -12,15 +12,17 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.core.sketch import LogHistogram
 from perf_mcp.core.window import TIERS, TierRange, bucket_start
+from perf_mcp.storage.base import Read
 from perf_mcp.storage.series import SeriesKey, SeriesTables, id_list
 
 RowKey = tuple[int, int, int]  # tier, bucket start, series id
 Deltas = Mapping[int, Mapping[tuple[str, str], Any]]  # bucket start -> series -> accumulator
+T = TypeVar("T")
 OPEN_ROWS_KEPT_S = 60  # cached rows are forgotten this long after their bucket ended
 
 
@@ -97,11 +99,16 @@ def _decode_run(row: Sequence[Any]) -> RunAcc:
     acc.tool_calls = row[13]
     acc.errors, acc.tools = _sum_labels(json.loads(row[14])), _sum_labels(json.loads(row[15]))
     acc.result_chars = row[16]
-    # one blob (a row, or SQLite's merge_hist), or PostgreSQL's array of a group's (NULLs too)
-    given = row[17] if isinstance(row[17], list) else [row[17]]
-    blobs = [blob for blob in given if blob is not None]
-    acc.result_hist = LogHistogram.merged(blobs) if blobs else None
+    acc.result_hist = merged_hist(row[17])
     return acc
+
+
+def merged_hist(value: bytes | list[bytes | None] | None) -> LogHistogram | None:
+    """A ``merge_hist`` column as a histogram (None: the group had none): one blob (a row, or
+    SQLite's merge_hist), or PostgreSQL's array of a group's (NULLs too)."""
+    given = value if isinstance(value, list) else [value]
+    blobs = [blob for blob in given if blob is not None]
+    return LogHistogram.merged(blobs) if blobs else None
 
 
 def _copy_run(acc: RunAcc) -> RunAcc:
@@ -279,63 +286,101 @@ class BucketTables(SeriesTables):
     def _series_sums(
         self, table: BucketTable, plan: Sequence[TierRange], ids: Mapping[int, tuple[str, str]]
     ) -> list[SeriesAgg]:
-        rows = self._sums(table.name, table.sums, plan, ids)
-        return [SeriesAgg(sid, *ids[sid], table.decode(values)) for sid, *values in rows]
+        return self.read(self.sums_read(table, plan, ids))
+
+    def sums_read(
+        self,
+        table: BucketTable,
+        plan: Sequence[TierRange],
+        ids: Mapping[int, tuple[str, str]],
+        *,
+        with_hist: bool = False,
+    ) -> Read[list[SeriesAgg]]:
+        """Each series' sums over the plan's rows, as a Read; its histograms merged too if
+        ``with_hist`` (worth it for a few series: SQLite merges them in ``merge_hist``)."""
+        ids = dict(ids)
+
+        def decode(rows: list[Any]) -> list[SeriesAgg]:
+            found = []
+            for sid, *values in rows:
+                acc = table.decode(values)
+                hist = merged_hist(values[-1]) if with_hist else None
+                if hist is not None:
+                    acc.hist = hist
+                found.append(SeriesAgg(sid, *ids[sid], acc))
+            return found
+
+        sums = f"{table.sums}, merge_hist(hist)" if with_hist else table.sums
+        return self._sums(table.name, sums, plan, ids, decode)
 
     def request_counts(
         self, plan: Sequence[TierRange], ids: Iterable[int]
     ) -> dict[int, tuple[int, int, float]]:
         """Each request series' count, 5xx count and summed ms over the plan's rows: enough to
         tell whether they changed, without building accumulators."""
-        rows = self._sums(REQUESTS.name, "SUM(count), SUM(s5xx), SUM(sum_ms)", plan, ids)
-        return {sid: (count, errors, total_ms) for sid, count, errors, total_ms in rows}
+        return self.read(self.request_counts_read(plan, ids))
+
+    def request_counts_read(
+        self, plan: Sequence[TierRange], ids: Iterable[int]
+    ) -> Read[dict[int, tuple[int, int, float]]]:
+        """``request_counts`` as a Read."""
+
+        def decode(rows: list[Any]) -> dict[int, tuple[int, int, float]]:
+            return {sid: (count, errors, total_ms) for sid, count, errors, total_ms in rows}
+
+        return self._sums(REQUESTS.name, "SUM(count), SUM(s5xx), SUM(sum_ms)", plan, ids, decode)
 
     def _sums(
-        self, table: str, sums: str, plan: Sequence[TierRange], ids: Iterable[int]
-    ) -> list[Any]:
+        self,
+        table: str,
+        sums: str,
+        plan: Sequence[TierRange],
+        ids: Iterable[int],
+        decode: Callable[[list[Any]], T],
+    ) -> Read[T]:
         ids_sql = self._window_ids(ids)
         if not ids_sql:
-            return []
+            return Read(None, (), decode)
         where, params = plan_clause(plan)
         sql = (
             f"SELECT series_id, {sums} FROM {table} "
             f"WHERE {where} AND series_id IN ({ids_sql}) GROUP BY series_id"
         )
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+        return Read(sql, params, decode)
 
     def histograms(
         self, table: str, plan: Sequence[TierRange], ids: Iterable[int]
     ) -> dict[int, LogHistogram]:
         """The merged latency histogram of each series in ``ids`` that has rows in the plan."""
-        return {sid: h for sid, (h, _) in self._histograms(table, "0", plan, ids).items()}
+        merged = self.read(self._histograms(table, "0", plan, ids))
+        return {sid: hist for sid, (hist, _) in merged.items()}
 
     def histograms_and_errors(
         self, plan: Sequence[TierRange], ids: Iterable[int]
     ) -> dict[int, tuple[LogHistogram, int]]:
         """Each request series' merged histogram and 5xx count, in one pass over its rows."""
+        return self.read(self.histograms_and_errors_read(plan, ids))
+
+    def histograms_and_errors_read(
+        self, plan: Sequence[TierRange], ids: Iterable[int]
+    ) -> Read[dict[int, tuple[LogHistogram, int]]]:
+        """``histograms_and_errors`` as a Read."""
         return self._histograms(REQUESTS.name, "s5xx", plan, ids)
 
     def _histograms(
         self, table: str, column: str, plan: Sequence[TierRange], ids: Iterable[int]
-    ) -> dict[int, tuple[LogHistogram, int]]:
+    ) -> Read[dict[int, tuple[LogHistogram, int]]]:
         if table not in TABLES:
             raise ValueError(f"no bucket table {table!r}; the tables are {sorted(TABLES)}")
         ids_sql = self._window_ids(ids)
         if not ids_sql:
-            return {}
+            return Read(None, (), _merged)
         where, params = plan_clause(plan)
         sql = (
             f"SELECT series_id, {column}, hist FROM {table} "
             f"WHERE {where} AND series_id IN ({ids_sql})"
         )
-        blobs: dict[int, list[bytes]] = {}
-        sums: dict[int, int] = {}
-        with self._lock:
-            for sid, value, hist in self._conn.execute(sql, params):
-                blobs.setdefault(sid, []).append(hist)
-                sums[sid] = sums.get(sid, 0) + value
-        return {sid: (LogHistogram.merged(group), sums[sid]) for sid, group in blobs.items()}
+        return Read(sql, params, _merged)
 
     def rows_over_time(
         self, table: str, column: str, plan: Sequence[TierRange], ids: Iterable[int]
@@ -369,6 +414,16 @@ class BucketTables(SeriesTables):
         by_id = {s.series_id: s for s in series}
         for sid, hist in self.histograms(table, plan, by_id).items():
             by_id[sid].acc.hist = hist
+
+
+def _merged(rows: list[Any]) -> dict[int, tuple[LogHistogram, int]]:
+    """Per series: its rows' histograms merged, and their ``column`` summed."""
+    blobs: dict[int, list[bytes]] = {}
+    sums: dict[int, int] = {}
+    for sid, value, hist in rows:
+        blobs.setdefault(sid, []).append(hist)
+        sums[sid] = sums.get(sid, 0) + value
+    return {sid: (LogHistogram.merged(group), sums[sid]) for sid, group in blobs.items()}
 
 
 def _sum_labels(dicts: Iterable[dict[str, int]]) -> dict[str, int]:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from perf_mcp.core.series import OTHER
 from perf_mcp.core.window import TIERS, plan_window
+from perf_mcp.storage.base import Read
 from perf_mcp.storage.buckets import REQUESTS, RUNS, BucketTables, plan_clause
 
 FOLDED_NAMES_KEPT = 1000  # per kind
@@ -44,6 +45,10 @@ class FoldedTables(BucketTables):
     def folded_counts(self, since: float | None = None) -> dict[str, int]:
         """Records each kind folded into __other__ since ``since`` (None: all that is kept),
         across all writers; kinds that folded none are left out."""
+        return self.read(self.folded_counts_read(since))
+
+    def folded_counts_read(self, since: float | None = None) -> Read[dict[str, int]]:
+        """``folded_counts`` as a Read: one statement over both bucket tables."""
         if since is None:  # every row of the tier kept longest
             tier = max(TIERS, key=lambda t: self.retention_s.get(t, math.inf))
             where, params = "tier = ?", [tier]
@@ -52,17 +57,13 @@ class FoldedTables(BucketTables):
             where, params = plan_clause(
                 plan_window(since, None, now=now, retention_s=self.retention_s)
             )
-        counts: dict[str, int] = {}
-        with self._lock:
-            for table in (REQUESTS, RUNS):
-                rows = self._conn.execute(
-                    f"SELECT s.kind, SUM(b.count) FROM {table.name} b "
-                    "JOIN series s ON s.id = b.series_id "
-                    f"WHERE s.name = ? AND {where} GROUP BY s.kind",
-                    [OTHER, *params],
-                )
-                counts.update((kind, n) for kind, n in rows if n)
-        return counts
+        sql = " UNION ALL ".join(
+            f"SELECT s.kind, SUM(b.count) FROM {table.name} b "
+            "JOIN series s ON s.id = b.series_id "
+            f"WHERE s.name = ? AND {where} GROUP BY s.kind"
+            for table in (REQUESTS, RUNS)
+        )
+        return Read(sql, [OTHER, *params] * 2, lambda rows: {kind: n for kind, n in rows if n})
 
     def folded_names(self, kind: str, limit: int = 100) -> list[str]:
         """A sample of the names ``kind`` folded into __other__, newest first."""

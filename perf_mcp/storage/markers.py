@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from perf_mcp.core.models import DeployMarker
-from perf_mcp.storage.base import StoreBase
+from perf_mcp.storage.base import Read, StoreBase
 
 
 class MarkerTables(StoreBase):
@@ -25,16 +25,22 @@ class MarkerTables(StoreBase):
         self, start: float, end: float | None = None, limit: int = 100
     ) -> list[DeployMarker]:
         """Deploy markers with ``start <= at < end`` (no end: up to now), newest first."""
+        return self.read(self.deploy_markers_read(start, end, limit))
+
+    def deploy_markers_read(
+        self, start: float, end: float | None = None, limit: int = 100
+    ) -> Read[list[DeployMarker]]:
+        """``deploy_markers`` as a Read."""
         sql = "SELECT version, ts, note FROM deploy_markers WHERE ts >= ?"
         params: list[float] = [start]
         if end is not None:
             sql += " AND ts < ?"
             params.append(end)
-        with self._lock:
-            rows = self._conn.execute(
-                f"{sql} ORDER BY ts DESC, id DESC LIMIT ?", (*params, limit)
-            ).fetchall()
-        return [DeployMarker(version=v, at=ts, note=note) for v, ts, note in rows]
+        return Read(
+            f"{sql} ORDER BY ts DESC, id DESC LIMIT ?",
+            (*params, limit),
+            lambda rows: [DeployMarker(version=v, at=ts, note=note) for v, ts, note in rows],
+        )
 
     def last_deploy_marker(self, before: float) -> DeployMarker | None:
         """The newest deploy marker at or before ``before``."""

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from perf_mcp.core.models import ConversationCost, SlowRequest
 from perf_mcp.core.series import RequestAcc
-from perf_mcp.storage.base import StoreBase
+from perf_mcp.storage.base import Read, StoreBase
 
 SLOW_REQUESTS_PER_FLUSH = 50
 # ts, tool_name, agent_name, duration_ms, success, error_type, call_id, result_chars: a
@@ -67,16 +67,19 @@ class RawTables(StoreBase):
 
     def slowest_requests(self, since: float, limit: int) -> list[SlowRequest]:
         """The slowest requests kept as exemplars since ``since``."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT endpoint, method, status_code, duration_ms, ts FROM slow_requests "
-                "WHERE ts >= ? ORDER BY duration_ms DESC LIMIT ?",
-                (since, limit),
-            ).fetchall()
-        return [
-            SlowRequest(endpoint=e, method=m, status_code=c, duration_ms=d, timestamp=t)
-            for e, m, c, d, t in rows
-        ]
+        return self.read(self.slowest_requests_read(since, limit))
+
+    def slowest_requests_read(self, since: float, limit: int) -> Read[list[SlowRequest]]:
+        """``slowest_requests`` as a Read."""
+        return Read(
+            "SELECT endpoint, method, status_code, duration_ms, ts FROM slow_requests "
+            "WHERE ts >= ? ORDER BY duration_ms DESC LIMIT ?",
+            (since, limit),
+            lambda rows: [
+                SlowRequest(endpoint=e, method=m, status_code=c, duration_ms=d, timestamp=t)
+                for e, m, c, d, t in rows
+            ],
+        )
 
     def conversation_costs(
         self, since: float, agent_name: str | None, limit: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from perf_mcp.storage.base import StoreBase
+from perf_mcp.storage.base import Read, StoreBase
 
 SeriesKey = tuple[str, str, str]  # kind, name, method ("" where the kind has none)
 _LOOKUP_CHUNK = 300  # series looked up per statement (3 parameters each)
@@ -65,6 +65,21 @@ class SeriesTables(StoreBase):
         if totals and found:
             self._totals_ids[kind] = dict(found)
         return found
+
+    def series_read(self, kinds: Iterable[str]) -> Read[dict[str, dict[int, tuple[str, str]]]]:
+        """Every series of ``kinds``, totals too, by kind then id, as (name, method): one
+        statement where ``series_ids`` asks once per kind and filter."""
+        kinds = list(kinds)
+
+        def decode(rows: list[tuple[int, str, str, str]]) -> dict[str, dict[int, tuple[str, str]]]:
+            found: dict[str, dict[int, tuple[str, str]]] = {kind: {} for kind in kinds}
+            for sid, kind, name, method in rows:
+                found[kind][sid] = (name, method)
+            return found
+
+        marks = ", ".join("?" * len(kinds))
+        sql = f"SELECT id, kind, name, method FROM series WHERE kind IN ({marks})"
+        return Read(sql, kinds, decode)
 
     def known_names(self, kind: str, limit: int = 500) -> list[str]:
         """Series names of a kind, for completion (totals and __other__ left out)."""

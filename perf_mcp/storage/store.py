@@ -13,7 +13,7 @@ from pathlib import Path
 
 from perf_mcp.core.series import RequestAcc, RunAcc
 from perf_mcp.storage.alerts import AlertTables
-from perf_mcp.storage.base import Connection
+from perf_mcp.storage.base import Connection, Read
 from perf_mcp.storage.buckets import REQUESTS, RUNS
 from perf_mcp.storage.folded import FoldedTables
 from perf_mcp.storage.markers import MarkerTables
@@ -140,10 +140,14 @@ class Storage(
         if not self._lock.acquire(blocking=wait):
             return None
         try:
-            others = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            return self.read(self.data_version_read())
         finally:
             self._lock.release()
-        return others, self.writes
+
+    def data_version_read(self) -> Read[tuple[int, int]]:
+        """``data_version`` as a Read, to send with others: read before them, so it is no
+        newer than what they read."""
+        return Read("PRAGMA data_version", (), lambda rows: (rows[0][0], self.writes))
 
     def schema_version(self) -> int:
         """The store's schema version (``SCHEMA_VERSION`` of its engine once opened)."""

@@ -149,6 +149,17 @@ class PgConnection:
             cur.execute(query, params[0] if params else None)
             return Rows(cur.fetchall() if cur.description else [], cur.rowcount)
 
+    def execute_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
+        """The rows of each statement, all sent in one pipeline: one round trip, not one each."""
+        if not statements:
+            return []
+        with self._connection() as conn:
+            cursors = [psycopg.RawCursor(conn) for _ in statements]
+            with conn.pipeline():
+                for cur, (sql, params) in zip(cursors, statements, strict=True):
+                    cur.execute(to_postgres(sql, bool(params)).encode(), params or None)
+            return [cur.fetchall() for cur in cursors]
+
     def copy_in(self, head: str, rows: Sequence[Sequence[Any]]) -> None:
         """``head`` (``INSERT OR REPLACE INTO table (columns)``) for ``rows``, sent with
         COPY into a temporary table and written with one ``INSERT ... SELECT`` (inside the

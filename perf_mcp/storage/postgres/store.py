@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
-from perf_mcp.storage.base import Connection
+from perf_mcp.storage.base import Connection, Read
 from perf_mcp.storage.engine import without_password
 from perf_mcp.storage.postgres.connection import CommitInDoubt, PgConnection, failure
 from perf_mcp.storage.postgres.schema import prepare
@@ -107,6 +107,9 @@ class PostgresStorage(PgAlerts, PgBuckets, PgWrites):
 
     _transaction = _writing  # every change is one transaction already
 
+    def _rows_of_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
+        return self._pg.execute_all(statements)
+
     @staticmethod
     def _json_number(column: str, field: str) -> str:
         return f"({column}::jsonb ->> '{field}')::float8"
@@ -114,12 +117,14 @@ class PostgresStorage(PgAlerts, PgBuckets, PgWrites):
     def data_version(self, *, wait: bool = True) -> tuple[int, int] | None:
         """Changes whenever any process committed a change. ``wait=False``: None (asking is a
         round trip to the server, not for an event loop)."""
-        if not wait:
-            return None
-        (total,) = self._pg.execute(
-            "SELECT coalesce(sum(writes), 0) FROM perf_mcp_writes"
-        ).fetchone()
-        return int(total), self.writes
+        return self.read(self.data_version_read()) if wait else None
+
+    def data_version_read(self) -> Read[tuple[int, int]]:
+        return Read(
+            "SELECT coalesce(sum(writes), 0) FROM perf_mcp_writes",
+            (),
+            lambda rows: (int(rows[0][0]), self.writes),
+        )
 
     def schema_version(self) -> int:
         (version,) = self._pg.execute("SELECT version FROM perf_mcp_schema").fetchone()
