@@ -40,13 +40,16 @@ from perf_mcp import Monitor
 
 T0 = 1_800_000_000.0  # midnight-aligned start of the simulated day
 DAY_S = 86_400
+FLUSH_S = 10  # the fill's flush interval, in the simulated day
 TARGETS_MS = {"5m": 50, "1h": 100, "24h": 250}
 SERIES_TARGET_MS = 100  # one chart's series over any window
 HOT = "/api/service0/resource0/{id}"  # the busiest endpoint
 
 
 def fill(path: str, requests: int, endpoints: int) -> float:
-    """Record ``requests`` samples spread evenly over a day; returns the fake "now"."""
+    """Record ``requests`` samples spread evenly over a day, flushed every 10 s of the day as
+    a live Monitor's flusher would (at 10M; at least every 1,000 requests), so the rows lie
+    in the store as a live one's do; returns the fake "now"."""
     rng = random.Random(1)
     names = [f"/api/service{i % 20}/resource{i}/{{id}}" for i in range(endpoints)]
     weights = [1 / (i + 1) ** 0.8 for i in range(endpoints)]  # a few hot endpoints
@@ -54,7 +57,7 @@ def fill(path: str, requests: int, endpoints: int) -> float:
     with Monitor(path, clock=lambda: clock[0], start_flusher=False) as monitor:
         record = monitor.record_request
         step = DAY_S / requests
-        chunk = 100_000
+        chunk = max(1000, requests * FLUSH_S // DAY_S)
         for first in range(0, requests, chunk):
             count = min(chunk, requests - first)
             picks = rng.choices(names, weights, k=count)

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -103,8 +102,11 @@ class _WholeNumber(Loader):
     NUMERIC column; PostgreSQL returns one for SUM() of BIGINT columns."""
 
     def load(self, data: Buffer) -> int | float:
-        value = Decimal(bytes(data).decode())
-        return int(value) if value == value.to_integral_value() else float(value)
+        text = bytes(data)
+        try:
+            return int(text)  # SUM() of BIGINT: whole, written without a point
+        except ValueError:
+            return float(text)
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
