@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import random
 import sqlite3
 import statistics
@@ -40,7 +41,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from perf_mcp.core.series import RequestAcc
 from perf_mcp.core.window import TIERS, bucket_start
@@ -151,6 +152,9 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--flushes", type=int, default=6)
     parser.add_argument("--procs", type=int, default=10)
+    parser.add_argument(
+        "--engines", default="sqlite,postgresql", help="with --sustained: which stores, in order"
+    )
     args = parser.parse_args()
     if args.sustained:
         sustained_on_both(args)
@@ -197,8 +201,11 @@ def sustained_on_both(args: argparse.Namespace) -> None:
     )
     with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp, ExitStack() as stack:
         postgres = args.postgres or stack.enter_context(throwaway_postgres())
-        stores: dict[str, str | Path] = {"SQLite": Path(tmp, "cadence.db")}
-        if postgres is not None:
+        engines = args.engines.split(",")
+        stores: dict[str, str | Path] = {}
+        if "sqlite" in engines:
+            stores["SQLite"] = Path(tmp, "cadence.db")
+        if postgres is not None and "postgresql" in engines:
             stores["PostgreSQL"] = postgres
         for engine, location in stores.items():
             url = str(location)
@@ -207,13 +214,23 @@ def sustained_on_both(args: argparse.Namespace) -> None:
             report(engine, flushes, args, use)
 
 
+class Use(NamedTuple):
+    """What the machine did while the writers flushed."""
+
+    writers_cores: float  # the writers' processes' CPU
+    server_cores: float | None  # the PostgreSQL server's processes' (None: not measured)
+    wal_per_s: float | None  # bytes of WAL the server wrote per second
+    load: tuple[float, float]  # the 1-minute load average as the flushes began, and ended
+
+
 def cadence(
     location: str | Path,
     args: argparse.Namespace,
     server_use: Callable[[], tuple[float, int]] | None,
-) -> tuple[list[tuple[float, float, bool]], tuple[float, float] | None]:
-    """(flush ms, ms it started late, whether it failed) of every timed flush of every writer,
-    and the server's cores and WAL bytes per second meanwhile (None: not measured)."""
+) -> tuple[list[tuple[float, float, bool]], Use]:
+    """(flush ms, ms it started late, whether it failed) of every timed flush of every writer;
+    the writers' processes' cores, and the server's cores and WAL bytes per second meanwhile
+    (None: not measured)."""
     context = multiprocessing.get_context("spawn")
     ready, go, done, results = context.Queue(), context.Event(), context.Event(), context.Queue()
     writers = args.sustained
@@ -234,11 +251,16 @@ def cadence(
     start_at.value = time.time() + 1.0
     go.set()
     before, began = (server_use() if server_use else (0.0, 0)), time.perf_counter()
-    flushes = [flush for _ in workers for flush in results.get()]
-    use = None
+    load = os.getloadavg()[0]
+    found = [results.get() for _ in workers]
+    took = time.perf_counter() - began
+    flushes = [flush for writer_flushes, _ in found for flush in writer_flushes]
+    use = Use(sum(cpu for _, cpu in found) / took, None, None, (load, os.getloadavg()[0]))
     if server_use is not None:  # while every writer's connection is still open
-        (cpu, wal), took = server_use(), time.perf_counter() - began
-        use = (cpu - before[0]) / took, (wal - before[1]) / took
+        cpu, wal = server_use()
+        use = use._replace(
+            server_cores=(cpu - before[0]) / took, wal_per_s=(wal - before[1]) / took
+        )
     done.set()
     for worker in workers:
         worker.join()
@@ -261,6 +283,7 @@ def _writers_of_one_process(
         batches.append([make_batch(series, T0 + interval * (k + 1), rng) for k in range(rounds)])
     ready.put(True)
     go.wait()
+    cpu_before = time.process_time()
     found: list[tuple[float, float, bool]] = []
 
     def flush_on_cadence(index: int, writer: int) -> None:
@@ -281,7 +304,7 @@ def _writers_of_one_process(
         thread.start()
     for thread in threads:
         thread.join()
-    results.put(found)
+    results.put((found, time.process_time() - cpu_before))
     done.wait()
     for store in stores:
         store.close()
@@ -289,7 +312,7 @@ def _writers_of_one_process(
 
 def report(
     engine: str, flushes: list[tuple[float, float, bool]], args: argparse.Namespace,
-    use: tuple[float, float] | None,
+    use: Use,
 ) -> None:  # fmt: skip
     """Flush times, lateness, and whether every writer kept the cadence."""
     times = sorted(ms for ms, _, _ in flushes)
@@ -304,8 +327,12 @@ def report(
         f"{rows / (args.flushes * args.interval):,.0f} rows/s"
     )
     print(f"  {'':<11} {args.interval:g} s cadence sustained: {'yes' if kept else 'no'}")
-    if use is not None:
-        cores, wal = use
+    cores, wal = use.server_cores, use.wal_per_s
+    print(
+        f"  {'':<11} the writers meanwhile: {use.writers_cores:.2f} cores (their processes' "
+        f"CPU); load average {use.load[0]:.1f} as they began, {use.load[1]:.1f} at the end"
+    )
+    if cores is not None and wal is not None:
         per_row = wal / (rows / (args.flushes * args.interval))
         print(
             f"  {'':<11} the server meanwhile: {cores:.2f} cores (its processes' CPU), "

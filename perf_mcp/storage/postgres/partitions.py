@@ -21,6 +21,10 @@ import psycopg
 # Seconds of ``ts`` one partition of a tier holds: a few partitions per retention period.
 SPAN_S = {10: 3600, 60: 86400, 3600: 7 * 86400}
 BUCKET_TABLES = ("request_buckets", "run_buckets")
+# Room left free in each page of a partition: a flush rewrites a row of an open bucket by
+# putting its new version beside the old one on the same page (a HOT update: no new index
+# entry, less WAL), and there must be space for it there.
+FILLFACTOR = 70
 PARTITION_LOCK = 0x70657268  # one process at a time creates or drops partitions
 LOCK_TIMEOUT = "2s"  # a partition change waits no longer for the table's readers, then retries
 
@@ -91,7 +95,8 @@ def _create(conn: psycopg.Connection[Any], wanted: Iterable[Partition]) -> None:
         # writers go on (CREATE ... PARTITION OF would stop them while it waits).
         conn.execute(
             f"CREATE TABLE {name(partition)} (LIKE {table} INCLUDING DEFAULTS, "
-            f"CHECK (tier = {tier} AND ts >= {start} AND ts < {start + SPAN_S[tier]}))"
+            f"CHECK (tier = {tier} AND ts >= {start} AND ts < {start + SPAN_S[tier]})) "
+            f"WITH (fillfactor = {FILLFACTOR})"
         )
         conn.execute(
             f"ALTER TABLE {table}_{tier} ATTACH PARTITION {name(partition)} "

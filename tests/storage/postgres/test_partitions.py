@@ -11,7 +11,7 @@ import pytest
 from perf_mcp.core.window import TierRange
 from perf_mcp.storage import FlushBatch, open_storage
 from perf_mcp.storage.buckets import REQUESTS
-from perf_mcp.storage.postgres.partitions import SPAN_S
+from perf_mcp.storage.postgres.partitions import FILLFACTOR, SPAN_S
 from perf_mcp.storage.postgres.schema import MIGRATIONS
 from perf_mcp.storage.store import EXPIRE_EVERY_S
 from tests.storage.test_buckets import T0, hour, request_delta
@@ -129,3 +129,20 @@ def test_an_older_store_keeps_every_row_when_its_tables_become_partitioned(
     with psycopg.connect(postgres_url) as conn:
         (left,) = conn.execute("SELECT to_regclass('request_buckets_unpartitioned')").fetchone()
     assert left is None
+
+
+def test_partitions_leave_room_in_each_page_for_a_rows_next_version(postgres_url: str) -> None:
+    """A flush rewrites the rows of open buckets: with room on their page the new version
+    goes beside the old one (a HOT update, no new index entry), so every tier's partitions
+    are made with a fillfactor below 100."""
+    with open_storage(postgres_url, clock=lambda: T0 + 5.0) as store:
+        store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(1.0)}}))
+        store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(2.0)}}))
+    with psycopg.connect(postgres_url) as conn:
+        for tier in SPAN_S:
+            names = partitions(postgres_url, tier)
+            assert names
+            options = conn.execute(
+                "SELECT reloptions FROM pg_class WHERE relname = ANY(%s)", (names,)
+            ).fetchall()
+            assert [o for (o,) in options] == [[f"fillfactor={FILLFACTOR}"]] * len(names)
