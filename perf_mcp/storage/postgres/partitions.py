@@ -79,13 +79,17 @@ def create(conn: psycopg.Connection[Any], wanted: Iterable[Partition]) -> None:
 
 
 def _missing(conn: psycopg.Connection[Any], wanted: Iterable[Partition]) -> list[Partition]:
+    """The partitions of ``wanted`` not in the catalog, read as a query (``to_regclass``
+    answers from the session's cache, which inside a transaction that waited for the lock
+    has not yet heard of a partition another writer made meanwhile)."""
     wanted = sorted(set(wanted))
-    names = [name(partition) for partition in wanted]
     rows = conn.execute(
-        "SELECT n FROM unnest(%s::text[]) AS n WHERE to_regclass(n) IS NULL", (names,)
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relname = ANY(%s)",
+        ([name(partition) for partition in wanted],),
     ).fetchall()
-    absent = {n for (n,) in rows}
-    return [partition for partition in wanted if name(partition) in absent]
+    present = {relname for (relname,) in rows}
+    return [partition for partition in wanted if name(partition) not in present]
 
 
 def _create(conn: psycopg.Connection[Any], wanted: Iterable[Partition]) -> None:
