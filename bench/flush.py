@@ -15,6 +15,10 @@ also go to PostgreSQL, printed next to SQLite's.
 ``--writers N`` then also has N processes flush into it at once, back to back, and prints
 their median flush and the rows per second the server took from all of them while they did.
 
+``--cost`` instead has one writer flush ``--series`` endpoints every 10 s of bucket time,
+``--runs`` times, into a SQLite file and then PostgreSQL (as ``--sustained`` finds it): the
+writer's CPU per flush on each (SQLite's the peer), and the server's CPU and WAL per flush.
+
 ``--sustained N`` instead runs N writers (threads of ``--procs`` processes, each writer a store
 of its own) flushing ``--series`` endpoints every ``--interval`` seconds, staggered, for
 ``--flushes`` rounds, into one SQLite file and then one PostgreSQL database (``--postgres``,
@@ -24,6 +28,7 @@ done before its next one is due); for PostgreSQL, the CPU its server processes u
 
     python bench/flush.py [--series 2000] [--runs 20] [--db-dir DIR] [--postgres URL] [--writers N]
     python bench/flush.py --sustained 100 --series 1000 [--interval 10] [--flushes 6] [--procs 10]
+    python bench/flush.py --cost --series 1000 --runs 40
 """
 
 from __future__ import annotations
@@ -155,7 +160,11 @@ def main() -> None:
     parser.add_argument(
         "--engines", default="sqlite,postgresql", help="with --sustained: which stores, in order"
     )
+    parser.add_argument("--cost", action="store_true", help="one writer's CPU, server CPU, WAL")
     args = parser.parse_args()
+    if args.cost:
+        one_writer_cost(args)
+        return
     if args.sustained:
         sustained_on_both(args)
         return
@@ -189,6 +198,53 @@ def writers(url: str, count: int, series: int, runs: int) -> None:
         f"{count} writers x {series} series flushing at once: median flush "
         f"{medians[len(medians) // 2]:.0f} ms, {rate:,.0f} rows/s in all"
     )
+
+
+def one_writer_cost(args: argparse.Namespace) -> None:
+    """What one writer's flush costs: its CPU on each engine, the PostgreSQL server's CPU and
+    WAL (the server's asked once before and once after the flushes: asking costs a
+    connection, here shared by all of them)."""
+    from query import throwaway_postgres  # bench/ is on sys.path when run as a script
+
+    print(f"one writer, {args.series} endpoints, a flush every 10 s of bucket time, {args.runs}x")
+    with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp, ExitStack() as stack:
+        peer, _, _ = _costs(Path(tmp, "cost.db"), args.series, args.runs, None)
+        print(f"  SQLite      writer CPU per flush {peer:6.1f} ms (the peer)")
+        postgres = args.postgres or stack.enter_context(throwaway_postgres())
+        if postgres is None:
+            return
+        cpu, took, (server, wal) = _costs(
+            postgres, args.series, args.runs, partial(_server_use, postgres)
+        )
+        rows = (args.series + 1) * len(TIERS) * args.runs
+        print(
+            f"  PostgreSQL  writer CPU per flush {cpu:6.1f} ms ({cpu / peer:.2f}x SQLite's), "
+            f"wall {took:6.1f} ms; server CPU {server * 1000 / args.runs:5.1f} ms per flush, "
+            f"WAL {wal / rows:.0f} bytes per row written"
+        )
+
+
+def _costs(
+    location: str | Path, series: int, runs: int, server_use: Callable[[], tuple[float, int]] | None
+) -> tuple[float, float, tuple[float, int]]:
+    """Median CPU and wall ms of one writer's ``Storage.write``, one flush per 10 s bucket, and
+    the server's CPU seconds and WAL bytes over all of them ((0, 0): not measured)."""
+    rng = random.Random(1)
+    batches = [make_batch(series, T0 + 10 * (k + 1), rng) for k in range(runs)]
+    now = [float(T0)]
+    cpu, wall = [], []
+    with open_storage(location, clock=lambda: now[0]) as store:
+        store.write(make_batch(series, T0 + 1, rng))  # the series rows, untimed
+        before = server_use() if server_use else (0.0, 0)
+        for k, batch in enumerate(batches):
+            now[0] = T0 + 10 * (k + 1) + 1
+            began, used = time.perf_counter(), time.process_time()
+            store.write(batch)
+            cpu.append((time.process_time() - used) * 1000)
+            wall.append((time.perf_counter() - began) * 1000)
+        after = server_use() if server_use else (0.0, 0)
+    server = (after[0] - before[0], after[1] - before[1])
+    return statistics.median(cpu), statistics.median(wall), server
 
 
 def sustained_on_both(args: argparse.Namespace) -> None:
