@@ -302,8 +302,11 @@ def cadence(
     ]
     for worker in workers:
         worker.start()
-    for _ in workers:
-        ready.get()
+    failed = [problem for problem in (ready.get() for _ in workers) if problem is not None]
+    if failed:  # the others wait for a start that will not come
+        for worker in workers:
+            worker.terminate()
+        raise RuntimeError(f"a writer's set-up failed: {failed[0]}")
     start_at.value = time.time() + 1.0
     go.set()
     before, began = (server_use() if server_use else (0.0, 0)), time.perf_counter()
@@ -332,12 +335,18 @@ def _writers_of_one_process(
     rng = random.Random(group[0])
     now = [float(T0)]
     stores, batches = [], []
-    for _ in group:  # set-up, untimed: the series rows and every round's batch
-        store = open_storage(location, clock=lambda: now[0], busy_timeout_s=60.0)
-        store.write(make_batch(series, T0 + 1, rng))
-        stores.append(store)
-        batches.append([make_batch(series, T0 + interval * (k + 1), rng) for k in range(rounds)])
-    ready.put(True)
+    try:
+        for _ in group:  # set-up, untimed: the series rows and every round's batch
+            store = open_storage(location, clock=lambda: now[0], busy_timeout_s=60.0)
+            stores.append(store)
+            store.write(make_batch(series, T0 + 1, rng))
+            batches.append(
+                [make_batch(series, T0 + interval * (k + 1), rng) for k in range(rounds)]
+            )
+    except Exception as exc:  # said to the parent, which stops the run
+        ready.put(repr(exc))
+        return
+    ready.put(None)
     go.wait()
     cpu_before = time.process_time()
     found: list[tuple[float, float, bool]] = []
