@@ -15,6 +15,10 @@ also go to PostgreSQL, printed next to SQLite's.
 ``--writers N`` then also has N processes flush into it at once, back to back, and prints
 their median flush and the rows per second the server took from all of them while they did.
 
+``--cost`` instead has one writer flush ``--series`` endpoints every 10 s of bucket time,
+``--runs`` times, into a SQLite file and then PostgreSQL (as ``--sustained`` finds it): the
+writer's CPU per flush on each (SQLite's the peer), and the server's CPU and WAL per flush.
+
 ``--sustained N`` instead runs N writers (threads of ``--procs`` processes, each writer a store
 of its own) flushing ``--series`` endpoints every ``--interval`` seconds, staggered, for
 ``--flushes`` rounds, into one SQLite file and then one PostgreSQL database (``--postgres``,
@@ -24,12 +28,14 @@ done before its next one is due); for PostgreSQL, the CPU its server processes u
 
     python bench/flush.py [--series 2000] [--runs 20] [--db-dir DIR] [--postgres URL] [--writers N]
     python bench/flush.py --sustained 100 --series 1000 [--interval 10] [--flushes 6] [--procs 10]
+    python bench/flush.py --cost --series 1000 --runs 40
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import random
 import sqlite3
 import statistics
@@ -40,7 +46,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from perf_mcp.core.series import RequestAcc
 from perf_mcp.core.window import TIERS, bucket_start
@@ -151,7 +157,14 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--flushes", type=int, default=6)
     parser.add_argument("--procs", type=int, default=10)
+    parser.add_argument(
+        "--engines", default="sqlite,postgresql", help="with --sustained: which stores, in order"
+    )
+    parser.add_argument("--cost", action="store_true", help="one writer's CPU, server CPU, WAL")
     args = parser.parse_args()
+    if args.cost:
+        one_writer_cost(args)
+        return
     if args.sustained:
         sustained_on_both(args)
         return
@@ -187,6 +200,53 @@ def writers(url: str, count: int, series: int, runs: int) -> None:
     )
 
 
+def one_writer_cost(args: argparse.Namespace) -> None:
+    """What one writer's flush costs: its CPU on each engine, the PostgreSQL server's CPU and
+    WAL (the server's asked once before and once after the flushes: asking costs a
+    connection, here shared by all of them)."""
+    from query import throwaway_postgres  # bench/ is on sys.path when run as a script
+
+    print(f"one writer, {args.series} endpoints, a flush every 10 s of bucket time, {args.runs}x")
+    with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp, ExitStack() as stack:
+        peer, _, _ = _costs(Path(tmp, "cost.db"), args.series, args.runs, None)
+        print(f"  SQLite      writer CPU per flush {peer:6.1f} ms (the peer)")
+        postgres = args.postgres or stack.enter_context(throwaway_postgres())
+        if postgres is None:
+            return
+        cpu, took, (server, wal) = _costs(
+            postgres, args.series, args.runs, partial(_server_use, postgres)
+        )
+        rows = (args.series + 1) * len(TIERS) * args.runs
+        print(
+            f"  PostgreSQL  writer CPU per flush {cpu:6.1f} ms ({cpu / peer:.2f}x SQLite's), "
+            f"wall {took:6.1f} ms; server CPU {server * 1000 / args.runs:5.1f} ms per flush, "
+            f"WAL {wal / rows:.0f} bytes per row written"
+        )
+
+
+def _costs(
+    location: str | Path, series: int, runs: int, server_use: Callable[[], tuple[float, int]] | None
+) -> tuple[float, float, tuple[float, int]]:
+    """Median CPU and wall ms of one writer's ``Storage.write``, one flush per 10 s bucket, and
+    the server's CPU seconds and WAL bytes over all of them ((0, 0): not measured)."""
+    rng = random.Random(1)
+    batches = [make_batch(series, T0 + 10 * (k + 1), rng) for k in range(runs)]
+    now = [float(T0)]
+    cpu, wall = [], []
+    with open_storage(location, clock=lambda: now[0]) as store:
+        store.write(make_batch(series, T0 + 1, rng))  # the series rows, untimed
+        before = server_use() if server_use else (0.0, 0)
+        for k, batch in enumerate(batches):
+            now[0] = T0 + 10 * (k + 1) + 1
+            began, used = time.perf_counter(), time.process_time()
+            store.write(batch)
+            cpu.append((time.process_time() - used) * 1000)
+            wall.append((time.perf_counter() - began) * 1000)
+        after = server_use() if server_use else (0.0, 0)
+    server = (after[0] - before[0], after[1] - before[1])
+    return statistics.median(cpu), statistics.median(wall), server
+
+
 def sustained_on_both(args: argparse.Namespace) -> None:
     """The cadence run on a SQLite file, then on PostgreSQL."""
     from query import throwaway_postgres  # bench/ is on sys.path when run as a script
@@ -197,8 +257,11 @@ def sustained_on_both(args: argparse.Namespace) -> None:
     )
     with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp, ExitStack() as stack:
         postgres = args.postgres or stack.enter_context(throwaway_postgres())
-        stores: dict[str, str | Path] = {"SQLite": Path(tmp, "cadence.db")}
-        if postgres is not None:
+        engines = args.engines.split(",")
+        stores: dict[str, str | Path] = {}
+        if "sqlite" in engines:
+            stores["SQLite"] = Path(tmp, "cadence.db")
+        if postgres is not None and "postgresql" in engines:
             stores["PostgreSQL"] = postgres
         for engine, location in stores.items():
             url = str(location)
@@ -207,13 +270,23 @@ def sustained_on_both(args: argparse.Namespace) -> None:
             report(engine, flushes, args, use)
 
 
+class Use(NamedTuple):
+    """What the machine did while the writers flushed."""
+
+    writers_cores: float  # the writers' processes' CPU
+    server_cores: float | None  # the PostgreSQL server's processes' (None: not measured)
+    wal_per_s: float | None  # bytes of WAL the server wrote per second
+    load: tuple[float, float]  # the 1-minute load average as the flushes began, and ended
+
+
 def cadence(
     location: str | Path,
     args: argparse.Namespace,
     server_use: Callable[[], tuple[float, int]] | None,
-) -> tuple[list[tuple[float, float, bool]], tuple[float, float] | None]:
-    """(flush ms, ms it started late, whether it failed) of every timed flush of every writer,
-    and the server's cores and WAL bytes per second meanwhile (None: not measured)."""
+) -> tuple[list[tuple[float, float, bool]], Use]:
+    """(flush ms, ms it started late, whether it failed) of every timed flush of every writer;
+    the writers' processes' cores, and the server's cores and WAL bytes per second meanwhile
+    (None: not measured)."""
     context = multiprocessing.get_context("spawn")
     ready, go, done, results = context.Queue(), context.Event(), context.Event(), context.Queue()
     writers = args.sustained
@@ -229,16 +302,24 @@ def cadence(
     ]
     for worker in workers:
         worker.start()
-    for _ in workers:
-        ready.get()
+    failed = [problem for problem in (ready.get() for _ in workers) if problem is not None]
+    if failed:  # the others wait for a start that will not come
+        for worker in workers:
+            worker.terminate()
+        raise RuntimeError(f"a writer's set-up failed: {failed[0]}")
     start_at.value = time.time() + 1.0
     go.set()
     before, began = (server_use() if server_use else (0.0, 0)), time.perf_counter()
-    flushes = [flush for _ in workers for flush in results.get()]
-    use = None
+    load = os.getloadavg()[0]
+    found = [results.get() for _ in workers]
+    took = time.perf_counter() - began
+    flushes = [flush for writer_flushes, _ in found for flush in writer_flushes]
+    use = Use(sum(cpu for _, cpu in found) / took, None, None, (load, os.getloadavg()[0]))
     if server_use is not None:  # while every writer's connection is still open
-        (cpu, wal), took = server_use(), time.perf_counter() - began
-        use = (cpu - before[0]) / took, (wal - before[1]) / took
+        cpu, wal = server_use()
+        use = use._replace(
+            server_cores=(cpu - before[0]) / took, wal_per_s=(wal - before[1]) / took
+        )
     done.set()
     for worker in workers:
         worker.join()
@@ -254,13 +335,20 @@ def _writers_of_one_process(
     rng = random.Random(group[0])
     now = [float(T0)]
     stores, batches = [], []
-    for _ in group:  # set-up, untimed: the series rows and every round's batch
-        store = open_storage(location, clock=lambda: now[0], busy_timeout_s=60.0)
-        store.write(make_batch(series, T0 + 1, rng))
-        stores.append(store)
-        batches.append([make_batch(series, T0 + interval * (k + 1), rng) for k in range(rounds)])
-    ready.put(True)
+    try:
+        for _ in group:  # set-up, untimed: the series rows and every round's batch
+            store = open_storage(location, clock=lambda: now[0], busy_timeout_s=60.0)
+            stores.append(store)
+            store.write(make_batch(series, T0 + 1, rng))
+            batches.append(
+                [make_batch(series, T0 + interval * (k + 1), rng) for k in range(rounds)]
+            )
+    except Exception as exc:  # said to the parent, which stops the run
+        ready.put(repr(exc))
+        return
+    ready.put(None)
     go.wait()
+    cpu_before = time.process_time()
     found: list[tuple[float, float, bool]] = []
 
     def flush_on_cadence(index: int, writer: int) -> None:
@@ -281,7 +369,7 @@ def _writers_of_one_process(
         thread.start()
     for thread in threads:
         thread.join()
-    results.put(found)
+    results.put((found, time.process_time() - cpu_before))
     done.wait()
     for store in stores:
         store.close()
@@ -289,7 +377,7 @@ def _writers_of_one_process(
 
 def report(
     engine: str, flushes: list[tuple[float, float, bool]], args: argparse.Namespace,
-    use: tuple[float, float] | None,
+    use: Use,
 ) -> None:  # fmt: skip
     """Flush times, lateness, and whether every writer kept the cadence."""
     times = sorted(ms for ms, _, _ in flushes)
@@ -304,8 +392,12 @@ def report(
         f"{rows / (args.flushes * args.interval):,.0f} rows/s"
     )
     print(f"  {'':<11} {args.interval:g} s cadence sustained: {'yes' if kept else 'no'}")
-    if use is not None:
-        cores, wal = use
+    cores, wal = use.server_cores, use.wal_per_s
+    print(
+        f"  {'':<11} the writers meanwhile: {use.writers_cores:.2f} cores (their processes' "
+        f"CPU); load average {use.load[0]:.1f} as they began, {use.load[1]:.1f} at the end"
+    )
+    if cores is not None and wal is not None:
         per_row = wal / (rows / (args.flushes * args.interval))
         print(
             f"  {'':<11} the server meanwhile: {cores:.2f} cores (its processes' CPU), "

@@ -66,6 +66,30 @@ def test_runs_keep_tokens_cost_and_labels_per_tier(location: str, tier: int) -> 
     assert (acc.errors, acc.tools) == ({"Timeout": 1}, {"search": 3})
 
 
+def test_a_flush_of_many_run_series_keeps_every_column(location: str) -> None:
+    """Enough rows to go in bulk (PostgreSQL: binary COPY): numbers, labels and the result
+    size histogram, present on some series and absent on others, come back as written."""
+    deltas = {}
+    for i in range(60):
+        acc = deltas[("tool", f"t{i}")] = run_delta(
+            float(i + 1), error="Timeout" if i % 2 else None
+        )
+        if i % 3:
+            acc.add_result(100 * i)
+    with open_storage(location, clock=lambda: T0 + 30) as store:
+        store.write(FlushBatch(runs={T0: deltas}))
+        found = {s.name: s.acc for s in store.run_series("tool", hour(60))}
+    assert found.keys() == {name for _, name in deltas}
+    for (_, name), written in deltas.items():
+        acc = found[name]
+        assert (acc.count, acc.failures, acc.sum_ms, acc.cost_usd, acc.input_tokens) == (
+            1, written.failures, written.sum_ms, 0.5, 10,
+        )  # fmt: skip
+        assert (acc.errors, acc.tools) == (written.errors, {"search": 1})
+        sizes = None if acc.result_hist is None else acc.result_hist.count
+        assert (sizes, acc.result_chars) == (written.result_hist and 1, written.result_chars)
+
+
 def test_a_histogram_table_that_does_not_exist_is_named(location: str) -> None:
     with open_storage(location) as store, pytest.raises(ValueError, match="request_buckets"):
         store.histograms("buckets; DROP TABLE series", hour(10), [1])

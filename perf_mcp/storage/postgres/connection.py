@@ -130,6 +130,7 @@ class PgConnection:
             open=False,
         )
         self._local = threading.local()
+        self._types: dict[tuple[str, str], list[int]] = {}  # (table, columns) -> type oids
 
     @property
     def in_transaction(self) -> bool:
@@ -164,7 +165,7 @@ class PgConnection:
 
     def copy_in(self, head: str, rows: Sequence[Sequence[Any]]) -> None:
         """``head`` (``INSERT OR REPLACE INTO table (columns)``) for ``rows``, sent with
-        COPY into a temporary table and written with one ``INSERT ... SELECT`` (inside the
+        binary COPY into a temporary table and written with one ``INSERT ... SELECT`` (inside the
         caller's transaction: the temporary rows go at its COMMIT)."""
         found = _INSERT_OR.match(head)
         if found is None or found.group(3) is None:
@@ -177,15 +178,34 @@ class PgConnection:
                 f"CREATE TEMP TABLE IF NOT EXISTS copied_{table} "
                 f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
             )
+            types = self._column_types(conn, table, columns)
             with (
                 conn.cursor() as cur,
-                cur.copy(f"COPY copied_{table} ({columns}) FROM STDIN") as copy,
+                cur.copy(f"COPY copied_{table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
             ):
+                copy.set_types(types)
                 for row in rows:
                     copy.write_row(row)
             conn.execute(
                 to_postgres(f"{head} SELECT {columns} FROM copied_{table}", False).encode()
             )
+
+    def _column_types(self, conn: psycopg.Connection[Any], table: str, columns: str) -> list[int]:
+        """The type (oid) of each of ``columns`` of ``table``, asked once: binary COPY sends
+        values as the server stores them (no number or histogram written out as text and
+        parsed back), and needs to be told their types."""
+        types = self._types.get((table, columns))
+        if types is None:
+            names = [name.strip() for name in columns.split(",")]
+            found = dict(
+                conn.execute(
+                    "SELECT attname, atttypid::int FROM pg_attribute "
+                    "WHERE attrelid = %s::regclass AND attname = ANY(%s)",
+                    (table, names),
+                ).fetchall()
+            )
+            types = self._types[(table, columns)] = [found[name] for name in names]
+        return types
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:

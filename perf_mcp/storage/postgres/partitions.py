@@ -21,6 +21,10 @@ import psycopg
 # Seconds of ``ts`` one partition of a tier holds: a few partitions per retention period.
 SPAN_S = {10: 3600, 60: 86400, 3600: 7 * 86400}
 BUCKET_TABLES = ("request_buckets", "run_buckets")
+# Room left free in each page of a partition: a flush rewrites a row of an open bucket by
+# putting its new version beside the old one on the same page (a HOT update: no new index
+# entry, less WAL), and there must be space for it there.
+FILLFACTOR = 70
 PARTITION_LOCK = 0x70657268  # one process at a time creates or drops partitions
 LOCK_TIMEOUT = "2s"  # a partition change waits no longer for the table's readers, then retries
 
@@ -75,13 +79,17 @@ def create(conn: psycopg.Connection[Any], wanted: Iterable[Partition]) -> None:
 
 
 def _missing(conn: psycopg.Connection[Any], wanted: Iterable[Partition]) -> list[Partition]:
+    """The partitions of ``wanted`` not in the catalog, read as a query (``to_regclass``
+    answers from the session's cache, which inside a transaction that waited for the lock
+    has not yet heard of a partition another writer made meanwhile)."""
     wanted = sorted(set(wanted))
-    names = [name(partition) for partition in wanted]
     rows = conn.execute(
-        "SELECT n FROM unnest(%s::text[]) AS n WHERE to_regclass(n) IS NULL", (names,)
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relname = ANY(%s)",
+        ([name(partition) for partition in wanted],),
     ).fetchall()
-    absent = {n for (n,) in rows}
-    return [partition for partition in wanted if name(partition) in absent]
+    present = {relname for (relname,) in rows}
+    return [partition for partition in wanted if name(partition) not in present]
 
 
 def _create(conn: psycopg.Connection[Any], wanted: Iterable[Partition]) -> None:
@@ -91,7 +99,8 @@ def _create(conn: psycopg.Connection[Any], wanted: Iterable[Partition]) -> None:
         # writers go on (CREATE ... PARTITION OF would stop them while it waits).
         conn.execute(
             f"CREATE TABLE {name(partition)} (LIKE {table} INCLUDING DEFAULTS, "
-            f"CHECK (tier = {tier} AND ts >= {start} AND ts < {start + SPAN_S[tier]}))"
+            f"CHECK (tier = {tier} AND ts >= {start} AND ts < {start + SPAN_S[tier]})) "
+            f"WITH (fillfactor = {FILLFACTOR})"
         )
         conn.execute(
             f"ALTER TABLE {table}_{tier} ATTACH PARTITION {name(partition)} "

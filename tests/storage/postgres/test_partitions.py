@@ -4,6 +4,8 @@ row when its tables become partitioned."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -11,7 +13,8 @@ import pytest
 from perf_mcp.core.window import TierRange
 from perf_mcp.storage import FlushBatch, open_storage
 from perf_mcp.storage.buckets import REQUESTS
-from perf_mcp.storage.postgres.partitions import SPAN_S
+from perf_mcp.storage.postgres import partitions as parts
+from perf_mcp.storage.postgres.partitions import FILLFACTOR, SPAN_S
 from perf_mcp.storage.postgres.schema import MIGRATIONS
 from perf_mcp.storage.store import EXPIRE_EVERY_S
 from tests.storage.test_buckets import T0, hour, request_delta
@@ -129,3 +132,54 @@ def test_an_older_store_keeps_every_row_when_its_tables_become_partitioned(
     with psycopg.connect(postgres_url) as conn:
         (left,) = conn.execute("SELECT to_regclass('request_buckets_unpartitioned')").fetchone()
     assert left is None
+
+
+def test_partitions_leave_room_in_each_page_for_a_rows_next_version(postgres_url: str) -> None:
+    """A flush rewrites the rows of open buckets: with room on their page the new version
+    goes beside the old one (a HOT update, no new index entry), so every tier's partitions
+    are made with a fillfactor below 100."""
+    with open_storage(postgres_url, clock=lambda: T0 + 5.0) as store:
+        store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(1.0)}}))
+        store.write(FlushBatch(requests={T0: {("/a", "GET"): request_delta(2.0)}}))
+    with psycopg.connect(postgres_url) as conn:
+        for tier in SPAN_S:
+            names = partitions(postgres_url, tier)
+            assert names
+            options = conn.execute(
+                "SELECT reloptions FROM pg_class WHERE relname = ANY(%s)", (names,)
+            ).fetchall()
+            assert [o for (o,) in options] == [[f"fillfactor={FILLFACTOR}"]] * len(names)
+
+
+def test_a_writer_that_waited_while_another_made_the_partition_does_not_make_it_again(
+    postgres_url: str,
+) -> None:
+    """Writers starting at once: one makes a partition while the other waits for the lock;
+    the other then finds it (not "relation already exists", a failed flush)."""
+    open_storage(postgres_url).close()
+    wanted = {("request_buckets", 10, T0)}
+    failed: list[Exception] = []
+    with (
+        psycopg.connect(postgres_url, autocommit=True) as first,
+        psycopg.connect(postgres_url, autocommit=True) as second,
+    ):
+        with first.transaction():
+            first.execute("SELECT pg_advisory_xact_lock(%s)", (parts.PARTITION_LOCK,))
+
+            def create() -> None:
+                try:
+                    parts.create(second, wanted)
+                except psycopg.Error as exc:
+                    failed.append(exc)
+
+            waiting = threading.Thread(target=create)
+            waiting.start()
+            while not first.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND wait_event = 'advisory'",
+                (second.info.backend_pid,),
+            ).fetchone():
+                time.sleep(0.01)
+            parts.create(first, wanted)
+        waiting.join()
+    assert failed == []
+    assert f"request_buckets_10_{T0}" in partitions(postgres_url, 10)
