@@ -11,6 +11,10 @@ from tests.e2e.hostile import RawSession
 from tests.e2e.mcp_process import http_server
 from tests.e2e.test_http_access import FULL
 
+# The emitters are programs the tests start, not test modules: importing one (as
+# --doctest-modules would) sets up its OpenTelemetry exporter in the test process.
+collect_ignore = ["emitters"]
+
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[str]]]:
