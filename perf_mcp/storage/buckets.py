@@ -355,16 +355,10 @@ class BucketTables(SeriesTables):
         merged = self.read(self._histograms(table, "0", plan, ids))
         return {sid: hist for sid, (hist, _) in merged.items()}
 
-    def histograms_and_errors(
-        self, plan: Sequence[TierRange], ids: Iterable[int]
-    ) -> dict[int, tuple[LogHistogram, int]]:
-        """Each request series' merged histogram and 5xx count, in one pass over its rows."""
-        return self.read(self.histograms_and_errors_read(plan, ids))
-
     def histograms_and_errors_read(
         self, plan: Sequence[TierRange], ids: Iterable[int]
     ) -> Read[dict[int, tuple[LogHistogram, int]]]:
-        """``histograms_and_errors`` as a Read."""
+        """Each request series' merged histogram and 5xx count, in one pass over its rows."""
         return self._histograms(REQUESTS.name, "s5xx", plan, ids)
 
     def _histograms(
