@@ -71,13 +71,13 @@ class Monitor:
         self._flusher = Flusher(self.storage, pending, clock)
         # The record methods' handles: the buffers and their bound (swapped out by close()).
         self._requests: Any = self._flusher.requests
+        self._unchecked_requests: Any = self._flusher.unchecked_requests
         self._runs: Any = self._flusher.runs
         self._tools: Any = self._flusher.tools
         self._capacity = settings.buffer_samples
         if self.storage.read_only is not None:  # queries work; a record says why it can't
-            self._requests = self._runs = self._tools = RefusedBuffer(
-                self.storage.read_only_error()
-            )
+            refused = RefusedBuffer(self.storage.read_only_error())
+            self._requests = self._unchecked_requests = self._runs = self._tools = refused
         self._queries = WindowQueries(self.storage, settings, clock, self._flush_for_query)
         self._summary = SummaryQuery(self._queries, self._flusher)
         self._explain = ExplainQuery(self._queries)  # keeps past windows' metrics
@@ -130,13 +130,14 @@ class Monitor:
             self._flusher.drop()
 
     def request_recorder(self) -> RequestRecorder:
-        """``record_request`` without ``timestamp``, its clock, checks and buffer bound once:
-        the handle a middleware keeps for every request (a subclass's own ``record_request``
-        is handed back as is)."""
+        """``record_request`` without ``timestamp``, for a middleware to keep: it takes the
+        time and queues the arguments, and the fold checks them with ``record_request``'s check
+        (a refused request is dropped and counted in ``drops["rejected"]``, since no caller
+        could catch the error inside a middleware). A subclass's own ``record_request`` is
+        handed back as is."""
         if type(self).record_request is not Monitor.record_request:
             return self.record_request
-        clock, drop, checked = self._clock, self._flusher.drop, check.request
-        capacity = self._capacity
+        clock, drop, capacity = self._clock, self._flusher.drop, self._capacity
 
         def record(
             endpoint: str,
@@ -146,10 +147,11 @@ class Monitor:
             received: int | None = None,
             sent: int | None = None,
         ) -> None:
-            sample = checked(endpoint, method, status, duration_ms, received, sent, None, clock())
-            buffer = self._requests  # read each time: close() swaps it out
+            buffer = self._unchecked_requests  # read each time: close() swaps it out
             if len(buffer) < capacity:
-                buffer.append(sample)
+                buffer.append(
+                    (endpoint, method, status, duration_ms, received, sent, None, clock())
+                )
             else:
                 drop()
 
@@ -250,12 +252,13 @@ class Monitor:
         if self._flusher.closed:
             return
         atexit.unregister(self.close)
-        self._requests = self._runs = self._tools = RefusedBuffer(
+        closed = RefusedBuffer(
             RuntimeError(
                 "this perf-mcp Monitor is closed: nothing recorded now can be stored; "
                 "record through a new Monitor"
             )
         )
+        self._requests = self._unchecked_requests = self._runs = self._tools = closed
         try:
             self._flusher.close()
         finally:

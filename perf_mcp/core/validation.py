@@ -213,6 +213,8 @@ UnixSeconds = Annotated[
 #             input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd,
 #             run_id, conversation_id, tool_calls), tool_calls a tuple of tool-call samples
 RequestSample = tuple[float, str, str, int, float, int | None, int | None]
+UncheckedRequest = tuple[Any, Any, Any, Any, Any, Any, None, float]
+"""``request``'s arguments, kept to be checked when folded (``Monitor.request_recorder``)."""
 ToolCallSample = tuple[float, str, float, bool, str | None, str | None, str | None, int | None]
 AgentRunSample = tuple[
     float, str, float, bool, str | None, str | None, str | None,

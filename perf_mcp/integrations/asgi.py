@@ -81,7 +81,9 @@ class PerformanceMiddleware:
         self.disconnects = 0
         """Requests whose client went away before the response was complete."""
         self.record_failures = 0
-        """Requests the monitor refused to record (logged once; the response is unaffected)."""
+        """Requests the monitor refused to take, being closed or read-only (logged once; the
+        response is unaffected). A value the check refuses is counted by the monitor instead,
+        when it folds the request: ``Monitor.drops["rejected"]``."""
         self._mount_templates: dict[str, str] = {}
         self._record_request: RequestRecorder | None = None
         _middlewares.add(self)

@@ -1,11 +1,14 @@
 """Flusher: the sample buffers, their fold into Pending, and the writes to the store.
 
 Record calls append checked samples to the buffers (a deque append is atomic: no lock on the
-caller's path); the flusher thread folds them into 10 s accumulators and writes those every
-interval, and so does any query that needs them. A full buffer drops the new sample and
-counts it, so recording never blocks the app nor grows without bound. A flush the store
-refuses (a full disk, a lock, an I/O error) keeps its data for the next one, within Pending's
-bounds, and is remembered as a ``FlushFailure`` until a flush succeeds again.
+caller's path); the middleware's pre-bound recorder appends its requests unchecked, and the
+fold checks them with the same check (a bad one is dropped and counted: nobody could have
+caught an error raised inside the middleware). The flusher thread folds the buffers into 10 s
+accumulators and writes those every interval, and so does any query that needs them. A full
+buffer drops the new sample and counts it, so recording never blocks the app nor grows without
+bound. A flush the store refuses (a full disk, a lock, an I/O error) keeps its data for the
+next one, within Pending's bounds, and is remembered as a ``FlushFailure`` until a flush
+succeeds again.
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from perf_mcp.core.validation import AgentRunSample, RequestSample, ToolCallSample
+from perf_mcp.core import validation as check
+from perf_mcp.core.validation import (
+    AgentRunSample,
+    RequestSample,
+    ToolCallSample,
+    UncheckedRequest,
+)
 from perf_mcp.recording.pending import Pending
 from perf_mcp.storage import Storage, StoreError
 
@@ -46,10 +55,12 @@ class Flusher:
         self.storage = storage
         self.pending = pending
         self.requests: deque[RequestSample] = deque()
+        self.unchecked_requests: deque[UncheckedRequest] = deque()  # checked as they fold
         self.runs: deque[AgentRunSample] = deque()
         self.tools: deque[ToolCallSample] = deque()
         self._drop_lock = threading.Lock()  # taken only when a buffer is full
         self.dropped_samples = 0
+        self.rejected_samples = 0  # unchecked requests the fold found invalid
         self.put_backs = 0  # failed flushes: what they took went back in a new order
         self._clock = clock
         self._failure: FlushFailure | None = None  # of the last flush, while flushes fail
@@ -65,23 +76,40 @@ class Flusher:
 
     @property
     def drops(self) -> dict[str, int]:
-        """What was dropped since the start: ``samples`` (a full record buffer), ``raw`` (raw
-        runs and calls) and ``buckets`` (10 s buckets the store could not take) while the
-        store could not keep up or be written."""
+        """What was dropped since the start: ``samples`` (a full record buffer), ``rejected``
+        (the middleware's requests with a value the check refuses), ``raw`` (raw runs and
+        calls) and ``buckets`` (10 s buckets the store could not take) while the store could
+        not keep up or be written."""
         pending = self.pending
         return {
             "samples": self.dropped_samples,
+            "rejected": self.rejected_samples,
             "raw": pending.dropped_raw,
             "buckets": pending.dropped_buckets,
         }
 
     def buffered(self) -> bool:
         """Whether anything recorded is not yet in the store."""
-        return bool(self.requests or self.runs or self.tools or self.pending)
+        return bool(
+            self.requests or self.unchecked_requests or self.runs or self.tools or self.pending
+        )
 
     def fold(self) -> None:
         """Fold the buffered samples into Pending (the caller holds ``fold_lock``)."""
+        self._check_unchecked()
         self.pending.fold(self.requests, self.runs, self.tools)
+
+    def _check_unchecked(self) -> None:
+        """Move the unchecked requests that pass ``check.request`` to the checked buffer;
+        count the rest, and log the first (the error names the field)."""
+        take, keep = self.unchecked_requests.popleft, self.requests.append
+        for _ in range(len(self.unchecked_requests)):
+            try:
+                keep(check.request(*take()))
+            except Exception as exc:  # any value an app's middleware stack handed over
+                self.rejected_samples += 1
+                if self.rejected_samples == 1:
+                    log.warning("perf-mcp dropped a request with an invalid value: %s", exc)
 
     def flush(self) -> None:
         """Write everything recorded so far to the store; on failure keep it for the next."""

@@ -473,6 +473,28 @@ async def test_wraps_any_asgi_app(monitor: Monitor) -> None:
     assert recorded(monitor) == {("/orders/{id}", "GET"): 2, (endpoint_name(UNMATCHED), "GET"): 1}
 
 
+@pytest.mark.parametrize("status", [999, "200", True, 200.0])
+async def test_a_status_the_check_refuses_is_dropped_counted_and_logged_once(
+    monitor: Monitor, status: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        given = status if scope["path"] == "/bad" else 200
+        await send({"type": "http.response.start", "status": given, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    middleware = PerformanceMiddleware(app, monitor=monitor)
+    async with client_for(middleware) as client:
+        for path in ("/good", "/bad", "/bad", "/good"):
+            await client.get(path)
+
+    assert recorded(monitor) == {("/good", "GET"): 2}  # the flush and the query still work
+    assert monitor.drops["rejected"] == 2
+    assert middleware.record_failures == 0  # the monitor took them; its fold refused them
+    warnings = [r.getMessage() for r in caplog.records if "invalid value" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "status_code" in warnings[0]
+
+
 async def test_a_monitor_that_refuses_does_not_break_the_response(
     make_app: AppFactory, tmp_path: Path
 ) -> None:

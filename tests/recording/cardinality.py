@@ -108,7 +108,7 @@ def check_counted_once(monitor: Monitor, names: int, peak: Peak) -> None:
     monitor.flush()
     peak.sample()
     budget = monitor.settings.series_budget
-    assert monitor.drops == {"samples": 0, "raw": 0, "buckets": 0}
+    assert monitor.drops == {"samples": 0, "rejected": 0, "raw": 0, "buckets": 0}
     now = time.time()
     series = monitor.series_between("request", now - 3600, now + 60)
     assert sum(s.acc.count for s in series) == names

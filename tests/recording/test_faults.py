@@ -116,7 +116,7 @@ async def test_a_full_disk_keeps_the_newest_buckets_says_so_and_stores_the_rest_
         assert failing is not None
         assert (failing.failures, failing.since) == (2, first.since)
         assert (failing.waiting_buckets, failing.waiting_raw) == (3, 4)
-        assert monitor.drops == {"samples": 0, "raw": 6, "buckets": 2}
+        assert monitor.drops == {"samples": 0, "rejected": 0, "raw": 6, "buckets": 2}
 
         answer, parts = await health(monitor)
         assert answer["status"] == "degraded"
@@ -177,7 +177,7 @@ async def test_a_lock_held_by_another_process_degrades_health_until_it_is_releas
         answer, parts = await health(monitor)
         assert (parts["store"]["status"], parts["recording"]["status"]) == ("ok", "ok")
         assert not [r for r in answer["reasons"] if r.startswith(("store", "recording"))]
-        assert monitor.drops == {"samples": 0, "raw": 0, "buckets": 0}
+        assert monitor.drops == {"samples": 0, "rejected": 0, "raw": 0, "buckets": 0}
     assert stored(db_path) == {
         "requests": 2 * PER_BUCKET,
         "errors": 2 * PER_BUCKET // 10,
@@ -206,7 +206,7 @@ async def test_a_read_only_file_is_read_refuses_records_at_the_call_and_says_so(
         with pytest.raises(StoreError, match="is read-only: this process may not write"):
             monitor.record_request("/late", "GET", 200, 1.0)
         answer, parts = await health(monitor)
-        assert monitor.drops == {"samples": 0, "raw": 0, "buckets": 0}
+        assert monitor.drops == {"samples": 0, "rejected": 0, "raw": 0, "buckets": 0}
     assert answer["status"] == "degraded"
     assert parts["store"]["status"] == "degraded"
     assert parts["store"]["detail"].startswith("read-only: this process may not write the file")

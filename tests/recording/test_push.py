@@ -68,7 +68,7 @@ def test_an_unreachable_receiver_keeps_the_records_and_says_why(
     failure = pushing.flush_failure
     assert failure is not None
     assert (failure.waiting_buckets, failure.waiting_raw) == (1, 1)
-    assert pushing.drops == {"samples": 0, "raw": 0, "buckets": 0}
+    assert pushing.drops == {"samples": 0, "rejected": 0, "raw": 0, "buckets": 0}
 
 
 def flush_on_the_flusher_thread(monitor: Monitor) -> str:

@@ -114,6 +114,38 @@ def test_a_bad_value_is_refused_by_name_and_nothing_of_the_call_is_recorded(
     assert mon.get_performance_summary().requests.count == 1
 
 
+BAD_HANDED = (
+    [{"duration_ms": v} for v in BAD_NUMBERS]
+    + [{"status": v} for v in BAD_COUNTS]
+    + [{"received": v} for v in BAD_COUNTS if v is not None]
+    + [{"endpoint": v} for v in [*BAD_NAMES[:4], "/" * 2001, *BAD_NAMES[5:]]]
+    + [{"method": v} for v in ["", "BAD M", 5, None]]
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", BAD_HANDED, ids=lambda v: repr(v)[:40])
+def test_a_middleware_recorder_drops_and_counts_what_the_fold_refuses(
+    mon: Monitor, bad: dict[str, Any]
+) -> None:
+    record = mon.request_recorder()
+    good = {"endpoint": "/a", "method": "GET", "status": 200, "duration_ms": 5.0}
+    record(**good)
+    record(**(good | bad))  # queued as given: the fold checks it
+    record(**good)
+    mon.flush()
+    assert mon.drops["rejected"] == 1
+    assert recorded(mon) == (2, 0, 0)  # the flush and later queries work as before
+    assert mon.get_performance_summary().requests.count == 2
+
+
+def test_a_closed_monitors_recorder_raises(db_path: Path) -> None:
+    mon = Monitor(db_path, start_flusher=False)
+    record = mon.request_recorder()
+    mon.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        record("/a", "GET", 200, 1.0)
+
+
 CONVERTED = [
     Decimal("12.5"),
     Fraction(25, 2),
@@ -182,7 +214,7 @@ def test_a_full_buffer_drops_and_counts(db_path: Path) -> None:
         assert recorded(mon) == (1000, 0, 1000)
         mon.record_request("/a", "GET", 200, 1.0)  # the fold made room again
         assert recorded(mon)[0] == 1001
-        assert mon.drops == {"samples": 510, "raw": 0, "buckets": 0}
+        assert mon.drops == {"samples": 510, "rejected": 0, "raw": 0, "buckets": 0}
 
 
 def test_records_after_close_raise(db_path: Path) -> None:
@@ -218,19 +250,32 @@ _value = st.one_of(
     st.sampled_from([math.nan, math.inf, True, "1", None, Decimal("2.5"), Fraction(1, 3)]),
 )
 _name = st.sampled_from(["/a", "/b/1", "", "x\udc80", "/c"])
+_request_args = st.tuples(
+    _name, st.sampled_from(["GET", "get", "BAD M"]), st.sampled_from([200, 500, 99, True]), _value
+)
 _call = st.one_of(
-    st.tuples(st.just("request"), st.tuples(_name, st.sampled_from(["GET", "get", "BAD M"]),
-                                            st.sampled_from([200, 500, 99, True]), _value)),
+    st.tuples(st.just("request"), _request_args),
+    st.tuples(st.just("handed"), _request_args),  # through a middleware's recorder
     st.tuples(st.just("run"), st.tuples(st.sampled_from(["a", "b", ""]), _value,
                                         st.lists(_value, max_size=3))),
     st.tuples(st.just("tool"), st.tuples(st.sampled_from(["t", "u", " "]), _value)),
 )  # fmt: skip
 
 
+def _record_request_takes(args: tuple[Any, ...]) -> bool:
+    """Whether ``record_request`` takes these arguments (a middleware's recorder learns it
+    only when the fold checks them)."""
+    with Monitor(":memory:", clock=lambda: NOW, start_flusher=False) as alone:
+        return _apply(alone, ("request", args)) == (1, 0, 0)
+
+
 def _apply(mon: Monitor, call: tuple[str, tuple[Any, ...]]) -> tuple[int, int, int]:
     """Make one call; what it added (requests, runs, tool calls), or nothing if refused."""
     kind, args = call
     try:
+        if kind == "handed":
+            mon.request_recorder()(*args)
+            return (1, 0, 0) if _record_request_takes(args) else (0, 0, 0)
         if kind == "request":
             mon.record_request(*args)
             return (1, 0, 0)
@@ -267,4 +312,7 @@ def test_random_calls_from_threads_count_every_accepted_record_once(
             t.join()
         expected = tuple(map(sum, zip(*totals, strict=True)))
         assert recorded(mon) == expected
+        handed = [c for batch in batches for c in batch if c[0] == "handed"]
+        refused = sum(not _record_request_takes(args) for _, args in handed)
+        assert mon.drops["rejected"] == refused
         assert mon.get_performance_summary().requests.count == expected[0]

@@ -63,6 +63,12 @@ async def test_nothing_dropped_is_ok(client: Client) -> None:
     assert (recording["status"], recording["detail"]) == ("ok", "nothing dropped since start")
 
 
+def test_rejected_requests_degrade_health_and_say_why() -> None:
+    health = recording_health({"samples": 0, "rejected": 3, "raw": 0, "buckets": 0})
+    assert health.status == "degraded"
+    assert health.detail.startswith("dropped since start: 3 requests the middleware handed over")
+
+
 def test_each_kind_of_drop_says_what_is_missing() -> None:
     health = recording_health({"samples": 1200, "raw": 0, "buckets": 2})
     assert health.status == "degraded"
