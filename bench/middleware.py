@@ -3,8 +3,10 @@
 Two drivers, each printing added µs per request and the throughput ratio to bare:
 
 1. **raw ASGI**: the app is called in a loop with a prebuilt scope, no server and no sockets,
-   timed in CPU time of the driving thread; rounds interleave the variants so drift on a
-   shared machine hits them alike.
+   timed in CPU time of the driving thread (the event loop's throughput) and of the whole
+   process (adding what a monitor's flusher thread does for those requests: its fold, the
+   middleware's checks, the writes); rounds interleave the variants so drift on a shared
+   machine hits them alike.
 2. **uvicorn** on 127.0.0.1: each variant in its own server process, driven by a bounded load
    generator (``--connections`` keep-alive HTTP/1.1 connections, one request in flight on each).
    Prints the measured requests/s and, steadier on a shared machine, the server process's CPU
@@ -232,26 +234,30 @@ async def send(message: Message) -> None:
     pass
 
 
-async def per_request_s(app: ASGIApp, n: int) -> float:
-    """CPU seconds per request of this thread: other processes on the machine don't count."""
+async def per_request_s(app: ASGIApp, n: int) -> tuple[float, float]:
+    """CPU seconds per request of this thread (other processes on the machine don't count),
+    and of the whole process (this thread plus a monitor's flusher folding and writing)."""
     gc.collect()
-    start = time.thread_time()
+    start, start_process = time.thread_time(), time.process_time()
     for _ in range(n):
         await app(dict(SCOPE), receive, send)
-    return (time.thread_time() - start) / n
+    return (time.thread_time() - start) / n, (time.process_time() - start_process) / n
 
 
-async def raw_asgi(names: list[str], requests: int, rounds: int) -> dict[str, float]:
-    """Median seconds per request of each variant, over interleaved rounds."""
+async def raw_asgi(names: list[str], requests: int, rounds: int) -> dict[str, tuple[float, float]]:
+    """Median seconds per request of each variant (thread, process), over interleaved rounds."""
     apps = {name: VARIANTS[name]() for name in names}
     for app in apps.values():
         await per_request_s(app, 2000)  # build the middleware stack, warm caches
-    samples: dict[str, list[float]] = {name: [] for name in names}
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     for round_index in range(rounds):
         order = names if round_index % 2 == 0 else names[::-1]
         for name in order:
             samples[name].append(await per_request_s(apps[name], requests))
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return {
+        name: (statistics.median(t for t, _ in values), statistics.median(p for _, p in values))
+        for name, values in samples.items()
+    }
 
 
 # ------------------------------------------------------------------ driver 2: uvicorn
@@ -372,14 +378,19 @@ def serve(name: str, port: int) -> None:
 # ------------------------------------------------------------------ report
 
 
-def report_raw(title: str, seconds: dict[str, float]) -> None:
+def report_raw(title: str, seconds: dict[str, tuple[float, float]]) -> None:
+    """The request thread's CPU (the throughput ratio of the app's event loop), and the whole
+    process's, which adds what a monitor's flusher thread does for those requests."""
     print(f"\n{title}")
-    base = seconds["bare"]
-    print(f"  {'variant':36} {'µs/req':>9} {'added µs':>9} {'× bare throughput':>18}")
-    for name, per_request in seconds.items():
+    base, base_process = seconds["bare"]
+    print(
+        f"  {'variant':36} {'µs/req':>9} {'added µs':>9} {'× bare throughput':>18}"
+        f" {'process µs/req':>15} {'× bare':>7}"
+    )
+    for name, (per_request, process) in seconds.items():
         print(
             f"  {name:36} {per_request * 1e6:9.2f} {(per_request - base) * 1e6:+9.2f} "
-            f"{base / per_request:18.3f}"
+            f"{base / per_request:18.3f} {process * 1e6:15.2f} {base_process / process:7.3f}"
         )
 
 
