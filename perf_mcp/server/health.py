@@ -24,8 +24,9 @@ FLUSH_WAIT_S = 2.0  # a flush slower than this (a store locked by another proces
 DROPPED = {  # what Monitor.drops counts, and what its loss means to someone reading the numbers
     "samples": "samples (the record buffer was full: those requests, runs and calls are "
     "missing from every statistic)",
-    "rejected": "requests the middleware handed over with a value the check refuses (a status "
-    "outside 100-599, say: logged once, with the field)",
+    "rejected": "requests the middleware handed over with a value the check refuses, such as a "
+    "status outside 100-599 (the first is logged, naming the field; they are missing from every "
+    "statistic)",
     "raw": "single runs and tool calls (more piled up than could wait for the store: they are "
     "missing from the lists of single runs and calls; the statistics still count them)",
     "buckets": "10-second buckets (the store could not be written for too long: everything "
